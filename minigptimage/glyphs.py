@@ -1,0 +1,243 @@
+"""The glyph dataset: real words drawn with real fonts, with a caption, a layout box, a mask and a glyph canvas.
+
+Text rendering is what GPT-Image-1-style models are judged on, and what small diffusion models get wrong
+(the "spelling" problem of Imagen, arXiv:2205.11487 §4.4, and the character-aware study of Liu et al.,
+arXiv:2212.10562). So our toy data is text: an UPPERCASE word of 2–6 letters (A–Z; capitals avoid the
+l/I/1 confusion at 64 px), in one of three DejaVu fonts that matplotlib ships, in a colour from ``COLORS`` on
+a contrasting background, placed in a named region of ``layout.REGIONS``. Each item carries
+
+    image    (3, H, W) float32 in [-1, 1]
+    caption  e.g. 'the word "CAT" in red on white, at the top left'
+    box      (x0, y0, x1, y1) ints, the tight box of the inked pixels, exclusive ends: image[:, y0:y1, x0:x1]
+    mask     (1, H, W) float32, 1 inside the box (the region to paint)
+    glyph    (1, H, W) float32 in [0, 1], the word in the neutral font filling the same box (layout.py)
+
+Size and place follow ``layout.word_size`` / ``layout.place``: the largest size at which the word fits the
+region with a margin, centred with ±1 px jitter — the rule ``layout.plan_box`` uses at generation time.
+Colour pairs keep a WCAG 2 contrast ratio ≥ 3.5 (the ratio (L₁ + 0.05)/(L₂ + 0.05) of relative luminances).
+
+Every item is a pure function of (split, seed, index): its randomness comes from
+``numpy.random.default_rng([seed, index, split_id])``, the same on every machine.
+"""
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import layout
+from .layout import FONTS, REGIONS  # noqa: F401  (re-exported: the dataset's fonts and regions)
+
+WORDS_DIR = Path(__file__).resolve().parent.parent / "tiny_data"
+SPLITS = {"train": 0, "heldout": 1, "random": 2}  # split name -> split_id in the per-item seed
+COLORS = {
+    "red": (220, 30, 30), "green": (20, 150, 50), "blue": (30, 70, 220), "black": (0, 0, 0),
+    "white": (255, 255, 255), "yellow": (250, 215, 30), "orange": (245, 130, 20), "purple": (130, 40, 170),
+}
+CAPTIONS = (
+    'the word "{text}" in {color} on {background}, {where}',
+    '{color} text "{text}" on a {background} background, {where}',
+    'a {background} image with the word "{text}" written in {color} {where}',
+    '"{text}" in {color} letters on {background}, {where}',
+)
+WHERE = {"center": "in the center", "left": "on the left", "right": "on the right"}  # else "at the <region>"
+
+
+def contrast_ratio(rgb1, rgb2) -> float:
+    """WCAG 2 contrast ratio (L_light + 0.05) / (L_dark + 0.05), L = relative luminance of sRGB."""
+    def luminance(rgb):
+        c = np.asarray(rgb, dtype=np.float64) / 255
+        c = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)  # undo the sRGB curve
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+    hi, lo = sorted((luminance(rgb1), luminance(rgb2)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+MIN_CONTRAST = 3.5
+COLOR_PAIRS = [(fg, bg) for fg in COLORS for bg in COLORS
+               if fg != bg and contrast_ratio(COLORS[fg], COLORS[bg]) >= MIN_CONTRAST]  # (text, background)
+
+
+@lru_cache(maxsize=None)
+def load_words(split: str) -> tuple[str, ...]:
+    """The word list of a split: ``tiny_data/words_<split>.txt``, one UPPERCASE word a line."""
+    if split not in ("train", "heldout"):
+        raise ValueError(f"split must be 'train' or 'heldout' for a word list, got {split!r}")
+    return tuple((WORDS_DIR / f"words_{split}.txt").read_text().split())
+
+
+@dataclass
+class GlyphSample:
+    image: torch.Tensor  # (3, H, W) float32 in [-1, 1]
+    caption: str  # names the word in double quotes, its colour, the background and the region
+    text: str  # the word drawn
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) tight ink box, exclusive ends
+    mask: torch.Tensor  # (1, H, W) float32, 1 inside box
+    glyph: torch.Tensor  # (1, H, W) float32 in [0, 1], neutral-font canvas of text in box
+    color: str  # text colour, a key of COLORS
+    background: str  # background colour, a key of COLORS
+    font: str  # a key of FONTS
+    position: str  # a key of REGIONS
+    size: int  # pixel font size
+
+
+def _check_color(name: str, value: str) -> tuple[int, int, int]:
+    if value not in COLORS:
+        raise ValueError(f"{name} must be one of {sorted(COLORS)}, got {value!r}")
+    return COLORS[value]
+
+
+def render_word(text: str, color: str = "black", background: str = "white", font: str = "sans",
+                position="center", image_size: int = 64, size: int | None = None, jitter=(0, 0)):
+    """Draw ``text`` → (image (3, H, W) uint8 tensor, box). ``position`` is a region name (the word gets the
+    region's size rule, or ``size`` when given, moved by ``jitter`` (dx, dy)) or a box (x0, y0, x1, y1) that
+    the word's ink is fitted into at the largest size that fits."""
+    text = layout.check_text(text)
+    fg, bg = np.array(_check_color("color", color)), np.array(_check_color("background", background))
+    if font not in FONTS:
+        raise ValueError(f"font must be one of {sorted(FONTS)}, got {font!r}")
+    if isinstance(position, str):
+        size = size or layout.word_size(text, position, image_size, font)
+        if not size:
+            raise ValueError(f"image_size {image_size} is too small to draw {text!r} legibly at {position!r}")
+        cov = layout.ink_coverage(text, font, size)
+        box = layout.place(cov.shape, position, image_size, *jitter)
+    else:
+        x0, y0, x1, y1 = layout.check_box(position, image_size)
+        size = layout.fit_font_size(text, font, x1 - x0, y1 - y0)
+        cov = layout.ink_coverage(text, font, size)
+        h, w = cov.shape
+        x0, y0 = x0 + (x1 - x0 - w) // 2, y0 + (y1 - y0 - h) // 2  # centred inside the given box
+        box = (x0, y0, x0 + w, y0 + h)
+    x0, y0, x1, y1 = box
+    image = np.empty((image_size, image_size, 3), dtype=np.float32)
+    image[:] = bg
+    alpha = cov[..., None].astype(np.float32) / 255  # (h, w, 1) coverage
+    image[y0:y1, x0:x1] = bg + alpha * (fg - bg)  # "over" compositing: (1−α)·bg + α·fg
+    image = torch.from_numpy(np.rint(image).astype(np.uint8)).permute(2, 0, 1)  # (3, H, W)
+    return image, box
+
+
+class GlyphDataset(torch.utils.data.Dataset):
+    """Captioned word images; see the module docstring. ``split``: "train", "heldout" (words never used in
+    training) or "random" (random A–Z strings). ``pairs=True`` makes ``ds[i]`` return ``ds.pair(i)``;
+    ``cache=True`` renders every item once into uint8 tensors (fast ``batch``)."""
+
+    def __init__(self, split: str = "train", length: int = 10000, seed: int = 0, image_size: int = 64,
+                 pairs: bool = False, cache: bool = False):
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+        if not isinstance(length, int) or length < 1:
+            raise ValueError(f"length must be an int >= 1, got {length!r}")
+        if not isinstance(image_size, int) or not layout.word_size("MOTHER", "center", image_size):
+            raise ValueError(f"image_size must be an int large enough for 6-letter words (>= 48), "
+                             f"got {image_size!r}")
+        if pairs and cache:
+            raise ValueError("cache must be False when pairs=True (the cache holds single renders)")
+        self.split, self.length, self.seed, self.image_size, self.pairs = split, length, seed, image_size, pairs
+        self.words = load_words(split) if split != "random" else None
+        self.cache = None
+        if cache:
+            items = [self.sample(i) for i in range(length)]
+            self.cache = collate(items)
+            self.cache["image"] = ((self.cache["image"] + 1) * 127.5).round().to(torch.uint8)  # (N, 3, H, W)
+            self.cache["glyph"] = (self.cache["glyph"] * 255).round().to(torch.uint8)  # (N, 1, H, W)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int):
+        return self.pair(index) if self.pairs else self.sample(index)
+
+    def _rng(self, index: int) -> np.random.Generator:
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} out of range for a dataset of length {self.length}")
+        return np.random.default_rng([self.seed, index, SPLITS[self.split]])
+
+    def _word(self, rng: np.random.Generator, length: int | None = None) -> str:
+        if self.words is None:
+            n = length or int(rng.integers(2, 7))
+            return "".join(rng.choice(list(string.ascii_uppercase), size=n))
+        words = self.words if length is None else _by_length(self.words)[length]
+        return words[int(rng.integers(len(words)))]
+
+    def _style(self, rng: np.random.Generator, text: str) -> dict:
+        font = list(FONTS)[int(rng.integers(len(FONTS)))]
+        # regions where the word is legible in its font and in the planner's neutral font (so plan_box agrees)
+        fits = [r for r in REGIONS if layout.word_size(text, r, self.image_size, font)
+                and layout.word_size(text, r, self.image_size)]
+        color, background = COLOR_PAIRS[int(rng.integers(len(COLOR_PAIRS)))]
+        j = max(1, self.image_size // 64)
+        return dict(font=font, position=fits[int(rng.integers(len(fits)))], color=color,
+                    background=background, jitter=tuple(int(v) for v in rng.integers(-j, j + 1, size=2)),
+                    template=int(rng.integers(len(CAPTIONS))))
+
+    def _render(self, text: str, style: dict, size: int | None = None) -> GlyphSample:
+        s = style
+        image, box = render_word(text, s["color"], s["background"], s["font"], s["position"],
+                                 self.image_size, size=size, jitter=s["jitter"])
+        x0, y0, x1, y1 = box
+        mask = torch.zeros(1, self.image_size, self.image_size)
+        mask[:, y0:y1, x0:x1] = 1
+        where = WHERE.get(s["position"], "at the " + s["position"])
+        caption = CAPTIONS[s["template"]].format(text=text, color=s["color"], background=s["background"],
+                                                 where=where)
+        return GlyphSample(image.float() / 127.5 - 1, caption, text, box, mask,
+                           layout.render_canvas(text, box, self.image_size), s["color"], s["background"],
+                           s["font"], s["position"],
+                           size or layout.word_size(text, s["position"], self.image_size, s["font"]))
+
+    def sample(self, index: int) -> GlyphSample:
+        """Item ``index`` as a single render."""
+        rng = self._rng(index)
+        text = self._word(rng)
+        return self._render(text, self._style(rng, text))
+
+    def pair(self, index: int) -> tuple[GlyphSample, GlyphSample]:
+        """Two renders sharing colours, font, font size, region and jitter, with different words of the
+        same length (the smaller of the two words' sizes, so both fit)."""
+        rng = self._rng(index)
+        first = self._word(rng)
+        second = first
+        while second == first:
+            second = self._word(rng, len(first))
+        style = self._style(rng, first)
+        size = min(layout.word_size(w, style["position"], self.image_size, style["font"]) for w in (first, second))
+        if not size:  # the second word does not fit this region: use the whole row
+            style["position"] = layout.ROW_OF[style["position"]]
+            size = min(layout.word_size(w, style["position"], self.image_size, style["font"])
+                       for w in (first, second))
+        return self._render(first, style, size), self._render(second, style, size)
+
+    def batch(self, indices) -> dict:
+        """``collate`` of the items at ``indices``; from the uint8 cache when the dataset was built with it."""
+        if self.cache is None:
+            return collate([self[int(i)] for i in indices])
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        out = {k: (v[idx] if torch.is_tensor(v) else [v[int(i)] for i in idx]) for k, v in self.cache.items()}
+        out["image"] = out["image"].float() / 127.5 - 1  # (B, 3, H, W) in [-1, 1]
+        out["glyph"] = out["glyph"].float() / 255  # (B, 1, H, W) in [0, 1]
+        out["mask"] = out["mask"].float()
+        return out
+
+
+@lru_cache(maxsize=None)
+def _by_length(words: tuple[str, ...]) -> dict[int, tuple[str, ...]]:
+    return {n: tuple(w for w in words if len(w) == n) for n in range(2, 7)}
+
+
+def collate(samples: list):
+    """Stack GlyphSamples into a dict: image (B, 3, H, W), mask and glyph (B, 1, H, W), box (B, 4) long,
+    and lists for caption, text, color, background, font, position. Pairs give a tuple of two dicts."""
+    if isinstance(samples[0], tuple):
+        return tuple(collate([s[k] for s in samples]) for k in range(len(samples[0])))
+    out = {k: torch.stack([getattr(s, k) for s in samples]) for k in ("image", "mask", "glyph")}
+    out["box"] = torch.tensor([s.box for s in samples], dtype=torch.long)  # (B, 4)
+    for k in ("caption", "text", "color", "background", "font", "position"):
+        out[k] = [getattr(s, k) for s in samples]
+    return out
+

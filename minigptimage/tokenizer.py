@@ -1,0 +1,141 @@
+"""Tokenizers: text → integer ids the prompt encoder embeds. Characters can spell; whole words cannot.
+
+A model can only draw the letters of a word it can see. Imagen (arXiv:2205.11487) and the character-aware
+study of Liu et al. (arXiv:2212.10562, "Character-Aware Models Improve Visual Text Rendering") show that
+subword tokenizers hide spelling from the text encoder; ByT5-style character/byte inputs (arXiv:2105.13626)
+fix it. Two tokenizers make the point on our toy data:
+
+- ``CharTokenizer``: one token per character; a fixed vocabulary, so every word, seen or not, is spelled out.
+  ids: <pad>=0, <bos>=1, <eos>=2, <unk>=3, then printable ASCII 32..126 in order (id = ord(ch) − 28);
+  vocab_size 99.
+- ``WordTokenizer``: one token per word, vocabulary built from training captions; a word never seen in
+  training becomes <unk>, and the model cannot know what to draw.
+
+Both share ``encode(texts, max_len) -> (ids (B, L), mask (B, L))``: <bos> tokens <eos> then <pad> up to
+L = max_len; mask is True on real tokens (<bos> and <eos> included). ``decode(ids)`` drops the specials.
+``state_dict()`` is plain lists and strings so it can live in a ``weights_only`` checkpoint.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import torch
+
+SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
+
+
+class _Tokenizer:
+    """Shared encode/decode over a list of tokens ``self.vocab`` (index = id)."""
+    pad_id, bos_id, eos_id, unk_id = range(4)
+    vocab: list[str]
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def token_ids(self, text: str, index: int) -> list[int]:
+        raise NotImplementedError
+
+    def encode(self, texts: list[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ids LongTensor (B, max_len), mask BoolTensor (B, max_len)): <bos> tokens <eos> <pad>…"""
+        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+            raise ValueError("texts must be a list of strings (wrap a single prompt in a list)")
+        if not isinstance(max_len, int) or max_len < 2:
+            raise ValueError(f"max_len must be an int >= 2 (room for <bos> and <eos>), got {max_len!r}")
+        ids = torch.full((len(texts), max_len), self.pad_id, dtype=torch.long)  # (B, L)
+        for b, text in enumerate(texts):
+            row = [self.bos_id] + self.token_ids(text, b) + [self.eos_id]
+            if len(row) > max_len:
+                raise ValueError(f"texts[{b}] is {len(row) - 2} tokens long; with <bos> and <eos> that is "
+                                 f"{len(row)} > max_len {max_len}")
+            ids[b, :len(row)] = torch.tensor(row)
+        return ids, ids != self.pad_id
+
+    def tokens(self, ids) -> list[str]:
+        """The token strings of a 1-D id sequence, specials included."""
+        ids = torch.as_tensor(ids)
+        if ids.dim() != 1:
+            raise ValueError(f"ids must be 1-D (one sequence), got shape {tuple(ids.shape)}")
+        if len(ids) and not (0 <= int(ids.min()) and int(ids.max()) < self.vocab_size):
+            raise ValueError(f"ids must lie in [0, {self.vocab_size}), got {ids.tolist()}")
+        return [self.vocab[i] for i in ids.tolist()]
+
+
+class CharTokenizer(_Tokenizer):
+    """One token per printable ASCII character; see the module docstring for the fixed id table."""
+
+    def __init__(self):
+        self.vocab = list(SPECIALS) + [chr(c) for c in range(32, 127)]
+        self.index = {tok: i for i, tok in enumerate(self.vocab)}
+
+    def token_ids(self, text: str, index: int = 0) -> list[int]:
+        for k, ch in enumerate(text):
+            if not " " <= ch <= "~":
+                raise ValueError(f"texts[{index}] has character {ch!r} at position {k}, outside the "
+                                 "vocabulary (printable ASCII 32..126)")
+        return [ord(ch) - 28 for ch in text]  # ' ' (32) → 4, …, '~' (126) → 98
+
+    def decode(self, ids) -> str:
+        """The text of a 1-D id sequence, specials dropped."""
+        return "".join(t for t in self.tokens(ids) if t not in SPECIALS)
+
+    def state_dict(self) -> dict:
+        return {"kind": "char", "vocab": self.vocab[len(SPECIALS):]}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> "CharTokenizer":
+        tok = cls()
+        if state.get("kind") != "char" or state.get("vocab") != tok.vocab[len(SPECIALS):]:
+            raise ValueError("state is not a CharTokenizer state (different kind or vocabulary)")
+        return tok
+
+
+_WORD_RE = re.compile(r"\w+|[^\w\s]")  # runs of letters/digits, or one punctuation mark (quotes included)
+
+
+def split_words(text: str) -> list[str]:
+    """Word tokens: punctuation split off, lower-cased except inside double quotes (the word to draw)."""
+    out, quoted = [], False
+    for tok in _WORD_RE.findall(text):
+        if tok == '"':
+            quoted = not quoted
+        out.append(tok if quoted else tok.lower())
+    return out
+
+
+class WordTokenizer(_Tokenizer):
+    """One token per word (``split_words``); words outside the vocabulary become <unk>."""
+
+    def __init__(self, words: list[str]):
+        self.vocab = list(SPECIALS) + [w for w in words if w not in SPECIALS]
+        self.index = {tok: i for i, tok in enumerate(self.vocab)}
+
+    @classmethod
+    def from_texts(cls, texts: list[str], min_count: int = 1) -> "WordTokenizer":
+        """Vocabulary of the words seen at least ``min_count`` times, most frequent first (ties A→Z)."""
+        counts = Counter(w for t in texts for w in split_words(t))
+        return cls([w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_count])
+
+    def token_ids(self, text: str, index: int = 0) -> list[int]:
+        return [self.index.get(w, self.unk_id) for w in split_words(text)]
+
+    def decode(self, ids) -> str:
+        """Tokens joined by single spaces, except before , . ; : ! ? and inside quotes; <unk> is kept."""
+        text, quoted = "", False
+        for tok in self.tokens(ids):
+            if tok in SPECIALS[:3]:
+                continue
+            glue = not text or tok in ",.;:!?" or (tok == '"' and quoted) or (text.endswith('"') and quoted)
+            text += tok if glue else " " + tok
+            quoted ^= tok == '"'
+        return text
+
+    def state_dict(self) -> dict:
+        return {"kind": "word", "vocab": self.vocab[len(SPECIALS):]}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> "WordTokenizer":
+        if state.get("kind") != "word":
+            raise ValueError(f"state is not a WordTokenizer state (kind {state.get('kind')!r})")
+        return cls(list(state["vocab"]))
