@@ -1,0 +1,269 @@
+"""The reverse process: turn noise x_T into data x₀ with a trained denoiser, a few steps at a time.
+
+Papers
+    DDPM — Ho, Jain & Abbeel 2020, arXiv 2006.11239: ancestral sampling, x_{t−1} ~ q(x_{t−1} | x_t, x̂₀) (eq. 6-7)
+    DDIM — Song, Meng & Ermon 2021, arXiv 2010.02502: eq. (12) (the generalised step) and eq. (16) (σ_t(η))
+    classifier-free guidance — Ho & Salimans 2022, arXiv 2207.12598, eq. (6)
+    spacings "leading"/"trailing" — Lin et al. 2023, arXiv 2305.08891, table 2
+
+Conventions are those of diffusers' DDPMScheduler / DDIMScheduler with clip_sample=False, set_alpha_to_one=True,
+steps_offset=0, variance "fixed_small", no thresholding: timesteps count 0 … T−1, ᾱ of "the step before 0" is 1,
+and a DDIM step from t lands on t − T//n. One exception: diffusers' "trailing" list gets an extra −1 for some
+(T, n) (e.g. T=1000, n=61, from np.arange rounding); ours always has exactly n timesteps.
+
+The loop is visible: `sample_loop(denoiser, sampler, x_T)` calls `denoiser(x_t, t, cond)` — any callable that
+returns ε̂, v̂ or x̂₀ (the sampler's `prediction`) with the shape of x_t — then `sampler.step(...)`.
+Shapes: x_t (B, …), e.g. latents (B, C, h, w); t passed to the denoiser as a (B,) LongTensor.
+"""
+from __future__ import annotations
+
+import numbers
+
+import torch
+from tqdm.auto import tqdm
+
+from .schedule import PREDICTIONS, NoiseSchedule, predict_x0_and_eps
+
+
+def _check_common(schedule, prediction) -> None:
+    if not isinstance(schedule, NoiseSchedule):
+        raise ValueError(f"schedule must be a NoiseSchedule, got {type(schedule).__name__}")
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
+
+
+def _check_output(model_output: torch.Tensor, x_t: torch.Tensor) -> None:
+    if model_output.shape != x_t.shape:
+        raise ValueError(f"model_output must have the shape of x_t, {tuple(x_t.shape)}, got {tuple(model_output.shape)}")
+
+
+def _noise(noise, x_t: torch.Tensor, generator) -> torch.Tensor:
+    if noise is None:
+        return torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype, device=x_t.device)
+    if noise.shape != x_t.shape:
+        raise ValueError(f"noise must have the shape of x_t, {tuple(x_t.shape)}, got {tuple(noise.shape)}")
+    return noise
+
+
+class DDIMSampler:
+    """DDIM, Song et al. eq. (12), with n ≤ T steps and noise σ_t(η) of eq. (16); η = 0 is deterministic.
+
+    Notation (name in code -> in the paper):
+        alpha_bar, alpha_bar_prev -> α_t, α_{t−1} of DDIM (= ᾱ of DDPM) at t and at t_prev = t − T//n
+        x0_pred -> f_θ(x_t) "predicted x₀";  eps_pred -> ε_θ(x_t);  sigma -> σ_t(η);  eta -> η
+        direction -> "direction pointing to x_t";  x_prev -> x_{t−1} (i.e. x at t_prev)
+    """
+
+    def __init__(self, schedule: NoiseSchedule, num_inference_steps: int, eta: float = 0.0,
+                 spacing: str = "leading", prediction: str = "epsilon"):
+        _check_common(schedule, prediction)
+        T = schedule.num_steps
+        if not isinstance(num_inference_steps, numbers.Integral) or not 1 <= num_inference_steps <= T:
+            raise ValueError(f"num_inference_steps must be an int in [1, {T}], got {num_inference_steps!r}")
+        if not isinstance(eta, numbers.Real) or eta < 0:
+            raise ValueError(f"eta must be a number >= 0, got {eta!r}")
+        n = int(num_inference_steps)
+        if spacing == "leading":     # 0, k, 2k, …, (n−1)k with k = T//n, descending
+            timesteps = [i * (T // n) for i in reversed(range(n))]
+        elif spacing == "trailing":  # round(T − i·T/n) − 1: starts at T−1, the noisiest step
+            timesteps = [round(T - i * (T / n)) - 1 for i in range(n)]
+        else:
+            raise ValueError(f"spacing must be 'leading' or 'trailing', got {spacing!r}")
+        self.schedule, self.num_inference_steps, self.eta = schedule, n, float(eta)
+        self.spacing, self.prediction = spacing, prediction
+        self.step_ratio = T // n                                  # t_prev = t − T//n
+        self.timesteps = torch.tensor(timesteps, dtype=torch.long)  # (n,), descending
+
+    def _alpha_bars(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ᾱ_t and ᾱ_{t_prev} in float64, with ᾱ = 1 before step 0."""
+        ab = self.schedule.alphas_cumprod.to(t.device)
+        t_prev = t - self.step_ratio
+        return ab[t], torch.where(t_prev >= 0, ab[t_prev.clamp(min=0)], torch.ones_like(ab[t]))
+
+    def step(self, model_output: torch.Tensor, t, x_t: torch.Tensor, noise: torch.Tensor | None = None,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """x_{t_prev} from x_t. `noise` (shape of x_t) or a draw from `generator` is used only when eta > 0."""
+        _check_output(model_output, x_t)
+        # 1. the timestep we land on, t_prev = t − T//n, and ᾱ at both (ᾱ = 1 before step 0)
+        t = self.schedule.check_timesteps(t, x_t)
+        alpha_bar, alpha_bar_prev = self._alpha_bars(t)
+        # 2. "predicted x₀" of eq. (12), and the ε̂ that goes with it, from whatever the network predicts
+        x0_pred, eps_pred = predict_x0_and_eps(model_output, x_t, self.schedule.broadcast(alpha_bar, x_t),
+                                               self.prediction)
+        # 3. eq. (16): σ_t(η) = η·√((1−ᾱ_{t_prev})/(1−ᾱ_t))·√(1 − ᾱ_t/ᾱ_{t_prev})
+        variance = (1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev)
+        sigma = self.eta * variance.sqrt()
+        # 4. eq. (12): "direction pointing to x_t" = √(1 − ᾱ_{t_prev} − σ_t²)·ε̂
+        direction = self.schedule.broadcast((1 - alpha_bar_prev - sigma**2).clamp(min=0).sqrt(), x_t) * eps_pred
+        # 5. eq. (12): x_{t_prev} = √ᾱ_{t_prev}·x̂₀ + direction + σ_t·z
+        x_prev = self.schedule.broadcast(alpha_bar_prev.sqrt(), x_t) * x0_pred + direction
+        if self.eta > 0:
+            x_prev = x_prev + self.schedule.broadcast(sigma, x_t) * _noise(noise, x_t, generator)
+        return x_prev
+
+    def invert_step(self, model_output: torch.Tensor, t, x_prev: torch.Tensor) -> torch.Tensor:
+        """The η = 0 step run backwards: x_t from x_{t_prev}, with the denoiser evaluated at (x_{t_prev}, t)
+        (the usual approximation, as diffusers' DDIMInverseScheduler): x_t = √ᾱ_t·x̂₀ + √(1−ᾱ_t)·ε̂."""
+        _check_output(model_output, x_prev)
+        t = self.schedule.check_timesteps(t, x_prev)
+        alpha_bar, alpha_bar_prev = self._alpha_bars(t)
+        x0_pred, eps_pred = predict_x0_and_eps(model_output, x_prev, self.schedule.broadcast(alpha_bar_prev, x_prev),
+                                               self.prediction)
+        return self.schedule.broadcast(alpha_bar.sqrt(), x_prev) * x0_pred \
+            + self.schedule.broadcast((1 - alpha_bar).sqrt(), x_prev) * eps_pred
+
+    def __repr__(self) -> str:
+        return (f"DDIMSampler(n={self.num_inference_steps}, eta={self.eta}, spacing={self.spacing!r}, "
+                f"prediction={self.prediction!r})")
+
+
+class DDPMSampler:
+    """Ancestral sampling, DDPM: x_{t−1} ~ N(μ̃_t(x_t, x̂₀), β̃_t·I) for t = T−1 … 0 (eq. 6-7, "fixed_small").
+
+    Notation: x0_pred -> x̂₀ (from ε̂ by eq. 15);  mean -> μ̃_t;  variance -> β̃_t;  x_prev -> x_{t−1}.
+    """
+
+    def __init__(self, schedule: NoiseSchedule, prediction: str = "epsilon"):
+        _check_common(schedule, prediction)
+        self.schedule, self.prediction = schedule, prediction
+        self.num_inference_steps = schedule.num_steps
+        self.timesteps = torch.arange(schedule.num_steps - 1, -1, -1)  # (T,), T−1 … 0
+
+    def step(self, model_output: torch.Tensor, t, x_t: torch.Tensor, noise: torch.Tensor | None = None,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """x_{t−1} from x_t; `noise` (shape of x_t) or a draw from `generator` unless every t is 0."""
+        _check_output(model_output, x_t)
+        t = self.schedule.check_timesteps(t, x_t)
+        # 1. x̂₀ from the network's output (eq. 15 for ε̂)
+        x0_pred, _ = self.schedule.to_x0_and_eps(model_output, x_t, t, self.prediction)
+        # 2. eq. (7): μ̃_t = √ᾱ_{t−1}·β_t/(1−ᾱ_t)·x̂₀ + √α_t·(1−ᾱ_{t−1})/(1−ᾱ_t)·x_t, and β̃_t (0 at t = 0)
+        mean, variance = self.schedule.q_posterior(x0_pred, x_t, t)
+        # 3. x_{t−1} = μ̃_t + √β̃_t·z, no noise at t = 0
+        if bool((t == 0).all()):
+            return mean
+        return mean + variance.sqrt() * _noise(noise, x_t, generator)
+
+    def __repr__(self) -> str:
+        return f"DDPMSampler(T={self.num_inference_steps}, prediction={self.prediction!r})"
+
+
+def classifier_free_guidance(cond_out: torch.Tensor, uncond_out: torch.Tensor, scale: float) -> torch.Tensor:
+    """Ho & Salimans eq. (6), in ε- (or v-) space: ε̃ = ε(x, ∅) + s·(ε(x, c) − ε(x, ∅)); s = 1 gives ε(x, c)."""
+    if cond_out.shape != uncond_out.shape:
+        raise ValueError(f"cond_out and uncond_out must have the same shape, got {tuple(cond_out.shape)} "
+                         f"and {tuple(uncond_out.shape)}")
+    if scale == 1:
+        return cond_out
+    return uncond_out + scale * (cond_out - uncond_out)
+
+
+def _guided_output(denoiser, x_t, t_batch, cond, uncond, guidance):
+    """The denoiser's output, guided when asked (two calls: the condition can be anything, so no batching)."""
+    out = denoiser(x_t, t_batch, cond)
+    if guidance is None or guidance == 1:
+        return out
+    return classifier_free_guidance(out, denoiser(x_t, t_batch, uncond), guidance)
+
+
+def _check_loop_args(sampler, x, uncond, guidance) -> None:
+    if not isinstance(sampler, (DDIMSampler, DDPMSampler)):
+        raise ValueError(f"sampler must be a DDIMSampler or a DDPMSampler, got {type(sampler).__name__}")
+    if not isinstance(x, torch.Tensor) or x.dim() < 1:
+        raise ValueError("x_T/x0 must be a tensor of shape (B, …)")
+    if guidance is not None and guidance != 1 and uncond is None:
+        raise ValueError(f"uncond must be given when guidance != 1 (got guidance={guidance})")
+
+
+@torch.no_grad()
+def sample_loop(denoiser, sampler, x_T: torch.Tensor, cond=None, uncond=None, guidance: float | None = None,
+                generator: torch.Generator | None = None, return_trajectory: bool = False, progress: bool = False):
+    """Run `sampler` from x_T to x₀: at each t of `sampler.timesteps`, out = denoiser(x_t, t, cond) (guided
+    with `uncond` when guidance is not None), then x_t <- sampler.step(out, t, x_t, generator=generator).
+
+    Returns x₀, or (x₀, trajectory) with trajectory a dict of
+        "timesteps": (S,) LongTensor, the t of each step (S = len(sampler.timesteps));
+        "x_t":       (S+1, B, …), x_T first, then x after each step (the last one is x₀);
+        "x0_pred":   (S, B, …), the predicted x̂₀ at each step.
+    """
+    _check_loop_args(sampler, x_T, uncond, guidance)
+    x_t = x_T
+    xs, x0_preds = [x_T], []
+    for t in tqdm(sampler.timesteps.tolist(), disable=not progress, desc="sampling"):
+        t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)  # (B,)
+        out = _guided_output(denoiser, x_t, t_batch, cond, uncond, guidance)
+        if return_trajectory:
+            x0_preds.append(sampler.schedule.to_x0_and_eps(out, x_t, t, sampler.prediction)[0])
+        x_t = sampler.step(out, t, x_t, generator=generator)
+        if return_trajectory:
+            xs.append(x_t)
+    if not return_trajectory:
+        return x_t
+    return x_t, {"timesteps": sampler.timesteps.clone(), "x_t": torch.stack(xs), "x0_pred": torch.stack(x0_preds)}
+
+
+@torch.no_grad()
+def ddim_invert(denoiser, sampler: DDIMSampler, x0: torch.Tensor, cond=None, uncond=None,
+                guidance: float | None = None, progress: bool = False) -> torch.Tensor:
+    """DDIM with η = 0 run forwards: x₀ -> x_T through `sampler.timesteps` in ascending order. Sampling the
+    result with the same sampler gives back x₀ up to the discretisation error (exact as n -> T, for a smooth ε̂)."""
+    _check_loop_args(sampler, x0, uncond, guidance)
+    if not isinstance(sampler, DDIMSampler) or sampler.eta != 0:
+        raise ValueError(f"sampler must be a DDIMSampler with eta=0 to be inverted, got {sampler!r}")
+    x = x0
+    for t in tqdm(sampler.timesteps.flip(0).tolist(), disable=not progress, desc="inverting"):
+        t_batch = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)  # (B,)
+        x = sampler.invert_step(_guided_output(denoiser, x, t_batch, cond, uncond, guidance), t, x)
+    return x
+
+
+class GaussianMixture:
+    """A toy data distribution whose optimal denoiser is known exactly, to test and teach samplers.
+
+    x₀ ~ Σ_k π_k·N(μ_k, s_k²·I) in d dims (means (K, d), stds (K,), weights (K,)). Under q(x_t | x₀),
+    x_t ~ Σ_k π_k·N(√ᾱ·μ_k, v_k·I) with v_k = ᾱ·s_k² + 1 − ᾱ, and the MMSE noise prediction is
+    E[ε | x_t] = Σ_k r_k(x_t)·√(1−ᾱ)·(x_t − √ᾱ·μ_k)/v_k, r_k the posterior probability of component k.
+    """
+
+    def __init__(self, means, stds, weights=None):
+        self.means = torch.as_tensor(means, dtype=torch.float64)                       # (K, d)
+        self.stds = torch.as_tensor(stds, dtype=torch.float64).reshape(-1)             # (K,)
+        K = self.means.shape[0]
+        w = torch.ones(K, dtype=torch.float64) if weights is None else torch.as_tensor(weights, dtype=torch.float64)
+        if self.means.dim() != 2 or self.stds.shape != (K,) or w.shape != (K,) or bool((w < 0).any()):
+            raise ValueError("means must be (K, d), stds and weights (K,) with weights >= 0")
+        self.weights = w / w.sum()                                                     # π_k
+
+    def mean(self) -> torch.Tensor:
+        return self.weights @ self.means                                               # (d,)
+
+    def covariance(self) -> torch.Tensor:
+        d = self.means.shape[1]
+        centred = self.means - self.mean()                                             # (K, d)
+        within = (self.weights * self.stds**2).sum() * torch.eye(d, dtype=torch.float64)
+        return within + (self.weights[:, None] * centred).T @ centred                  # (d, d)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        k = torch.multinomial(self.weights, n, replacement=True, generator=generator)  # (n,)
+        z = torch.randn(n, self.means.shape[1], generator=generator, dtype=torch.float64)
+        return self.means[k] + self.stds[k, None] * z                                  # (n, d)
+
+    def optimal_eps(self, x_t: torch.Tensor, t, schedule: NoiseSchedule) -> torch.Tensor:
+        """E[ε | x_t] for x_t (B, d) at timestep t (int or (B,)), in x_t's dtype."""
+        x = x_t.double()
+        alpha_bar = schedule.at(schedule.alphas_cumprod, t, x)                         # (B, 1) or 0-d
+        mu = alpha_bar.unsqueeze(-1).sqrt() * self.means                               # (B or 1, K, d)
+        v = alpha_bar * self.stds**2 + 1 - alpha_bar                                   # (B or 1, K)
+        diff = x[:, None, :] - mu                                                      # (B, K, d)
+        d = x.shape[1]
+        log_r = self.weights.log() - 0.5 * (diff**2).sum(-1) / v - 0.5 * d * v.log()   # (B, K)
+        r = torch.softmax(log_r, dim=1)                                                # (B, K)
+        eps = (1 - alpha_bar).unsqueeze(-1).sqrt() * diff / v.unsqueeze(-1)            # (B, K, d)
+        return (r.unsqueeze(-1) * eps).sum(1).to(x_t.dtype)                            # (B, d)
+
+    def optimal_output(self, x_t: torch.Tensor, t, schedule: NoiseSchedule, prediction: str = "epsilon"):
+        """The optimal ε̂, v̂ or x̂₀ (all three are consistent: they share E[x₀ | x_t])."""
+        eps = self.optimal_eps(x_t, t, schedule)
+        if prediction == "epsilon":
+            return eps
+        x0 = schedule.eps_to_x0(eps, x_t, t)
+        return x0 if prediction == "x0" else schedule.get_v(x0, eps, t)
