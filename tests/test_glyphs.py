@@ -1,0 +1,155 @@
+"""GlyphDataset: determinism, disjoint word lists, boxes/masks that match the ink, captions, pairs, errors."""
+import re
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minigptimage import layout
+from minigptimage.glyphs import (COLOR_PAIRS, COLORS, CAPTIONS, MIN_CONTRAST, REGIONS, GlyphDataset, collate,
+                                 contrast_ratio, load_words, render_word)
+
+splits = st.sampled_from(["train", "heldout", "random"])
+indices = st.integers(0, 199)
+
+
+def ink(sample) -> torch.Tensor:
+    """(H, W) distance of each pixel from the background colour, as a fraction of the text-background one."""
+    bg = torch.tensor(COLORS[sample.background], dtype=torch.float32)[:, None, None] / 127.5 - 1
+    fg = torch.tensor(COLORS[sample.color], dtype=torch.float32)[:, None, None] / 127.5 - 1
+    return (sample.image - bg).norm(dim=0) / (fg - bg).norm()
+
+
+def bbox(where: torch.Tensor):
+    ys, xs = torch.nonzero(where, as_tuple=True)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+@given(splits, st.integers(0, 2**31 - 1), indices)
+def test_items_are_a_function_of_split_seed_and_index(split, seed, index):
+    a, b = GlyphDataset(split, 200, seed)[index], GlyphDataset(split, 200, seed)[index]
+    assert torch.equal(a.image, b.image) and torch.equal(a.glyph, b.glyph)
+    assert (a.caption, a.text, a.box, a.font, a.position) == (b.caption, b.text, b.box, b.font, b.position)
+
+
+def test_seeds_and_splits_give_different_items():
+    def texts(split, seed):
+        return [GlyphDataset(split, 30, seed)[i].text for i in range(30)]
+    assert texts("train", 0) != texts("train", 1)
+    assert not set(texts("train", 0)) & set(texts("heldout", 0))
+
+
+def test_word_lists_are_disjoint_uppercase_and_the_dataset_uses_them():
+    train, heldout = set(load_words("train")), set(load_words("heldout"))
+    assert len(train) > 3000 and len(heldout) > 200 and not train & heldout
+    assert all(re.fullmatch("[A-Z]{2,6}", w) for w in train | heldout)
+    assert {GlyphDataset("train", 100)[i].text for i in range(100)} <= train
+    assert {GlyphDataset("heldout", 100)[i].text for i in range(100)} <= heldout
+    assert all(re.fullmatch("[A-Z]{2,6}", GlyphDataset("random", 50)[i].text) for i in range(50))
+
+
+@given(splits, indices)
+def test_box_and_mask_match_the_ink(split, index):
+    s = GlyphDataset(split, 200, seed=3)[index]
+    x0, y0, x1, y1 = s.box
+    assert s.image.shape == (3, 64, 64) and s.image.dtype == torch.float32
+    assert -1 <= s.image.min() and s.image.max() <= 1
+    box_mask = torch.zeros(1, 64, 64)
+    box_mask[:, y0:y1, x0:x1] = 1
+    assert torch.equal(s.mask, box_mask)
+    any_ink = ink(s) > 0.02  # anything visibly off the background
+    assert bbox(any_ink)[0] >= x0 and bbox(any_ink)[1] >= y0 and bbox(any_ink)[2] <= x1 and bbox(any_ink)[3] <= y1
+    strong = bbox(ink(s) > 0.5)  # the box is tight: solid ink reaches within 2 px of every side
+    assert all(abs(a - b) <= 2 for a, b in zip(strong, s.box))
+    assert x0 >= 0 and y0 >= 0 and x1 <= 64 and y1 <= 64
+    rx0, ry0, rx1, ry1 = layout.region_rect(s.position, 64)
+    assert rx0 <= x0 and ry0 <= y0 and x1 <= rx1 and y1 <= ry1  # inside its named region
+
+
+@given(splits, indices)
+def test_glyph_canvas_is_the_word_in_the_same_box(split, index):
+    s = GlyphDataset(split, 200, seed=4)[index]
+    assert s.glyph.shape == (1, 64, 64) and 0 <= s.glyph.min() and s.glyph.max() <= 1
+    assert torch.equal(s.glyph, layout.render_canvas(s.text, s.box))
+    assert (s.glyph * (1 - s.mask)).sum() == 0  # no ink outside the box
+    assert bbox(s.glyph[0] > 0) == s.box  # and it fills the box
+
+
+@given(splits, indices)
+def test_caption_names_word_colours_and_place(split, index):
+    s = GlyphDataset(split, 200, seed=5)[index]
+    assert f'"{s.text}"' in s.caption and s.color in s.caption and s.background in s.caption
+    parsed = layout.parse_prompt(s.caption)
+    assert (parsed.text, parsed.region, parsed.text_color, parsed.background) == (
+        s.text, s.position, s.color, s.background)
+
+
+@given(splits, indices)
+def test_pairs_share_style_and_differ_in_word(split, index):
+    a, b = GlyphDataset(split, 200, seed=6).pair(index)
+    assert a.text != b.text and len(a.text) == len(b.text)
+    for k in ("color", "background", "font", "position", "size"):
+        assert getattr(a, k) == getattr(b, k), k
+    assert f'"{b.text}"' in b.caption
+    pa, pb = GlyphDataset(split, 200, seed=6, pairs=True)[index]
+    assert torch.equal(pa.image, a.image) and torch.equal(pb.image, b.image)
+
+
+def test_collate_and_cached_batches_match_direct_rendering():
+    ds = GlyphDataset("train", 12, seed=7)
+    direct = collate([ds[i] for i in range(12)])
+    assert direct["image"].shape == (12, 3, 64, 64) and direct["mask"].shape == (12, 1, 64, 64)
+    assert direct["box"].shape == (12, 4) and direct["box"].dtype == torch.long and len(direct["caption"]) == 12
+    cached = GlyphDataset("train", 12, seed=7, cache=True).batch([3, 0, 11])
+    assert torch.equal(cached["image"], direct["image"][[3, 0, 11]])  # images are exact in uint8
+    assert torch.allclose(cached["glyph"], direct["glyph"][[3, 0, 11]], atol=0.5 / 255)
+    assert torch.equal(cached["box"], direct["box"][[3, 0, 11]]) and cached["text"][1] == direct["text"][0]
+    pairs = collate([GlyphDataset("train", 4, pairs=True)[i] for i in range(4)])
+    assert len(pairs) == 2 and pairs[1]["image"].shape == (4, 3, 64, 64)
+
+
+def test_palette_pairs_have_contrast():
+    assert contrast_ratio((0, 0, 0), (255, 255, 255)) == pytest.approx(21.0)  # WCAG's extreme
+    assert contrast_ratio(COLORS["red"], COLORS["red"]) == pytest.approx(1.0)
+    assert len(COLOR_PAIRS) >= 12 and {fg for fg, _ in COLOR_PAIRS} == set(COLORS)
+    assert all(contrast_ratio(COLORS[f], COLORS[b]) >= MIN_CONTRAST for f, b in COLOR_PAIRS)
+    assert tuple(COLORS) == layout.COLOR_WORDS and len(CAPTIONS) >= 3
+
+
+@given(st.integers(0, 40), st.integers(0, 40), st.integers(26, 60), st.integers(12, 24))
+def test_render_word_into_a_box_keeps_the_ink_inside(x0, y0, w, h):
+    box = (x0, y0, min(64, x0 + w), min(64, y0 + h))
+    image, ink_box = render_word("CAT", "white", "black", "serif", box)
+    assert image.dtype == torch.uint8 and image.shape == (3, 64, 64)
+    assert box[0] <= ink_box[0] and box[1] <= ink_box[1] and ink_box[2] <= box[2] and ink_box[3] <= box[3]
+    lit = image.amax(0) > 0
+    assert bbox(lit) == ink_box
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(split="test"), "split"), (dict(length=0), "length"), (dict(image_size=24), "image_size"),
+    (dict(pairs=True, cache=True), "cache")])
+def test_bad_dataset_arguments_name_the_argument(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        GlyphDataset(**kwargs)
+
+
+@pytest.mark.parametrize("args, kwargs, name", [
+    (("CAT",), dict(color="teal"), "color"), (("CAT",), dict(background="navy"), "background"),
+    (("CAT",), dict(font="comic"), "font"), (("CAFÉ",), {}, "text"), (("",), {}, "text"),
+    (("CAT",), dict(position="north"), "region"), (("CAT",), dict(position=(5, 5, 70, 20)), "box"),
+    (("ABCDEFGHIJKLMNOP",), dict(position="top left"), "image_size")])
+def test_bad_render_arguments_name_the_argument(args, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        render_word(*args, **kwargs)
+
+
+def test_all_regions_are_used_and_long_words_stay_legible():
+    ds = GlyphDataset("train", 400, seed=8)
+    samples = [ds[i] for i in range(400)]
+    assert {s.position for s in samples} == set(REGIONS)
+    heights = [layout.letter_height(s.font, s.size) for s in samples]
+    assert min(heights) >= layout.min_letter_height(64)
+    assert np.mean([s.mask.mean().item() for s in samples]) > 0.05  # words are not specks

@@ -1,0 +1,93 @@
+"""Tokenizers: the character table, round trips, padding and masks, errors, <unk>, checkpoint-safe state."""
+import io
+import re
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minigptimage.tokenizer import CharTokenizer, WordTokenizer, split_words
+
+printable = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+
+
+def test_char_vocabulary_is_the_documented_table():
+    tok = CharTokenizer()
+    assert tok.vocab_size == 99 and (tok.pad_id, tok.bos_id, tok.eos_id, tok.unk_id) == (0, 1, 2, 3)
+    assert tok.vocab[:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
+    assert [tok.vocab.index(chr(c)) for c in range(32, 127)] == list(range(4, 99))
+
+
+@given(st.lists(printable, min_size=1, max_size=4), st.integers(0, 5))
+def test_char_round_trip_padding_and_mask(texts, extra):
+    tok = CharTokenizer()
+    max_len = max(len(t) for t in texts) + 2 + extra
+    ids, mask = tok.encode(texts, max_len)
+    assert ids.shape == mask.shape == (len(texts), max_len) and ids.dtype == torch.long and mask.dtype == torch.bool
+    for b, text in enumerate(texts):
+        n = len(text)
+        assert tok.decode(ids[b]) == text
+        assert ids[b, 0] == tok.bos_id and ids[b, n + 1] == tok.eos_id and (ids[b, n + 2:] == tok.pad_id).all()
+        assert ids[b, 1:n + 1].tolist() == [tok.vocab.index(ch) for ch in text]  # naive table lookup
+        assert mask[b].tolist() == [True] * (n + 2) + [False] * (max_len - n - 2)
+
+
+@pytest.mark.parametrize("text, position", [("héllo", 1), ("tab\there", 3), ("ok\n", 2), ("雪", 0)])
+def test_unknown_characters_raise_with_character_and_position(text, position):
+    with pytest.raises(ValueError, match=re.escape(f"{text[position]!r} at position {position}")):
+        CharTokenizer().encode(["fine", text], 20)
+
+
+def test_over_long_texts_and_bad_arguments_raise():
+    tok = CharTokenizer()
+    tok.encode(["abcd"], 6)  # exactly fits: <bos> a b c d <eos>
+    with pytest.raises(ValueError, match="max_len 5"):
+        tok.encode(["abcd"], 5)
+    with pytest.raises(ValueError, match="texts"):
+        tok.encode("abcd", 10)
+    with pytest.raises(ValueError, match="max_len"):
+        tok.encode(["a"], 1)
+    with pytest.raises(ValueError, match="ids"):
+        tok.decode(torch.tensor([1, 120, 2]))
+    with pytest.raises(ValueError, match="1-D"):
+        tok.decode(torch.zeros(2, 3, dtype=torch.long))
+
+
+def test_split_words_keeps_quoted_case_and_splits_punctuation():
+    assert split_words('The word "CAT" in Red, top-left.') == [
+        "the", "word", '"', "CAT", '"', "in", "red", ",", "top", "-", "left", "."]
+
+
+def test_word_tokenizer_maps_unseen_words_to_unk():
+    captions = ['the word "CAT" in red on white, at the top', '"DOG" in blue letters on yellow, in the center']
+    tok = WordTokenizer.from_texts(captions)
+    ids, mask = tok.encode(['the word "ZEBRA" in red on white, at the top'], 16)
+    words = tok.tokens(ids[0][mask[0]])
+    assert words[:6] == ["<bos>", "the", "word", '"', "<unk>", '"'] and words[-1] == "<eos>"
+    assert tok.decode(ids[0]) == 'the word "<unk>" in red on white, at the top'
+    assert tok.decode(tok.encode(captions, 16)[0][1]) == captions[1]  # seen text: normalised round trip
+    quote, unk = tok.index['"'], tok.unk_id  # case matters inside quotes; outside, words are lower-cased
+    assert tok.encode(['"cat" CAT'], 8)[0][0, 1:5].tolist() == [quote, unk, quote, unk]
+    assert tok.vocab.index('"') == 4  # the most frequent token comes first (4 quotes)
+    with pytest.raises(ValueError, match="max_len 5"):
+        tok.encode(captions, 5)
+
+
+def test_min_count_drops_rare_words():
+    tok = WordTokenizer.from_texts(["a b b c c c"], min_count=2)
+    assert tok.vocab[4:] == ["c", "b"] and tok.encode(["a"], 3)[0][0, 1] == tok.unk_id
+
+
+@pytest.mark.parametrize("tok", [CharTokenizer(), WordTokenizer.from_texts(['the word "CAT" in red'])])
+def test_state_dict_survives_a_weights_only_checkpoint(tok):
+    buffer = io.BytesIO()
+    torch.save({"tokenizer": tok.state_dict()}, buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)["tokenizer"]
+    again = type(tok).from_state_dict(state)
+    texts = ['the word "CAT" in red']
+    assert torch.equal(again.encode(texts, 30)[0], tok.encode(texts, 30)[0]) and again.vocab == tok.vocab
+    other = WordTokenizer if isinstance(tok, CharTokenizer) else CharTokenizer
+    with pytest.raises(ValueError, match="state"):
+        other.from_state_dict(state)
