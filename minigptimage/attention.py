@@ -1,0 +1,118 @@
+"""Attention, written out once and shared by the prompt encoder and the U-Net.
+
+Scaled dot-product attention (Vaswani et al. 2017, "Attention Is All You Need", arXiv 1706.03762, eq. 1):
+
+    Attention(Q, K, V) = softmax(Q·Kᵀ / √d) · V
+
+Each query (a row of Q) takes a weighted average of the values; the weights are a softmax over how well
+the query matches each key. Dividing by √d (d = the width of one head) keeps the dot products at unit
+scale, so the softmax does not saturate when d grows.
+
+Multi-head attention (same paper, sec. 3.2.2) projects the input to N heads of width d = D / N, attends in
+each head separately and mixes the heads with a last linear layer. *Self*-attention takes queries, keys and
+values from the same sequence; *cross*-attention takes the queries from one sequence (U-Net pixels) and the
+keys and values from another (the prompt's context tokens) — this is how the prompt enters the image
+(Rombach et al. 2022, arXiv 2112.10752, sec. 3.3).
+
+Padding: a key padding mask (B, Lk) bool, True = a real token, sets the scores of padded keys to −∞, so
+they receive exactly zero weight. A query row with *no* real key at all would be softmax(−∞, …, −∞) =
+0/0 = NaN; here such a row gets all-zero weights and so outputs the zero vector (the same answer as
+``torch.nn.functional.scaled_dot_product_attention`` gives), and its gradient is zero.
+
+Shapes: q (B, N, Lq, d), k (B, N, Lk, d), v (B, N, Lk, d) → (B, N, Lq, d); modules take (B, L, D).
+Simplified compared with the paper: no dropout, no causal mask (nothing here generates tokens one by one).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def scaled_dot_product_attention(q, k, v, key_padding_mask=None):
+    """softmax(Q·Kᵀ/√d)·V from scratch. q (B, N, Lq, d), k and v (B, N, Lk, d), mask (B, Lk) → (B, N, Lq, d)."""
+    weights = attention_weights(q, k, key_padding_mask)  # (B, N, Lq, Lk)
+    return weights @ v  # (B, N, Lq, d)
+
+
+def attention_weights(q, k, key_padding_mask=None):
+    """The softmax part of attention: how much each query looks at each key. → (B, N, Lq, Lk), rows sum to 1
+    (or to 0 for a query whose keys are all padding)."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, N, Lq, Lk)
+    if key_padding_mask is None:
+        return scores.softmax(dim=-1)
+    real = key_padding_mask[:, None, None, :]  # (B, 1, 1, Lk)
+    scores = scores.masked_fill(~real, float("-inf"))
+    weights = scores.softmax(dim=-1)  # rows of all −∞ give NaN here ...
+    return torch.where(real.any(dim=-1, keepdim=True), weights, 0.0)  # ... and are set to 0 here
+
+
+class MultiHeadAttention(nn.Module):
+    """Self-attention (``context=None``) or cross-attention to ``context`` (B, Lk, context_dim).
+
+    ``fast=True`` calls ``torch.nn.functional.scaled_dot_product_attention`` (fused, the same maths);
+    ``fast=False`` calls the from-scratch function above — tests use it as the reference.
+    """
+
+    def __init__(self, dim: int, heads: int, context_dim: int | None = None, fast: bool = True):
+        super().__init__()
+        if dim % heads != 0:
+            raise ValueError(f"dim must be divisible by heads, got dim={dim}, heads={heads}")
+        self.heads, self.fast = heads, fast
+        context_dim = context_dim or dim
+        self.to_q = nn.Linear(dim, dim, bias=False)
+        self.to_k = nn.Linear(context_dim, dim, bias=False)
+        self.to_v = nn.Linear(context_dim, dim, bias=False)
+        self.to_out = nn.Linear(dim, dim)
+
+    def split_heads(self, x):
+        B, L, D = x.shape
+        return x.view(B, L, self.heads, D // self.heads).transpose(1, 2)  # (B, N, L, d)
+
+    def qkv(self, x, context=None):
+        context = x if context is None else context
+        return self.split_heads(self.to_q(x)), self.split_heads(self.to_k(context)), self.split_heads(self.to_v(context))
+
+    def forward(self, x, context=None, key_padding_mask=None):
+        """x (B, Lq, dim), context (B, Lk, context_dim) or None, key_padding_mask (B, Lk) bool → (B, Lq, dim)."""
+        q, k, v = self.qkv(x, context)  # (B, N, L, d) each
+        if self.fast:
+            mask = None if key_padding_mask is None else key_padding_mask[:, None, None, :]  # (B, 1, 1, Lk)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        else:
+            out = scaled_dot_product_attention(q, k, v, key_padding_mask)  # (B, N, Lq, d)
+        out = out.transpose(1, 2).flatten(2)  # (B, Lq, dim)
+        return self.to_out(out)
+
+    @torch.no_grad()
+    def weights(self, x, context=None, key_padding_mask=None):
+        """The attention maps themselves (for figures): (B, N, Lq, Lk)."""
+        q, k, _ = self.qkv(x, context)
+        return attention_weights(q, k, key_padding_mask)
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm transformer block (as in GPT-2 and Stable Diffusion's BasicTransformerBlock):
+
+        x = x + SelfAttention(LN(x))
+        x = x + CrossAttention(LN(x), context)      (only when context_dim is given)
+        x = x + MLP(LN(x))                          MLP = Linear(D, r·D) → GELU → Linear(r·D, D)
+    """
+
+    def __init__(self, dim: int, heads: int, context_dim: int | None = None, mlp_ratio: int = 4):
+        super().__init__()
+        self.norm1, self.self_attn = nn.LayerNorm(dim), MultiHeadAttention(dim, heads)
+        self.cross_attn = None
+        if context_dim is not None:
+            self.norm2, self.cross_attn = nn.LayerNorm(dim), MultiHeadAttention(dim, heads, context_dim)
+        self.norm3 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Linear(mlp_ratio * dim, dim))
+
+    def forward(self, x, mask=None, context=None, context_mask=None):
+        """x (B, L, D), mask (B, L) bool for self-attention, context (B, Lk, Dc), context_mask (B, Lk) → (B, L, D)."""
+        x = x + self.self_attn(self.norm1(x), key_padding_mask=mask)
+        if self.cross_attn is not None:
+            x = x + self.cross_attn(self.norm2(x), context, key_padding_mask=context_mask)
+        return x + self.mlp(self.norm3(x))

@@ -1,0 +1,84 @@
+"""Attention: the from-scratch formula against torch's fused op, permutation equivariance, padding."""
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minigptimage.attention import MultiHeadAttention, TransformerBlock, attention_weights, scaled_dot_product_attention
+
+
+def random_mask(B, L, g, allow_empty=True):
+    mask = torch.rand(B, L, generator=g) < 0.6
+    if not allow_empty:
+        mask[:, 0] = True
+    return mask
+
+
+@given(B=st.integers(1, 3), heads=st.integers(1, 4), Lq=st.integers(1, 7), Lk=st.integers(1, 7), seed=st.integers(0, 99))
+def test_matches_torch_sdpa_with_masks(B, heads, Lq, Lk, seed):
+    g = torch.Generator().manual_seed(seed)
+    q, k, v = (torch.randn(B, heads, L, 8, generator=g, dtype=torch.float64) for L in (Lq, Lk, Lk))
+    mask = random_mask(B, Lk, g)  # some rows may have no real key at all
+    ours = scaled_dot_product_attention(q, k, v, mask)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
+    torch.testing.assert_close(ours, ref, atol=1e-6, rtol=0)
+    torch.testing.assert_close(scaled_dot_product_attention(q, k, v), F.scaled_dot_product_attention(q, k, v),
+                               atol=1e-6, rtol=0)
+
+
+def test_query_without_real_keys_gives_zeros_and_finite_gradients():
+    q, k, v = (torch.randn(2, 2, 3, 4, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    mask = torch.tensor([[True, False, True], [False, False, False]])
+    out = scaled_dot_product_attention(q, k, v, mask)
+    assert torch.equal(out[1], torch.zeros_like(out[1]))
+    out.sum().backward()
+    assert all(x.grad.isfinite().all() for x in (q, k, v))
+    assert torch.equal(q.grad[1], torch.zeros_like(q.grad[1]))
+    w = attention_weights(q, k, mask)
+    torch.testing.assert_close(w[0].sum(-1), torch.ones(2, 3, dtype=torch.float64))
+
+
+@given(B=st.integers(1, 3), heads=st.sampled_from([1, 2, 4]), L=st.integers(1, 9), Lc=st.integers(1, 9),
+       seed=st.integers(0, 99))
+def test_fast_path_equals_from_scratch(B, heads, L, Lc, seed):
+    torch.manual_seed(seed)  # parameter init only
+    g = torch.Generator().manual_seed(seed)
+    attn = MultiHeadAttention(16, heads, context_dim=12).double()
+    x, ctx = torch.randn(B, L, 16, generator=g, dtype=torch.float64), torch.randn(B, Lc, 12, generator=g, dtype=torch.float64)
+    mask = random_mask(B, Lc, g)
+    fast = attn(x, ctx, mask)
+    attn.fast = False
+    torch.testing.assert_close(fast, attn(x, ctx, mask), atol=1e-6, rtol=0)
+
+
+@given(B=st.integers(1, 3), L=st.integers(2, 10), seed=st.integers(0, 99))
+def test_self_attention_is_permutation_equivariant(B, L, seed):
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    block = TransformerBlock(16, 4).double()
+    x = torch.randn(B, L, 16, generator=g, dtype=torch.float64)
+    perm = torch.randperm(L, generator=g)
+    torch.testing.assert_close(block(x)[:, perm], block(x[:, perm]), atol=1e-10, rtol=0)
+
+
+@given(B=st.integers(1, 3), L=st.integers(1, 6), pad=st.integers(1, 5), seed=st.integers(0, 99))
+def test_padded_keys_never_change_real_outputs(B, L, pad, seed):
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    attn = MultiHeadAttention(8, 2, context_dim=6).double()
+    x = torch.randn(B, 5, 8, generator=g, dtype=torch.float64)
+    ctx = torch.randn(B, L, 6, generator=g, dtype=torch.float64)
+    junk_a, junk_b = (torch.randn(B, pad, 6, generator=g, dtype=torch.float64) * s for s in (1, 100))
+    mask = torch.cat([torch.ones(B, L, dtype=torch.bool), torch.zeros(B, pad, dtype=torch.bool)], dim=1)
+    for fast in (True, False):
+        attn.fast = fast
+        a = attn(x, torch.cat([ctx, junk_a], 1), mask)
+        b = attn(x, torch.cat([ctx, junk_b], 1), mask)
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+        torch.testing.assert_close(a, attn(x, ctx), atol=1e-12, rtol=0)  # same as no padding at all
+
+
+def test_heads_must_divide_dim():
+    with pytest.raises(ValueError, match="heads"):
+        MultiHeadAttention(10, 3)

@@ -1,0 +1,116 @@
+"""Prompt encoder: shapes for every modality combination, padding invariance, the null prompt, errors."""
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minigptimage.encoder import PromptEncoder, PromptEncoderConfig
+
+CFG = PromptEncoderConfig(dim=32, depth=2, heads=4, max_len=20, image_size=32, patch_size=8)
+torch.manual_seed(0)
+ENC = PromptEncoder(CFG).eval()
+
+
+def prompt(B, L, g, lengths=None):
+    ids = torch.randint(4, CFG.vocab_size, (B, L), generator=g)
+    lengths = torch.randint(1, L + 1, (B,), generator=g) if lengths is None else lengths
+    mask = torch.arange(L)[None] < lengths[:, None]  # (B, L) real tokens first
+    return ids.masked_fill(~mask, 0), mask
+
+
+@given(B=st.integers(1, 3), L=st.integers(1, 20), side=st.sampled_from([8, 16, 32]),
+       use_image=st.booleans(), use_box=st.booleans(), use_mask=st.booleans(), seed=st.integers(0, 99))
+def test_shapes_for_any_modality_combination(B, L, side, use_image, use_box, use_mask, seed):
+    g = torch.Generator().manual_seed(seed)
+    ids, mask = prompt(B, L, g)
+    image = torch.rand(B, 3, side, side, generator=g) * 2 - 1 if use_image else None
+    box = torch.rand(B, 4, generator=g) * 32 if use_box else None
+    layout_mask = (torch.rand(B, 1, side, side, generator=g) > 0.5).float() if use_mask else None
+    context, context_mask = ENC(ids, mask, image=image, box=box, layout_mask=layout_mask)
+    n = (side // 8) ** 2
+    expected = L + n * use_image + use_box + n * use_mask
+    assert context.shape == (B, expected, CFG.dim) and context_mask.shape == (B, expected)
+    assert torch.equal(context_mask[:, :L], mask) and context_mask[:, L:].all()
+    assert context.isfinite().all()
+
+
+@given(B=st.integers(1, 3), L=st.integers(1, 12), pad=st.integers(1, 8), seed=st.integers(0, 99))
+def test_padding_never_changes_real_outputs(B, L, pad, seed):
+    g = torch.Generator().manual_seed(seed)
+    ids, mask = prompt(B, L, g)
+    image, box = torch.rand(B, 3, 16, 16, generator=g), torch.rand(B, 4, generator=g) * 32
+    junk = torch.randint(0, CFG.vocab_size, (B, L + pad), generator=g)
+    long_mask = torch.cat([mask, torch.zeros(B, pad, dtype=torch.bool)], dim=1)
+    long_ids = torch.where(long_mask, torch.cat([ids, ids[:, :pad].new_zeros(B, pad)], 1), junk)
+    short, _ = ENC(ids, mask, image=image, box=box)
+    long, long_cmask = ENC(long_ids, long_mask, image=image, box=box)
+    torch.testing.assert_close(long[:, :L][mask], short[:, :L][mask], atol=1e-5, rtol=0)  # text tokens
+    torch.testing.assert_close(long[:, L + pad:], short[:, L:], atol=1e-5, rtol=0)  # image and box tokens
+    assert not long_cmask[:, L:L + pad].any()
+
+
+def test_text_order_matters_but_batch_items_are_independent():
+    g = torch.Generator().manual_seed(1)
+    ids, mask = prompt(2, 10, g, lengths=torch.tensor([10, 10]))
+    a, _ = ENC(ids, mask)
+    b, _ = ENC(ids.flip(1), mask)
+    assert not torch.allclose(a, b.flip(1), atol=1e-3)  # positions are encoded
+    torch.testing.assert_close(ENC(ids[:1], mask[:1])[0], a[:1], atol=1e-5, rtol=0)
+
+
+def test_null_context_is_learned_and_pads():
+    context, mask = ENC.null_context(3)
+    assert context.shape == (3, CFG.null_tokens, CFG.dim) and mask.all()
+    context.sum().backward()
+    assert ENC.null.grad is not None and ENC.null.grad.abs().sum() > 0
+    padded, pmask = ENC.null_context(3, length=7)
+    assert padded.shape == (3, 7, CFG.dim) and pmask.sum().item() == 3 * CFG.null_tokens
+    torch.testing.assert_close(padded[:, :CFG.null_tokens], context)
+    with pytest.raises(ValueError, match="length"):
+        ENC.null_context(3, length=1)
+
+
+def test_every_parameter_gets_a_gradient():
+    enc = PromptEncoder(CFG)
+    g = torch.Generator().manual_seed(0)
+    ids, mask = prompt(2, 6, g)
+    context, _ = enc(ids, mask, image=torch.rand(2, 3, 16, 16), box=torch.rand(2, 4) * 32,
+                     layout_mask=torch.ones(2, 1, 16, 16))
+    (context.square().sum() + enc.null_context(2)[0].sum()).backward()
+    missing = [name for name, p in enc.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    assert missing == []
+
+
+@pytest.mark.parametrize("preset", ["tiny", "small"])
+def test_presets_build(preset):
+    cfg = PromptEncoderConfig.preset(preset)
+    enc = PromptEncoder(cfg)
+    ids, mask = torch.full((2, cfg.max_len), 40), torch.ones(2, cfg.max_len, dtype=torch.bool)
+    context, _ = enc(ids, mask, image=torch.zeros(2, 3, 64, 64), box=torch.tensor([[0, 0, 32, 32.]] * 2))
+    assert context.shape == (2, cfg.max_len + (64 // cfg.patch_size) ** 2 + 1, cfg.dim)
+
+
+def test_errors_name_the_argument():
+    ids, mask = torch.randint(4, 99, (2, 5)), torch.ones(2, 5, dtype=torch.bool)
+    cases = [
+        (dict(ids=ids, mask=mask[:, :4]), "mask"),
+        (dict(ids=ids, mask=mask.long()), "mask"),
+        (dict(ids=ids.float(), mask=mask), "ids"),
+        (dict(ids=torch.full((2, 5), 99), mask=mask), "vocab_size"),
+        (dict(ids=torch.full((2, 21), 5), mask=torch.ones(2, 21, dtype=torch.bool)), "max_len"),
+        (dict(ids=ids, mask=mask, image=torch.zeros(2, 1, 16, 16)), "image"),
+        (dict(ids=ids, mask=mask, image=torch.zeros(2, 3, 12, 16)), "image"),
+        (dict(ids=ids, mask=mask, image=torch.zeros(2, 3, 64, 64)), "image"),
+        (dict(ids=ids, mask=mask, box=torch.zeros(2, 3)), "box"),
+        (dict(ids=ids, mask=mask, box=torch.zeros(3, 4)), "box"),
+        (dict(ids=ids, mask=mask, layout_mask=torch.zeros(2, 1, 10, 16)), "layout_mask"),
+        (dict(ids=ids, mask=mask, layout_mask=torch.zeros(2, 16, 16)), "layout_mask"),
+    ]
+    for kwargs, name in cases:
+        with pytest.raises(ValueError, match=name):
+            ENC(**kwargs)
+    text_only = PromptEncoder(PromptEncoderConfig(dim=16, heads=2, use_image_tokens=False, use_layout_tokens=False))
+    with pytest.raises(ValueError, match="image"):
+        text_only(ids, mask, image=torch.zeros(2, 3, 64, 64))
+    with pytest.raises(ValueError, match="preset"):
+        PromptEncoderConfig.preset("huge")
