@@ -40,7 +40,6 @@ import hashlib
 import math
 
 import torch
-import torch.nn.functional as F
 
 DEFAULT_STRENGTH = 2.0  # RMS of the mark in 8-bit grey levels: PSNR ≥ 20·log10(255/2) = 42.1 dB
 FALSE_POSITIVE_RATE = 0.01  # α, the largest acceptable chance of flagging an unmarked image
@@ -90,13 +89,19 @@ def embed_watermark(image: torch.Tensor, key: bytes | str, strength: float = DEF
     return (image + strength * (2 / 255) * w).clamp(-1, 1)
 
 
+def reflect_index(n: int, p: int) -> torch.Tensor:
+    """Indices -p … n+p-1 mirrored into [0, n) without repeating the edge (numpy's "reflect"): 1 0 | 0 1 2 … ."""
+    i = torch.arange(-p, n + p).abs()
+    return torch.where(i > n - 1, 2 * (n - 1) - i, i)
+
+
 def binomial_blur(x: torch.Tensor, taps: int) -> torch.Tensor:
     """Separable binomial blur ([1,2,1]/4 for 3 taps, [1,4,6,4,1]/16 for 5) with reflected borders. (B, H, W)."""
-    k = torch.tensor([math.comb(taps - 1, i) for i in range(taps)], dtype=x.dtype) / 2 ** (taps - 1)
-    p = taps // 2
-    x = F.pad(x[:, None], (p, p, p, p), mode="reflect")  # (B, 1, H + 2p, W + 2p)
-    x = F.conv2d(x, k.view(1, 1, 1, -1))  # (B, 1, H + 2p, W)
-    return F.conv2d(x, k.view(1, 1, -1, 1))[:, 0]  # (B, H, W)
+    k = [math.comb(taps - 1, i) / 2 ** (taps - 1) for i in range(taps)]
+    p, (H, W) = taps // 2, x.shape[-2:]
+    x = x.index_select(1, reflect_index(H, p)).index_select(2, reflect_index(W, p))  # (B, H + 2p, W + 2p)
+    x = sum(k[i] * x[:, :, i:i + W] for i in range(taps))  # along the rows:    (B, H + 2p, W)
+    return sum(k[i] * x[:, i:i + H, :] for i in range(taps))  # along the columns: (B, H, W)
 
 
 def watermark_score(image: torch.Tensor, key: bytes | str) -> torch.Tensor:
