@@ -40,11 +40,19 @@ COLORS = {
 }
 CAPTIONS = (
     'the word "{text}" in {color} on {background}, {where}',
-    '{color} text "{text}" on a {background} background, {where}',
-    'a {background} image with the word "{text}" written in {color} {where}',
+    '{color} text "{text}" on {a_background} background, {where}',
+    '{a_background} image with the word "{text}" written in {color} {where}',
     '"{text}" in {color} letters on {background}, {where}',
 )
 WHERE = {"center": "in the center", "left": "on the left", "right": "on the right"}  # else "at the <region>"
+
+
+def make_caption(text: str, style: dict) -> str:
+    """Fill caption template ``style["template"]`` with the word, its colours and where it is."""
+    where = WHERE.get(style["position"], "at the " + style["position"])
+    a_background = ("an " if style["background"][0] in "aeiou" else "a ") + style["background"]
+    return CAPTIONS[style["template"]].format(text=text, color=style["color"], background=style["background"],
+                                              a_background=a_background, where=where)
 
 
 def contrast_ratio(rgb1, rgb2) -> float:
@@ -60,6 +68,8 @@ def contrast_ratio(rgb1, rgb2) -> float:
 MIN_CONTRAST = 3.5
 COLOR_PAIRS = [(fg, bg) for fg in COLORS for bg in COLORS
                if fg != bg and contrast_ratio(COLORS[fg], COLORS[bg]) >= MIN_CONTRAST]  # (text, background)
+MAX_CAPTION_CHARS = max(len(make_caption("WWWWWW", dict(template=t, color=fg, background=bg, position=r)))
+                        for t in range(len(CAPTIONS)) for fg, bg in COLOR_PAIRS for r in REGIONS)
 
 
 @lru_cache(maxsize=None)
@@ -183,10 +193,7 @@ class GlyphDataset(torch.utils.data.Dataset):
         x0, y0, x1, y1 = box
         mask = torch.zeros(1, self.image_size, self.image_size)
         mask[:, y0:y1, x0:x1] = 1
-        where = WHERE.get(s["position"], "at the " + s["position"])
-        caption = CAPTIONS[s["template"]].format(text=text, color=s["color"], background=s["background"],
-                                                 where=where)
-        return GlyphSample(image.float() / 127.5 - 1, caption, text, box, mask,
+        return GlyphSample(image.float() / 127.5 - 1, make_caption(text, s), text, box, mask,
                            layout.render_canvas(text, box, self.image_size), s["color"], s["background"],
                            s["font"], s["position"],
                            size or layout.word_size(text, s["position"], self.image_size, s["font"]))
@@ -196,6 +203,12 @@ class GlyphDataset(torch.utils.data.Dataset):
         rng = self._rng(index)
         text = self._word(rng)
         return self._render(text, self._style(rng, text))
+
+    def caption(self, index: int) -> str:
+        """Just the caption of item ``index`` (no rendering): ``ds.caption(i) == ds[i].caption``."""
+        rng = self._rng(index)
+        text = self._word(rng)
+        return make_caption(text, self._style(rng, text))
 
     def pair(self, index: int) -> tuple[GlyphSample, GlyphSample]:
         """Two renders sharing colours, font, font size, region and jitter, with different words of the
