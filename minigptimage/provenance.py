@@ -198,10 +198,11 @@ class VerifyReport:
                  f"  manifest: {'found' if self.manifest_found else 'missing'}"
                  + (f" (format {m.get('format')}, software {m.get('software_version')}, {m.get('created_utc')})"
                     if self.manifest_found else "")]
-        lines += [f"    {k}: {m[k]!r}" for k in CALLER_FIELDS if k in m]
-        lines.append(f"  pixels match manifest hash: {'yes' if self.pixels_match else 'no'}")
-        seal = "valid" if self.signature_valid else "invalid" if self.signed else "unsigned"
-        lines.append(f"  HMAC seal: {seal if self.key_given else 'not checked (no key)'}")
+        if self.manifest_found:
+            lines += [f"    {k}: {m[k]!r}" for k in CALLER_FIELDS if k in m]
+            lines.append(f"  pixels match manifest hash: {'yes' if self.pixels_match else 'no'}")
+            seal = "valid" if self.signature_valid else "invalid" if self.signed else "unsigned"
+            lines.append(f"  HMAC seal: {seal if self.key_given else 'not checked (no key)'}")
         found = "detected" if self.watermark_detected else "not detected"
         lines.append(f"  watermark: {found}, z = {self.watermark_score:.2f}" if self.key_given
                      else "  watermark: not checked (no key)")
