@@ -73,7 +73,7 @@ def check_image(image, name: str = "image") -> torch.Tensor:
         raise ValueError(f"{name}: expected shape (3, H, W) or (B, 3, H, W), got {tuple(image.shape)}")
     if image.shape[-1] < 8 or image.shape[-2] < 8:
         raise ValueError(f"{name}: expected H, W ≥ 8, got {tuple(image.shape[-2:])}")
-    image = image.detach().float()
+    image = image.detach().float().cpu()
     if not torch.isfinite(image).all():
         raise ValueError(f"{name}: contains NaN or infinite values")
     if image.min() < -1.001 or image.max() > 1.001:
