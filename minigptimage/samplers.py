@@ -77,7 +77,7 @@ class DDIMSampler:
     def _alpha_bars(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """ᾱ_t and ᾱ_{t_prev} in float64, with ᾱ = 1 before step 0."""
         ab = self.schedule.alphas_cumprod.to(t.device)
-        t_prev = t - self.step_ratio + 1
+        t_prev = t - self.step_ratio
         return ab[t], torch.where(t_prev >= 0, ab[t_prev.clamp(min=0)], torch.ones_like(ab[t]))
 
     def step(self, model_output: torch.Tensor, t, x_t: torch.Tensor, noise: torch.Tensor | None = None,
