@@ -44,6 +44,7 @@ CAPTIONS = (
     '{a_background} image with the word "{text}" written in {color} {where}',
     '"{text}" in {color} letters on {background}, {where}',
 )
+LIST_FIELDS = ("caption", "text", "color", "background", "font", "position")  # collated as lists
 WHERE = {"center": "in the center", "left": "on the left", "right": "on the right"}  # else "at the <region>"
 
 
@@ -115,15 +116,19 @@ def render_word(text: str, color: str = "black", background: str = "white", font
         if not size:
             raise ValueError(f"image_size {image_size} is too small to draw {text!r} legibly at {position!r}")
         cov = layout.ink_coverage(text, font, size)
-        box = layout.place(cov.shape, position, image_size, *jitter)
+        x0, y0, x1, y1 = box = layout.place(cov.shape, position, image_size, *jitter)
+        if x0 < 0 or y0 < 0 or x1 > image_size or y1 > image_size:
+            raise ValueError(f"size {size} makes {text!r} larger than the {image_size}-pixel image")
     else:
         x0, y0, x1, y1 = layout.check_box(position, image_size)
         size = layout.fit_font_size(text, font, x1 - x0, y1 - y0)
+        if layout.letter_height(font, size) < layout.MIN_LETTER_HEIGHT:
+            raise ValueError(f"position box {position} is too small to draw {text!r} legibly")
         cov = layout.ink_coverage(text, font, size)
         h, w = cov.shape
         x0, y0 = x0 + (x1 - x0 - w) // 2, y0 + (y1 - y0 - h) // 2  # centred inside the given box
-        box = (x0, y0, x0 + w, y0 + h)
-    x0, y0, x1, y1 = box
+        x1, y1 = x0 + w, y0 + h
+        box = (x0, y0, x1, y1)
     image = np.empty((image_size, image_size, 3), dtype=np.float32)
     image[:] = bg
     alpha = cov[..., None].astype(np.float32) / 255  # (h, w, 1) coverage
@@ -143,19 +148,15 @@ class GlyphDataset(torch.utils.data.Dataset):
             raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
         if not isinstance(length, int) or length < 1:
             raise ValueError(f"length must be an int >= 1, got {length!r}")
-        if not isinstance(image_size, int) or not layout.word_size("MOTHER", "center", image_size):
-            raise ValueError(f"image_size must be an int large enough for 6-letter words (>= 48), "
+        if not isinstance(image_size, int) or not all(layout.word_size("WWWWWW", "center", image_size, f)
+                                                      for f in FONTS):
+            raise ValueError(f"image_size must be an int large enough for any 6-letter word (44 or more), "
                              f"got {image_size!r}")
         if pairs and cache:
             raise ValueError("cache must be False when pairs=True (the cache holds single renders)")
         self.split, self.length, self.seed, self.image_size, self.pairs = split, length, seed, image_size, pairs
         self.words = load_words(split) if split != "random" else None
-        self.cache = None
-        if cache:
-            items = [self.sample(i) for i in range(length)]
-            self.cache = collate(items)
-            self.cache["image"] = ((self.cache["image"] + 1) * 127.5).round().to(torch.uint8)  # (N, 3, H, W)
-            self.cache["glyph"] = (self.cache["glyph"] * 255).round().to(torch.uint8)  # (N, 1, H, W)
+        self.cache = self._render_all() if cache else None
 
     def __len__(self) -> int:
         return self.length
@@ -226,16 +227,40 @@ class GlyphDataset(torch.utils.data.Dataset):
                        for w in (first, second))
         return self._render(first, style, size), self._render(second, style, size)
 
+    def _render_all(self) -> dict:
+        """Every item once, images and glyphs as uint8 (4 bytes a pixel: 16 KiB an item at 64 × 64)."""
+        n, size = self.length, self.image_size
+        cache = dict(image=torch.empty(n, 3, size, size, dtype=torch.uint8),
+                     glyph=torch.empty(n, 1, size, size, dtype=torch.uint8), box=torch.empty(n, 4, dtype=torch.long))
+        cache.update({k: [] for k in LIST_FIELDS})
+        for i in range(n):
+            s = self.sample(i)
+            cache["image"][i] = ((s.image + 1) * 127.5).round()  # exact: image was uint8 / 127.5 − 1
+            cache["glyph"][i] = (s.glyph * 255).round()
+            cache["box"][i] = torch.tensor(s.box)
+            for k in LIST_FIELDS:
+                cache[k].append(getattr(s, k))
+        return cache
+
     def batch(self, indices) -> dict:
         """``collate`` of the items at ``indices``; from the uint8 cache when the dataset was built with it."""
         if self.cache is None:
             return collate([self[int(i)] for i in indices])
         idx = torch.as_tensor(indices, dtype=torch.long)
-        out = {k: (v[idx] if torch.is_tensor(v) else [v[int(i)] for i in idx]) for k, v in self.cache.items()}
+        out = {k: (v[idx] if torch.is_tensor(v) else [v[i] for i in idx.tolist()]) for k, v in self.cache.items()}
         out["image"] = out["image"].float() / 127.5 - 1  # (B, 3, H, W) in [-1, 1]
         out["glyph"] = out["glyph"].float() / 255  # (B, 1, H, W) in [0, 1]
-        out["mask"] = out["mask"].float()
+        out["mask"] = box_masks(out["box"], self.image_size)
         return out
+
+
+def box_masks(boxes: torch.Tensor, image_size: int) -> torch.Tensor:
+    """(B, 1, H, W) float masks, 1 inside each box (B, 4) = (x0, y0, x1, y1) with exclusive ends."""
+    r = torch.arange(image_size)
+    x0, y0, x1, y1 = (boxes[:, k, None] for k in range(4))  # each (B, 1)
+    inside_y = (r >= y0) & (r < y1)  # (B, H)
+    inside_x = (r >= x0) & (r < x1)  # (B, W)
+    return (inside_y[:, :, None] & inside_x[:, None, :]).float()[:, None]  # (B, 1, H, W)
 
 
 @lru_cache(maxsize=None)
@@ -250,7 +275,7 @@ def collate(samples: list):
         return tuple(collate([s[k] for s in samples]) for k in range(len(samples[0])))
     out = {k: torch.stack([getattr(s, k) for s in samples]) for k in ("image", "mask", "glyph")}
     out["box"] = torch.tensor([s.box for s in samples], dtype=torch.long)  # (B, 4)
-    for k in ("caption", "text", "color", "background", "font", "position"):
+    for k in LIST_FIELDS:
         out[k] = [getattr(s, k) for s in samples]
     return out
 

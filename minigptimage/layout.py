@@ -49,8 +49,12 @@ def margin(image_size: int) -> int:
     return max(1, image_size // 32)
 
 
+MIN_LETTER_HEIGHT = 5  # pixels: capitals smaller than this are not drawn anywhere
+
+
 def min_letter_height(image_size: int) -> int:
-    """Smallest capital height (pixels) we render: below ~7 px capitals stop being legible."""
+    """Smallest capital height (pixels) for a half-row region: a word that would be smaller there uses a whole
+    row instead (a whole row takes any word down to MIN_LETTER_HEIGHT)."""
     return max(7, image_size // 9)
 
 
@@ -78,7 +82,7 @@ def _font(font: str, size: int) -> ImageFont.FreeTypeFont:
 
 
 @lru_cache(maxsize=None)
-def _letter_height(font: str) -> float:
+def _tallest_capital(font: str) -> float:
     """Ink height of the tallest capital (J and Q descend) per unit of font size."""
     x0, y0, x1, y1 = _font(font, 400).getbbox("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     return (y1 - y0) / 400
@@ -113,13 +117,13 @@ def fit_font_size(text: str, font: str, width: int, height: int) -> int:
 
     The height limit uses the tallest capital, so all short words in one region share a size."""
     x0, _, x1, _ = _font(font, 400).getbbox(text)
-    size = max(1, int(min(width * 400 / max(x1 - x0, 1), height / _letter_height(font))))
+    size = max(1, int(min(width * 400 / max(x1 - x0, 1), height / _tallest_capital(font))))
     while size > 1 and any(n > lim for n, lim in zip(ink_coverage(text, font, size).shape, (height, width))):
         size -= 1  # hinting and rounding can add a pixel
     return size
 
 
-def letter_height(font: str, size: int) -> float:
+def letter_height(font: str, size: int) -> int:
     """Capital height (pixels) of ``font`` at pixel size ``size``: the height of "H"."""
     return ink_coverage("H", font, size).shape[0]
 
@@ -130,7 +134,8 @@ def word_size(text: str, region: str, image_size: int, font: str = CANVAS_FONT) 
     x0, y0, x1, y1 = region_rect(region, image_size)
     m = margin(image_size)
     size = fit_font_size(text, font, x1 - x0 - 2 * m, y1 - y0 - 2 * m)
-    return size if letter_height(font, size) >= min_letter_height(image_size) else 0
+    need = MIN_LETTER_HEIGHT if ROW_OF[region] == region else min_letter_height(image_size)
+    return size if letter_height(font, size) >= need else 0
 
 
 def place(shape: tuple[int, int], region: str, image_size: int, dx: int = 0, dy: int = 0) -> tuple:
@@ -198,7 +203,7 @@ def plan_box(prompt_or_word: str, image_size: int = 64, region: str | None = Non
     or "center"). A word too long for a half-row region uses its whole row, pushed to that side."""
     if box is not None:
         return check_box(box, image_size)
-    if '"' in prompt_or_word:
+    if '"' in prompt_or_word or len(prompt_or_word.split()) > 1:  # a prompt (a lone word has no spaces)
         parsed = parse_prompt(prompt_or_word)
         text, region = parsed.text, region or parsed.region
     else:
@@ -227,7 +232,7 @@ def render_canvas(text: str, box, image_size: int = 64) -> torch.Tensor:
     text = check_text(text)
     x0, y0, x1, y1 = check_box(box, image_size)
     canvas = np.zeros((image_size, image_size), dtype=np.float32)
-    px = max(8, round(SUPERSAMPLE * (y1 - y0) / _letter_height(CANVAS_FONT)))  # ~SUPERSAMPLE × the box
+    px = max(8, round(SUPERSAMPLE * (y1 - y0) / _tallest_capital(CANVAS_FONT)))  # ~SUPERSAMPLE × the box
     patch = ink_hires(text, CANVAS_FONT, px).resize((x1 - x0, y1 - y0), Image.Resampling.BOX)
     canvas[y0:y1, x0:x1] = np.asarray(patch, dtype=np.float32) / 255
     return torch.from_numpy(canvas)[None]  # (1, H, W)

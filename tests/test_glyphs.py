@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minigptimage import layout
-from minigptimage.glyphs import (COLOR_PAIRS, COLORS, CAPTIONS, MIN_CONTRAST, REGIONS, GlyphDataset, collate,
-                                 contrast_ratio, load_words, render_word)
+from minigptimage.glyphs import (CAPTIONS, COLOR_PAIRS, COLORS, MAX_CAPTION_CHARS, MIN_CONTRAST, REGIONS,
+                                 GlyphDataset, collate, contrast_ratio, load_words, render_word)
 
 splits = st.sampled_from(["train", "heldout", "random"])
 indices = st.integers(0, 199)
@@ -79,7 +79,9 @@ def test_glyph_canvas_is_the_word_in_the_same_box(split, index):
 
 @given(splits, indices)
 def test_caption_names_word_colours_and_place(split, index):
-    s = GlyphDataset(split, 200, seed=5)[index]
+    ds = GlyphDataset(split, 200, seed=5)
+    s = ds[index]
+    assert ds.caption(index) == s.caption and len(s.caption) <= MAX_CAPTION_CHARS
     assert f'"{s.text}"' in s.caption and s.color in s.caption and s.background in s.caption
     parsed = layout.parse_prompt(s.caption)
     assert (parsed.text, parsed.region, parsed.text_color, parsed.background) == (
@@ -106,6 +108,7 @@ def test_collate_and_cached_batches_match_direct_rendering():
     assert torch.equal(cached["image"], direct["image"][[3, 0, 11]])  # images are exact in uint8
     assert torch.allclose(cached["glyph"], direct["glyph"][[3, 0, 11]], atol=0.5 / 255)
     assert torch.equal(cached["box"], direct["box"][[3, 0, 11]]) and cached["text"][1] == direct["text"][0]
+    assert torch.equal(cached["mask"], direct["mask"][[3, 0, 11]])  # masks rebuilt from the cached boxes
     pairs = collate([GlyphDataset("train", 4, pairs=True)[i] for i in range(4)])
     assert len(pairs) == 2 and pairs[1]["image"].shape == (4, 3, 64, 64)
 
@@ -129,7 +132,7 @@ def test_render_word_into_a_box_keeps_the_ink_inside(x0, y0, w, h):
 
 
 @pytest.mark.parametrize("kwargs, name", [
-    (dict(split="test"), "split"), (dict(length=0), "length"), (dict(image_size=24), "image_size"),
+    (dict(split="test"), "split"), (dict(length=0), "length"), (dict(image_size=40), "image_size"),
     (dict(pairs=True, cache=True), "cache")])
 def test_bad_dataset_arguments_name_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=name):
@@ -140,7 +143,8 @@ def test_bad_dataset_arguments_name_the_argument(kwargs, name):
     (("CAT",), dict(color="teal"), "color"), (("CAT",), dict(background="navy"), "background"),
     (("CAT",), dict(font="comic"), "font"), (("CAFÉ",), {}, "text"), (("",), {}, "text"),
     (("CAT",), dict(position="north"), "region"), (("CAT",), dict(position=(5, 5, 70, 20)), "box"),
-    (("ABCDEFGHIJKLMNOP",), dict(position="top left"), "image_size")])
+    (("ABCDEFGHIJKLMNOP",), dict(position="top left"), "image_size"),
+    (("CAT",), dict(position=(0, 0, 9, 4)), "position"), (("CAT",), dict(size=60), "size")])
 def test_bad_render_arguments_name_the_argument(args, kwargs, name):
     with pytest.raises(ValueError, match=name):
         render_word(*args, **kwargs)
@@ -150,6 +154,9 @@ def test_all_regions_are_used_and_long_words_stay_legible():
     ds = GlyphDataset("train", 400, seed=8)
     samples = [ds[i] for i in range(400)]
     assert {s.position for s in samples} == set(REGIONS)
-    heights = [layout.letter_height(s.font, s.size) for s in samples]
-    assert min(heights) >= layout.min_letter_height(64)
+    for s in samples:  # half-row regions only for words that stay tall there; rows take any word
+        half = layout.ROW_OF[s.position] != s.position
+        need = layout.min_letter_height(64) if half else layout.MIN_LETTER_HEIGHT
+        assert layout.letter_height(s.font, s.size) >= need
+    assert np.median([layout.letter_height(s.font, s.size) for s in samples]) >= 10
     assert np.mean([s.mask.mean().item() for s in samples]) > 0.05  # words are not specks

@@ -74,6 +74,8 @@ def test_words_that_cannot_fit_raise():
         plan_box("ABCDEFGHIJKLMNOPQRST", 64)
     with pytest.raises(ValueError, match="region"):
         plan_box("CAT", 64, region="north")
+    with pytest.raises(ValueError, match="double quotes"):
+        plan_box("a cat on a mat", 64)  # several words and no quotes: a prompt without a quoted word
 
 
 def test_planned_box_agrees_with_the_dataset():
