@@ -88,6 +88,13 @@ def _tallest_capital(font: str) -> float:
     return (y1 - y0) / 400
 
 
+@lru_cache(maxsize=1 << 16)
+def _width(text: str, font: str) -> float:
+    """Ink width of the text per unit of font size."""
+    x0, _, x1, _ = _font(font, 400).getbbox(text)
+    return max(x1 - x0, 1) / 400
+
+
 @lru_cache(maxsize=4096)
 def ink_hires(text: str, font: str, px: int) -> Image.Image:
     """The text's ink ("L" image, 255 = ink) at font size ``px`` (already supersampled), cropped to its ink."""
@@ -116,8 +123,7 @@ def fit_font_size(text: str, font: str, width: int, height: int) -> int:
     """The largest pixel font size at which the text's ink fits ``width`` × ``height`` pixels.
 
     The height limit uses the tallest capital, so all short words in one region share a size."""
-    x0, _, x1, _ = _font(font, 400).getbbox(text)
-    size = max(1, int(min(width * 400 / max(x1 - x0, 1), height / _tallest_capital(font))))
+    size = max(1, int(min(width / _width(text, font), height / _tallest_capital(font))))
     while size > 1 and any(n > lim for n, lim in zip(ink_coverage(text, font, size).shape, (height, width))):
         size -= 1  # hinting and rounding can add a pixel
     return size
