@@ -18,6 +18,9 @@ Colour pairs keep a WCAG 2 contrast ratio ≥ 3.5 (the ratio (L₁ + 0.05)/(L₂
 
 Every item is a pure function of (split, seed, index): its randomness comes from
 ``numpy.random.default_rng([seed, index, split_id])``, the same on every machine.
+Batches: ``DataLoader(ds, batch_size=32, collate_fn=collate)``, or ``ds.batch(indices)``; with ``cache=True``
+every item is rendered once into uint8 tensors and ``batch`` only indexes them.
+Simplified: one word per image on a flat background; no rotation, no perspective, no texture.
 """
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ fix it. Two tokenizers make the point on our toy data:
   ids: <pad>=0, <bos>=1, <eos>=2, <unk>=3, then printable ASCII 32..126 in order (id = ord(ch) − 28);
   vocab_size 99.
 - ``WordTokenizer``: one token per word, vocabulary built from training captions; a word never seen in
-  training becomes <unk>, and the model cannot know what to draw.
+  training becomes <unk>, and the model cannot know what to draw. Punctuation and quotes are tokens of
+  their own; words are lower-cased except inside double quotes, whose case is what must be drawn.
 
 Both share ``encode(texts, max_len) -> (ids (B, L), mask (B, L))``: <bos> tokens <eos> then <pad> up to
 L = max_len; mask is True on real tokens (<bos> and <eos> included). ``decode(ids)`` drops the specials.
