@@ -149,6 +149,8 @@ class GlyphDataset(torch.utils.data.Dataset):
                  pairs: bool = False, cache: bool = False):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+        if not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be an int >= 0, got {seed!r}")
         if not isinstance(length, int) or length < 1:
             raise ValueError(f"length must be an int >= 1, got {length!r}")
         if not isinstance(image_size, int) or not all(layout.word_size("WWWWWW", "center", image_size, f)

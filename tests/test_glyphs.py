@@ -133,7 +133,7 @@ def test_render_word_into_a_box_keeps_the_ink_inside(x0, y0, w, h):
 
 @pytest.mark.parametrize("kwargs, name", [
     (dict(split="test"), "split"), (dict(length=0), "length"), (dict(image_size=40), "image_size"),
-    (dict(pairs=True, cache=True), "cache")])
+    (dict(pairs=True, cache=True), "cache"), (dict(seed=-1), "seed")])
 def test_bad_dataset_arguments_name_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=name):
         GlyphDataset(**kwargs)
