@@ -1,0 +1,236 @@
+"""Inpainting (RePaint) and SDEdit: kept pixels exact, the known latent noised to t_prev at every step,
+all-zero / all-one masks and strengths 0 / 1 against their closed forms, determinism, clear errors."""
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minigptimage.editing import edit, inpaint, latent_mask, mask_box
+from minigptimage.glyphs import GlyphDataset, collate
+from minigptimage.pipeline import MiniGPTImage
+
+PROMPTS = ['the word "SUN" in red on white', '"HAT" in blue letters on yellow, at the top']
+STEPS = 4
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The micro model's tensors are tiny: a second thread only adds overhead (seconds a call on a busy CPU)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model():
+    """A real micro model, untrained, with its zero-initialised convs (output and glyph branch) set to small
+    random values, so that its prediction depends on x_t, t, the prompt and the glyph canvas."""
+    m = MiniGPTImage.from_preset("micro")
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in m.unet.parameters():
+            if not p.any():
+                p.normal_(0.0, 0.05, generator=g)
+    return m.eval()
+
+
+@pytest.fixture(scope="module")
+def batch():
+    """Two held-out dataset images and their word masks (1 = the word's box)."""
+    b = collate([GlyphDataset("heldout", length=8, seed=5)[i] for i in (0, 1)])
+    return b["image"], b["mask"]
+
+
+def keep(masks, images):
+    return ~masks.bool().expand_as(images)  # True where the pixel must come back unchanged
+
+
+def test_unmasked_pixels_come_back_exactly_and_the_mask_is_repainted(model, batch):
+    images, masks = batch
+    out = inpaint(model, images, masks, PROMPTS, steps=STEPS, seed=1)
+    assert out.shape == images.shape and out.min() >= -1 and out.max() <= 1
+    assert torch.equal(out[keep(masks, images)], images[keep(masks, images)])  # PSNR outside the mask = inf
+    assert not torch.equal(out[~keep(masks, images)], images[~keep(masks, images)])
+
+
+@pytest.mark.parametrize("resample", [1, 2])
+def test_known_latent_is_noised_to_t_prev_at_every_step(model, batch, resample):
+    """RePaint eq. (8): after the step t -> t_prev the kept cells hold √ᾱ_{t_prev}·z₀ + √(1−ᾱ_{t_prev})·ε (z₀ after the
+    last step). The ε are redrawn here from the documented order of the seeded generator."""
+    images, masks = batch
+    seed = 7
+    _, traj = inpaint(model, images, masks, PROMPTS, steps=STEPS, seed=seed, resample=resample,
+                      return_trajectory=True)
+    z0, m, xs = traj["z0"], traj["latent_mask"].bool(), traj["x_t"]
+    known = ~m.expand_as(z0)
+    g = torch.Generator().manual_seed(seed)
+    assert torch.equal(xs[0], torch.randn(z0.shape, generator=g))  # ε first, as generate's x_T
+    step_ratio = model.config.num_steps // STEPS
+    for i, t in enumerate(traj["timesteps"].tolist()):
+        t_prev = t - step_ratio
+        for u in range(resample):
+            eps = torch.randn(z0.shape, generator=g)
+            if u < resample - 1 and t_prev >= 0:
+                torch.randn(z0.shape, generator=g)  # the re-noising draw
+            elif t_prev >= 0:
+                break
+        if t_prev < 0:
+            assert torch.equal(xs[i + 1][known], z0[known])  # the last step lands on z₀ itself
+            continue
+        expected = model.schedule.q_sample(z0, t_prev, noise=eps)
+        torch.testing.assert_close(xs[i + 1][known], expected[known])
+        off_by_one = model.schedule.q_sample(z0, t, noise=eps)  # the bug: noised to the step's input level
+        assert not torch.allclose(xs[i + 1][known], off_by_one[known], atol=1e-4)
+
+
+def test_resampling_changes_only_the_repainted_region(model, batch):
+    images, masks = batch
+    once = inpaint(model, images, masks, PROMPTS, steps=STEPS, seed=2, resample=1)
+    twice = inpaint(model, images, masks, PROMPTS, steps=STEPS, seed=2, resample=2)
+    assert torch.equal(twice[keep(masks, images)], images[keep(masks, images)])
+    assert not torch.equal(once, twice)
+
+
+def test_all_zero_mask_returns_the_input_and_all_one_mask_is_generate(model, batch):
+    images, masks = batch
+    assert torch.equal(inpaint(model, images, torch.zeros_like(masks), PROMPTS, steps=STEPS), images)
+    generated = model.generate(PROMPTS, steps=STEPS, seed=3)
+    assert torch.equal(inpaint(model, images, torch.ones_like(masks, dtype=torch.bool), PROMPTS,
+                               steps=STEPS, seed=3), generated)
+
+
+def test_inpaint_is_deterministic_per_seed(model, batch):
+    images, masks = batch
+    a = inpaint(model, images, masks, PROMPTS, steps=STEPS, seed=4, guidance=1.0)
+    b = inpaint(model, images, masks, PROMPTS, steps=STEPS, seed=4, guidance=1.0)
+    c = inpaint(model, images, masks, PROMPTS, steps=STEPS, seed=5, guidance=1.0)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+@given(st.integers(0, 63), st.integers(0, 63))
+def test_latent_mask_marks_exactly_the_cell_of_a_pixel(y, x):
+    mask = torch.zeros(1, 1, 64, 64)
+    mask[0, 0, y, x] = 1
+    side = 16
+    f = 64 // side
+    expected = torch.zeros(1, 1, side, side)
+    expected[0, 0, y // f, x // f] = 1  # the one latent cell whose f×f pixels include (y, x)
+    assert torch.equal(latent_mask(mask, side), expected)
+
+
+def test_mask_box_is_the_bounding_box():
+    mask = torch.zeros(1, 64, 64)
+    mask[:, 10:20, 5:40] = 1
+    mask[:, 30, 50] = 1
+    assert mask_box(mask) == (5, 10, 51, 31)
+    assert mask_box(torch.zeros(1, 64, 64)) is None and mask_box(torch.ones(1, 64, 64)) is None
+
+
+@given(st.integers(0, 2**31 - 1), st.sampled_from(["rectangle", "pixels"]))
+def test_random_masks_keep_every_unmasked_pixel(model, batch, seed, kind):
+    images = batch[0][:1]
+    g = torch.Generator().manual_seed(seed)
+    if kind == "pixels":
+        masks = torch.rand(1, 1, 64, 64, generator=g) < 0.3
+    else:
+        y0, x0 = torch.randint(0, 63, (2,), generator=g).tolist()
+        y1, x1 = y0 + 1 + torch.randint(0, 64 - y0, (1,), generator=g).item(), x0 + 1 + torch.randint(
+            0, 64 - x0, (1,), generator=g).item()
+        masks = torch.zeros(1, 1, 64, 64)
+        masks[..., y0:y1, x0:x1] = 1
+    out = inpaint(model, images, masks, PROMPTS[:1], steps=2, seed=seed % 100, guidance=1.0)
+    assert torch.equal(out[keep(masks, images)], images[keep(masks, images)])
+    assert out.min() >= -1 and out.max() <= 1
+
+
+# ---------------------------------------------------------------- SDEdit
+def test_edit_strength_zero_is_the_vae_round_trip_and_one_is_generate(model, batch):
+    images, _ = batch
+    with torch.no_grad():
+        round_trip = model.decode(model.vae.encode_latents(images))
+    assert torch.equal(edit(model, images, PROMPTS, 0.0, steps=STEPS), round_trip)
+    assert torch.equal(edit(model, images, PROMPTS, 1.0, steps=STEPS, seed=6),
+                       model.generate(PROMPTS, steps=STEPS, seed=6))
+
+
+@pytest.mark.parametrize("strength", [0.1, 0.5, 0.74])
+def test_edit_runs_the_last_steps_from_the_noised_latent(model, batch, strength):
+    """SDEdit: k = ⌈strength·steps⌉ DDIM steps, from q_sample(z₀, t₀, ε) with ε the seeded generator's first draw."""
+    images, _ = batch
+    _, traj = edit(model, images, PROMPTS, strength, steps=STEPS, seed=8, return_trajectory=True)
+    k = math.ceil(strength * STEPS)
+    full = model.make_sampler("ddim", STEPS, 0.0).timesteps
+    assert torch.equal(traj["timesteps"], full[STEPS - k:])
+    eps = torch.randn(model.latent_shape(2), generator=torch.Generator().manual_seed(8))
+    with torch.no_grad():
+        z0 = model.vae.encode_latents(images)
+    torch.testing.assert_close(traj["x_t"][0], model.schedule.q_sample(z0, int(full[STEPS - k]), noise=eps))
+
+
+def test_edit_is_deterministic_and_the_prompt_matters(model, batch):
+    images, _ = batch
+    a = edit(model, images, PROMPTS, 0.6, steps=STEPS, seed=1)
+    assert torch.equal(a, edit(model, images, PROMPTS, 0.6, steps=STEPS, seed=1))
+    assert not torch.equal(a, edit(model, images, PROMPTS[::-1], 0.6, steps=STEPS, seed=1))
+
+
+# ---------------------------------------------------------------- errors
+GOOD_MASK = torch.zeros(2, 1, 64, 64)
+BAD_MASKS = {
+    "no channel axis": torch.zeros(2, 64, 64),
+    "three channels": torch.zeros(2, 3, 64, 64),
+    "wrong size": torch.zeros(2, 1, 32, 32),
+    "wrong batch": torch.zeros(1, 1, 64, 64),
+    "uint8 0/255": torch.full((2, 1, 64, 64), 255, dtype=torch.uint8),
+    "soft values": torch.full((2, 1, 64, 64), 0.5),
+    "values 0/2": torch.full((2, 1, 64, 64), 2.0),
+    "NaN": torch.full((2, 1, 64, 64), float("nan")),
+    "a list": [[0.0]],
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_MASKS))
+def test_bad_masks_are_rejected(model, batch, name):
+    with pytest.raises(ValueError, match="masks"):
+        inpaint(model, batch[0], BAD_MASKS[name], PROMPTS, steps=2)
+
+
+BAD_IMAGES = {
+    "wrong size": torch.zeros(2, 3, 32, 32),
+    "grey": torch.zeros(2, 1, 64, 64),
+    "no batch axis": torch.zeros(3, 64, 64),
+    "values in [0, 255]": torch.full((2, 3, 64, 64), 200.0),
+    "NaN": torch.full((2, 3, 64, 64), float("nan")),
+    "uint8": torch.zeros(2, 3, 64, 64, dtype=torch.uint8),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_IMAGES))
+def test_bad_images_are_rejected(model, name):
+    with pytest.raises(ValueError, match="images"):
+        inpaint(model, BAD_IMAGES[name], GOOD_MASK, PROMPTS, steps=2)
+    with pytest.raises(ValueError, match="images"):
+        edit(model, BAD_IMAGES[name], PROMPTS, 0.5, steps=2)
+
+
+@pytest.mark.parametrize("strength", [-0.1, 1.5, float("nan"), True, "0.5", None])
+def test_bad_strength_is_rejected(model, batch, strength):
+    with pytest.raises(ValueError, match="strength"):
+        edit(model, batch[0], PROMPTS, strength, steps=2)
+
+
+def test_other_bad_arguments_are_rejected(model, batch):
+    images, masks = batch
+    with pytest.raises(ValueError, match="prompts"):
+        inpaint(model, images, masks, PROMPTS[:1], steps=2)
+    with pytest.raises(ValueError, match="prompts"):
+        edit(model, images, PROMPTS * 2, 0.5, steps=2)
+    with pytest.raises(ValueError, match="boxes"):
+        inpaint(model, images, masks, PROMPTS, steps=2, boxes=[(0, 0, 8, 8)])
+    with pytest.raises(ValueError, match="resample"):
+        inpaint(model, images, masks, PROMPTS, steps=2, resample=0)
+    with pytest.raises(ValueError, match="steps"):
+        edit(model, images, PROMPTS, 0.5, steps=0)
