@@ -86,7 +86,8 @@ for t in range(T):
         mean_error = (x.mean(0) - alpha_bar**0.5 * x0[0]).abs().max().item()
         stats[t] = (x.var(0).mean().item(), 1 - alpha_bar, mean_error)
 for t, (var, expected, mean_error) in stats.items():
-    print(f"t={t:4d}: chain variance {var:.4f}  closed form 1−ᾱ_t {expected:.4f}   max |mean − √ᾱ_t·x₀| {mean_error:.3f}")
+    print(f"t={t:4d}: chain variance {var:.4f}, closed form 1−ᾱ_t {expected:.4f};  "
+          f"max |mean − √ᾱ_t·x₀| {mean_error:.3f}")
 
 # %% [markdown]
 # ## 4. The two schedules: ᾱ_t and the signal-to-noise ratio

@@ -34,7 +34,8 @@ def _check_common(schedule, prediction) -> None:
 
 def _check_output(model_output: torch.Tensor, x_t: torch.Tensor) -> None:
     if model_output.shape != x_t.shape:
-        raise ValueError(f"model_output must have the shape of x_t, {tuple(x_t.shape)}, got {tuple(model_output.shape)}")
+        raise ValueError(f"model_output must have the shape of x_t, {tuple(x_t.shape)}, "
+                         f"got {tuple(model_output.shape)}")
 
 
 def _noise(noise, x_t: torch.Tensor, generator) -> torch.Tensor:
@@ -103,10 +104,14 @@ class DDIMSampler:
 
     def invert_step(self, model_output: torch.Tensor, t, x_prev: torch.Tensor) -> torch.Tensor:
         """The η = 0 step run backwards: x_t from x_{t_prev}, with the denoiser evaluated at (x_{t_prev}, t)
-        (the usual approximation, as diffusers' DDIMInverseScheduler): x_t = √ᾱ_t·x̂₀ + √(1−ᾱ_t)·ε̂."""
+        (the usual approximation, as diffusers' DDIMInverseScheduler): x_t = √ᾱ_t·x̂₀ + √(1−ᾱ_t)·ε̂, with x̂₀
+        and ε̂ read from the output at x_{t_prev}'s own noise level ᾱ_{t_prev}."""
         _check_output(model_output, x_prev)
         t = self.schedule.check_timesteps(t, x_prev)
         alpha_bar, alpha_bar_prev = self._alpha_bars(t)
+        if self.prediction == "x0" and bool((alpha_bar_prev == 1).any()):
+            raise ValueError("prediction 'x0' cannot be inverted from x₀ itself (ᾱ_{t_prev} = 1 leaves no noise "
+                             "to read ε̂ from); use 'epsilon' or 'v'")
         x0_pred, eps_pred = predict_x0_and_eps(model_output, x_prev, self.schedule.broadcast(alpha_bar_prev, x_prev),
                                                self.prediction)
         return self.schedule.broadcast(alpha_bar.sqrt(), x_prev) * x0_pred \

@@ -31,7 +31,8 @@ def test_ddim_timesteps_for_the_documented_example():
     assert DDIMSampler(LINEAR, 20, spacing="trailing").timesteps.tolist() == list(range(999, 0, -50))
 
 
-@pytest.mark.parametrize("T, n", [(1000, 1), (1000, 3), (1000, 7), (1000, 61), (1000, 1000), (100, 30), (250, 250), (10, 9)])
+@pytest.mark.parametrize("T, n", [(1000, 1), (1000, 3), (1000, 7), (1000, 61), (1000, 1000), (100, 30), (250, 250),
+                                  (10, 9)])
 def test_ddim_timesteps_leading_and_trailing(T, n):
     sched = NoiseSchedule.cosine(T)
     leading, trailing = DDIMSampler(sched, n).timesteps, DDIMSampler(sched, n, spacing="trailing").timesteps
@@ -47,7 +48,8 @@ def test_ddim_is_deterministic_at_eta_zero_and_ignores_noise():
     sampler, state = DDIMSampler(COSINE, 10), g.get_state()
     a = sampler.step(out, 900, x, generator=g)
     assert torch.equal(g.get_state(), state)  # the generator was not touched
-    assert torch.equal(a, sampler.step(out, 900, x)) and torch.equal(a, sampler.step(out, 900, x, noise=torch.randn_like(x)))
+    assert torch.equal(a, sampler.step(out, 900, x))
+    assert torch.equal(a, sampler.step(out, 900, x, noise=torch.randn_like(x)))
 
 
 @pytest.mark.parametrize("sched", [LINEAR, COSINE], ids=["linear", "cosine"])
@@ -177,7 +179,8 @@ def test_sample_loop_trajectory_and_guidance_calls():
     # the same loop written out by hand
     g, x = gen(), x_T
     for k, t in enumerate(sampler.timesteps.tolist()):
-        out = classifier_free_guidance(denoiser(x, torch.full((5,), t), "cond"), denoiser(x, torch.full((5,), t), "u"), 2.0)
+        t_batch = torch.full((5,), t)
+        out = classifier_free_guidance(denoiser(x, t_batch, "cond"), denoiser(x, t_batch, "uncond"), 2.0)
         torch.testing.assert_close(traj["x0_pred"][k], LINEAR.eps_to_x0(out, x, t))
         x = sampler.step(out, t, x, generator=g)
     torch.testing.assert_close(x, x0)
@@ -199,6 +202,20 @@ def test_ddim_inversion_round_trip_error_is_first_order():
     assert errors[1] < 0.1 and errors[1] < errors[0] / 2.5
 
 
+def test_invert_step_is_the_same_for_epsilon_and_v():
+    g = torch.Generator().manual_seed(3)
+    x_prev, eps = (torch.randn(4, 2, generator=g, dtype=torch.float64) for _ in range(2))
+    for t, t_prev in ((999, 949), (49, None)):  # trailing, n = 20: the last step lands before step 0 (ᾱ = 1)
+        ab_prev = COSINE.alphas_cumprod[t_prev] if t_prev is not None else torch.tensor(1.0, dtype=torch.float64)
+        x0 = (x_prev - (1 - ab_prev).sqrt() * eps) / ab_prev.sqrt()
+        v = ab_prev.sqrt() * eps - (1 - ab_prev).sqrt() * x0
+        by_eps = DDIMSampler(COSINE, 20, spacing="trailing").invert_step(eps, t, x_prev)
+        by_v = DDIMSampler(COSINE, 20, spacing="trailing", prediction="v").invert_step(v, t, x_prev)
+        torch.testing.assert_close(by_v, by_eps)
+        # with ε̂ frozen, stepping back undoes the inversion exactly (the only error of ddim_invert is ε̂ changing)
+        torch.testing.assert_close(DDIMSampler(COSINE, 20, spacing="trailing").step(eps, t, by_eps), x_prev)
+
+
 @pytest.mark.parametrize("call, argument", [
     (lambda: DDIMSampler(LINEAR, 0), "num_inference_steps"),
     (lambda: DDIMSampler(LINEAR, 1001), "num_inference_steps"),
@@ -210,6 +227,8 @@ def test_ddim_inversion_round_trip_error_is_first_order():
     (lambda: DDIMSampler(LINEAR, 10).step(torch.zeros(2, 4), 10, torch.zeros(2, 3)), "model_output"),
     (lambda: DDIMSampler(LINEAR, 10, eta=1.0).step(torch.zeros(2, 3), 10, torch.zeros(2, 3), noise=torch.zeros(3)),
      "noise"),
+    (lambda: DDIMSampler(LINEAR, 20, spacing="trailing", prediction="x0").invert_step(
+        torch.zeros(2), 49, torch.zeros(2)), "prediction"),
     (lambda: classifier_free_guidance(torch.zeros(2), torch.zeros(3), 2.0), "cond_out"),
     (lambda: sample_loop(lambda x, t, c: x, DDIMSampler(LINEAR, 2), torch.zeros(2, 3), guidance=3.0), "uncond"),
     (lambda: sample_loop(lambda x, t, c: x, "ddim", torch.zeros(2, 3)), "sampler"),
