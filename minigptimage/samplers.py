@@ -8,8 +8,9 @@ Papers
 
 Conventions are those of diffusers' DDPMScheduler / DDIMScheduler with clip_sample=False, set_alpha_to_one=True,
 steps_offset=0, variance "fixed_small", no thresholding: timesteps count 0 … T−1, ᾱ of "the step before 0" is 1,
-and a DDIM step from t lands on t − T//n. One exception: diffusers' "trailing" list gets an extra −1 for some
-(T, n) (e.g. T=1000, n=61, from np.arange rounding); ours always has exactly n timesteps.
+and a DDIM step from t lands on t − T//n — with "trailing" and n not dividing T that can be one off the next listed
+timestep (diffusers issue #9261; kept, to match). One exception: diffusers' "trailing" list gets an extra −1 for
+some (T, n) (e.g. T=1000, n=61, from np.arange rounding); ours always has exactly n timesteps.
 
 The loop is visible: `sample_loop(denoiser, sampler, x_T)` calls `denoiser(x_t, t, cond)` — any callable that
 returns ε̂, v̂ or x̂₀ (the sampler's `prediction`) with the shape of x_t — then `sampler.step(...)`.
