@@ -6,34 +6,35 @@ Inpainting — RePaint, Lugmayr et al. 2022, arXiv 2201.09865 (eq. 8-9, Algorith
 (as Rombach et al. 2022, arXiv 2112.10752, sec. 4.5). The region to keep is known, so at every step we know
 exactly what it should look like at any noise level: a fresh sample of q(x_t | x₀). Each DDIM step t -> t_prev:
 
-    eq. (8)  x_known   = √ᾱ_{t_prev}·z₀ + √(1−ᾱ_{t_prev})·ε        (q_sample at the step's OUTPUT level t_prev;
-                                                                   the last step lands on z₀ itself, no noise)
-    eq. (8)  x_unknown = the sampler's step from x_t                (DDIM eq. 12, guided)
-    eq. (9)  x_{t_prev} = m·x_unknown + (1−m)·x_known                m = the mask on the latent grid, 1 = repaint
+    eq. (8)  x_known    = √ᾱ_{t_prev}·z₀ + √(1−ᾱ_{t_prev})·ε    q_sample at the step's OUTPUT level t_prev
+                                                               (after the last step: z₀ itself, no noise)
+    eq. (8)  x_unknown  = the guided DDIM step from x_t          (DDIM eq. 12)
+    eq. (9)  x_{t_prev} = m·x_unknown + (1−m)·x_known            m = the mask on the latent grid, 1 = repaint
 
 The known part must be noised to t_prev — the level the sampler's output is at — not to t (an off-by-one
 that leaves the kept region one step too noisy; the tests check every step). Resampling (RePaint sec. 4.2,
-"jumps" of length 1): with ``resample`` = U > 1, after a step x_{t_prev} is pushed back to t with the forward
-transition between the two DDIM levels, q(x_t | x_{t_prev}) = N(√(ᾱ_t/ᾱ_{t_prev})·x_{t_prev}, (1−ᾱ_t/ᾱ_{t_prev})·I),
-and the step is repeated, U times in all (not at the last step, as in Algorithm 1), so the repainted region can
-agree with the kept one. Finally the latent is decoded and blended in pixels, out = M·decoded + (1−M)·input, so
-every pixel outside the mask comes back bit for bit (the VAE cannot reproduce it exactly).
+jumps of one step): with ``resample`` = U > 1, x_{t_prev} is pushed back to t with the forward transition
+between the two DDIM levels, x_t = √(ᾱ_t/ᾱ_{t_prev})·x_{t_prev} + √(1−ᾱ_t/ᾱ_{t_prev})·ε, and the step is redone,
+U times in all (never at the last step, as in Algorithm 1), so the repainted region can agree with the kept
+one. Finally the latent is decoded and blended in pixels, out = M·decoded + (1−M)·input, so every pixel
+outside the mask comes back bit for bit (the VAE alone could not reproduce it).
 
 Masks: (B, 1, H, W), bool or float in {0, 1}, **1 = repaint** (as GlyphDataset's ``mask``). RePaint's own code
 uses the opposite (its ``gt_keep_mask`` is 1 where the image is kept). Only this exact shape is accepted (no
-(B, H, W) or (H, W) guesses: add the channel with ``mask[:, None]``). On the latent grid (B, 1, h, w) a cell is
-repainted when any of its f×f pixels is (max-pooling, f = H/h). The glyph canvas of the glyph-aware path
-draws the new word at the mask's bounding box (when the mask covers part of the image and no box is given).
+guessing at (B, H, W) or (H, W): add the channel with ``mask[:, None]``). On the latent grid (B, 1, h, w) a
+cell is repainted when any of its f×f pixels is (max-pooling, f = H/h). The glyph canvas of the glyph-aware
+path draws the new word in the mask's bounding box (when no ``boxes`` are given and the mask covers part of
+the image); the encoder's text context is the same as in ``generate``.
 
-Editing — SDEdit, Meng et al. 2022, arXiv 2108.01073 (sec. 3, Algorithm 1): noise the image's latent part way,
-z_{t₀} = √ᾱ_{t₀}·z₀ + √(1−ᾱ_{t₀})·ε (t₀ ≈ strength·T), then denoise it under the new prompt. Small strengths keep
-the layout and colours, large ones keep less; strength 1 is plain generation. Here t₀ is a DDIM timestep: only
-the last ⌈strength·steps⌉ of the sampler's timesteps are run.
+Editing — SDEdit, Meng et al. 2022, arXiv 2108.01073 (sec. 3, Algorithm 1): noise the image's latent part
+way, z_{t₀} = √ᾱ_{t₀}·z₀ + √(1−ᾱ_{t₀})·ε with t₀ ≈ strength·T, then denoise it under the new prompt. Small
+strengths keep layout and colours, large ones keep less; strength 1 is plain generation. Here t₀ is a DDIM
+timestep: only the last ⌈strength·steps⌉ of the sampler's timesteps are run.
 
-Randomness: one torch.Generator seeded with ``seed`` draws ε of shape (B, C, h, w) first — the same draw as
+Randomness: one torch.Generator seeded with ``seed`` draws ε (B, C, h, w) first — the same draw as
 ``MiniGPTImage.generate``'s x_T, so an all-ones mask or strength 1 reproduce ``generate`` exactly — then, in
-``inpaint``, at each step the ε of x_known followed by one ε per re-noising.
-Simplified: DDIM (η = 0) only, resampling jumps of one DDIM step, one mask per image.
+``inpaint``, at each step the ε of x_known, and for each repetition the ε of the re-noising then that of x_known.
+Simplified: DDIM (η = 0) only, resampling jumps of one DDIM step, the mask's box as the glyph's box.
 """
 from __future__ import annotations
 
@@ -163,20 +164,19 @@ def inpaint(model, images, masks, prompts, steps: int = 30, seed: int = 0, guida
     x_t, xs = eps, [eps]
     for t in tqdm(sampler.timesteps.tolist(), disable=not progress, desc="inpainting"):
         t_prev = t - sampler.step_ratio  # the level this step lands on (−1: the clean latent)
-        for u in range(resample):
-            # 3. eq. (8), unknown part: one guided DDIM step t -> t_prev
+        for u in range(resample if t_prev >= 0 else 1):  # RePaint never resamples the last step
+            if u > 0:
+                # 3. resampling, back to t: x_t = √(ᾱ_t/ᾱ_{t_prev})·x_{t_prev} + √(1−ᾱ_t/ᾱ_{t_prev})·ε
+                ratio = float(alphas_cumprod[t] / alphas_cumprod[t_prev])
+                noise = torch.randn(z0.shape, generator=generator, device=z0.device)
+                x_t = math.sqrt(ratio) * x_prev + math.sqrt(1 - ratio) * noise
+            # 4. eq. (8), unknown part: one guided DDIM step t -> t_prev
             x_unknown = sampler.step(_guided(model, x_t, t, cond, uncond, guidance), t, x_t)
-            # 4. eq. (8), known part at the OUTPUT level t_prev: √ᾱ_{t_prev}·z₀ + √(1−ᾱ_{t_prev})·ε; z₀ after the last step
+            # 5. eq. (8), known part at the OUTPUT level: √ᾱ_{t_prev}·z₀ + √(1−ᾱ_{t_prev})·ε (z₀ after the last step)
             noise = torch.randn(z0.shape, generator=generator, device=z0.device)
             x_known = model.schedule.q_sample(z0, t_prev, noise=noise) if t_prev >= 0 else z0
-            # 5. eq. (9): x_{t_prev} = m·x_unknown + (1−m)·x_known
+            # 6. eq. (9): x_{t_prev} = m·x_unknown + (1−m)·x_known
             x_prev = torch.where(m, x_unknown, x_known)
-            if u == resample - 1 or t_prev < 0:
-                break
-            # 6. resampling: back to t with q(x_t | x_{t_prev}) = N(√(ᾱ_t/ᾱ_{t_prev})·x_{t_prev}, (1−ᾱ_t/ᾱ_{t_prev})·I)
-            ratio = float(alphas_cumprod[t] / alphas_cumprod[t_prev])
-            x_t = math.sqrt(ratio) * x_prev + math.sqrt(1 - ratio) * torch.randn(
-                z0.shape, generator=generator, device=z0.device)
         x_t = x_prev
         xs.append(x_t)
     # 7. decode, then out = M·decoded + (1−M)·input: the kept pixels come back exactly
@@ -208,7 +208,7 @@ def edit(model, images, prompts, strength: float, steps: int = 30, seed: int = 0
     # 1. keep only the last k timesteps: t₀ = sampler.timesteps[steps − k] ≈ strength·T
     sampler.timesteps = sampler.timesteps[steps - k:]
     t0 = int(sampler.timesteps[0])
-    # 2. SDEdit: z_{t₀} = √ᾱ_{t₀}·z₀ + √(1−ᾱ_{t₀})·ε; at strength 1 pure ε, exactly generate's x_T
+    # 2. SDEdit: z_{t₀} = √ᾱ_{t₀}·z₀ + √(1−ᾱ_{t₀})·ε; at strength 1 pure ε, generate's x_T
     #    (q_sample at T−1 would keep √ᾱ_{T−1}·z₀, invisible but not bit-equal)
     z_t0 = eps if k == steps else model.schedule.q_sample(z0, t0, noise=eps)
     # 3. denoise under the new prompt with the usual loop

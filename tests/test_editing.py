@@ -58,8 +58,8 @@ def test_unmasked_pixels_come_back_exactly_and_the_mask_is_repainted(model, batc
 
 @pytest.mark.parametrize("resample", [1, 2])
 def test_known_latent_is_noised_to_t_prev_at_every_step(model, batch, resample):
-    """RePaint eq. (8): after the step t -> t_prev the kept cells hold √ᾱ_{t_prev}·z₀ + √(1−ᾱ_{t_prev})·ε (z₀ after the
-    last step). The ε are redrawn here from the documented order of the seeded generator."""
+    """RePaint eq. (8): after the step t -> t_prev the kept cells hold √ᾱ_{t_prev}·z₀ + √(1−ᾱ_{t_prev})·ε
+    (z₀ after the last step), not the same at t. The ε are redrawn here in the documented order."""
     images, masks = batch
     seed = 7
     _, traj = inpaint(model, images, masks, PROMPTS, steps=STEPS, seed=seed, resample=resample,
@@ -71,12 +71,10 @@ def test_known_latent_is_noised_to_t_prev_at_every_step(model, batch, resample):
     step_ratio = model.config.num_steps // STEPS
     for i, t in enumerate(traj["timesteps"].tolist()):
         t_prev = t - step_ratio
-        for u in range(resample):
-            eps = torch.randn(z0.shape, generator=g)
-            if u < resample - 1 and t_prev >= 0:
+        for u in range(resample if t_prev >= 0 else 1):
+            if u > 0:
                 torch.randn(z0.shape, generator=g)  # the re-noising draw
-            elif t_prev >= 0:
-                break
+            eps = torch.randn(z0.shape, generator=g)  # the known region's
         if t_prev < 0:
             assert torch.equal(xs[i + 1][known], z0[known])  # the last step lands on z₀ itself
             continue
@@ -158,7 +156,7 @@ def test_edit_strength_zero_is_the_vae_round_trip_and_one_is_generate(model, bat
 
 @pytest.mark.parametrize("strength", [0.1, 0.5, 0.74])
 def test_edit_runs_the_last_steps_from_the_noised_latent(model, batch, strength):
-    """SDEdit: k = ⌈strength·steps⌉ DDIM steps, from q_sample(z₀, t₀, ε) with ε the seeded generator's first draw."""
+    """SDEdit: k = ⌈strength·steps⌉ DDIM steps from q_sample(z₀, t₀, ε), ε the seeded generator's first draw."""
     images, _ = batch
     _, traj = edit(model, images, PROMPTS, strength, steps=STEPS, seed=8, return_trajectory=True)
     k = math.ceil(strength * STEPS)
