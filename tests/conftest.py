@@ -1,5 +1,5 @@
 """Shared test settings: a hypothesis profile with few examples and no deadline (the suite must
-finish in minutes on a 2-core CPU), lessons in their fast mode, and torch on a small thread budget."""
+finish in minutes on a 2-core CPU), lessons in their fast mode, and torch on one thread."""
 import os
 
 import torch
@@ -11,4 +11,19 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 os.environ.setdefault("MINIGPTIMAGE_FAST", "1")
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+torch.set_num_threads(1)  # tiny tensors: one thread is as fast, and never oversubscribes
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def micro_run(tmp_path_factory):
+    """A ``micro`` model trained for a few steps by the real Trainer: (trainer, checkpoint path)."""
+    from minigptimage.pipeline import MiniGPTImage
+    from minigptimage.train import Trainer, TrainConfig
+    out = tmp_path_factory.mktemp("micro_run")
+    model = MiniGPTImage.from_preset("micro")
+    trainer = Trainer(model, TrainConfig(batch_size=4, vae_steps=2, vae_batch_size=4), out, log=lambda m: None)
+    path = trainer.run(total_steps=3)
+    return trainer, path

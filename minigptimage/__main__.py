@@ -1,0 +1,323 @@
+"""The command line: ``python -m minigptimage {demo,train,sample,edit,evaluate,verify,bench}``.
+
+This is the one place that reads ``sys.argv``. Anything wrong in what the user gave becomes one line on stderr
+and exit code 2 — no traceback, and no partly written output file (every file is written atomically).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+EXAMPLES = """examples:
+  python -m minigptimage demo --out demo_out
+  python -m minigptimage sample 'the word "HELLO" in red on white, in the center' --out hello.png
+  python -m minigptimage train --preset tiny --minutes 10 --out runs/tiny
+  python -m minigptimage train --preset tiny --steps 2000 --save-every 200 --out runs/tiny --resume
+  python -m minigptimage edit --image hello.png --mask mask.png '"WORLD" in blue on white' --out world.png
+  python -m minigptimage evaluate --checkpoint runs/tiny --n 50
+  python -m minigptimage verify hello.png
+  python -m minigptimage bench
+"""
+DEMO_PROMPTS = Path(__file__).resolve().parent.parent / "tiny_data" / "demo_prompts.txt"
+
+
+class UsageError(ValueError):
+    """Something wrong in what the user typed."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print usage and sys.exit(2); we want one clean line
+        raise UsageError(message)
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="python -m minigptimage", description="A minimal GPT-Image-1-style text-to-image system.",
+               epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    def sampling_options(q):
+        q.add_argument("--steps", type=int, default=30, help="sampling steps (default 30)")
+        q.add_argument("--sampler", choices=["ddim", "ddpm"], default="ddim")
+        q.add_argument("--eta", type=float, default=0.0, help="DDIM eta: 0 deterministic, 1 DDPM-like")
+        q.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps …")
+
+    def checkpoint_option(q):
+        q.add_argument("--checkpoint", default=None,
+                       help="a .pt file or a training folder (newest checkpoint); default: the shipped model")
+
+    def provenance_options(q):
+        q.add_argument("--key", default=None, help="key for the manifest's HMAC and the watermark")
+        q.add_argument("--no-watermark", action="store_true", help="do not embed the invisible watermark")
+        q.add_argument("--no-manifest", action="store_true", help="do not seal a provenance manifest")
+
+    q = sub.add_parser("demo", help="render demo prompts with the shipped model (under a minute)")
+    q.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
+    q.add_argument("--train", action="store_true", help="first train the tiny preset from scratch (10 min)")
+    q.add_argument("--device", default="cpu")
+
+    q = sub.add_parser("train", help="train a model on the glyph dataset")
+    q.add_argument("--preset", default="tiny", help="tiny, small, tiny-noglyph, tiny-word, …")
+    q.add_argument("--out", required=True, help="folder for checkpoints (DIR/ckpt_*.pt) and figures")
+    budget = q.add_mutually_exclusive_group()
+    budget.add_argument("--minutes", type=float, help="wall-clock budget, VAE included (default 10)")
+    budget.add_argument("--steps", type=int, help="total diffusion steps of the run")
+    q.add_argument("--save-every", type=int, default=0, help="checkpoint every K steps (and at the end)")
+    q.add_argument("--keep", type=int, default=3, help="keep the newest K checkpoints")
+    q.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
+    q.add_argument("--vae", default=None, help="reuse a trained VAE (tiny_data/vae.pt or a checkpoint)")
+    q.add_argument("--vae-steps", type=int, default=None, help="VAE steps before diffusion (preset default)")
+    q.add_argument("--batch-size", type=int, default=None)
+    q.add_argument("--lr", type=float, default=None)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--device", default="cpu")
+
+    q = sub.add_parser("sample", help="generate one image from a prompt")
+    q.add_argument("prompt")
+    q.add_argument("--out", required=True, help="the PNG to write")
+    q.add_argument("--box", default=None, help="x0,y0,x1,y1: where the word goes, in pixels")
+    q.add_argument("--trajectory", default=None, help="also write a denoising-trajectory figure here")
+    checkpoint_option(q)
+    sampling_options(q)
+    provenance_options(q)
+
+    q = sub.add_parser("evaluate", help="generate from captions and read the words back")
+    checkpoint_option(q)
+    q.add_argument("--n", type=int, default=50, help="captions per split (training words, held-out words)")
+    sampling_options(q)
+
+    q = sub.add_parser("verify", help="check a PNG's provenance manifest and watermark")
+    q.add_argument("file")
+    q.add_argument("--key", default=None, help="the key (default: the documented public demo key)")
+
+    q = sub.add_parser("bench", help="speed of the networks on this machine")
+    q.add_argument("--repeats", type=int, default=5)
+    return p
+
+
+def resolve_checkpoint(path):
+    from .train import newest_good_checkpoint
+    from .pipeline import PRETRAINED
+    if path is None:
+        return PRETRAINED
+    p = Path(path)
+    if p.is_dir():
+        found = newest_good_checkpoint(p, log=lambda m: print(m, file=sys.stderr))
+        if found is None:
+            raise ValueError(f"--checkpoint: no usable ckpt_*.pt in folder {str(p)!r}")
+        return found[0]
+    return p
+
+
+def check_device(name: str) -> str:
+    """A device string that exists on this machine, or a UsageError naming it."""
+    import torch
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"--device: unknown device {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device: {name!r} asked for, but this machine has no CUDA GPU")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"--device: {name!r} asked for, but MPS is not available here")
+    return name
+
+
+def load_model(args):
+    from .pipeline import MiniGPTImage
+    path = resolve_checkpoint(args.checkpoint)
+    return MiniGPTImage.load(path).to(check_device(args.device)), path
+
+
+def parse_box(text):
+    try:
+        box = [int(v) for v in text.split(",")]
+        if len(box) != 4:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--box: expected four integers x0,y0,x1,y1, got {text!r}") from None
+    return box
+
+
+def write_image(image, path, args, model_path, fields):
+    """Write one image (3, H, W) with the manifest and mark unless switched off."""
+    from .provenance import DEFAULT_KEY, file_sha256, save_png_with_provenance
+    key = DEFAULT_KEY if args.key is None else args.key
+    mark, seal = not args.no_watermark, not args.no_manifest
+    fields = dict(fields, checkpoint_sha256=file_sha256(model_path))
+    save_png_with_provenance(image.cpu(), path, fields, key=key if (mark or seal) else None,
+                             watermark=mark, sign=seal)
+
+
+def check_out_png(path) -> Path:
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise UsageError(f"--out: expected a .png file name, got {str(path)!r}")
+    if not path.parent.exists():
+        raise UsageError(f"--out: folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def cmd_sample(args) -> int:
+    from .plots import trajectory as plot_trajectory
+    from .pipeline import check_prompts
+    out = check_out_png(args.out)
+    check_prompts([args.prompt])
+    box = None if args.box is None else [parse_box(args.box)]
+    model, model_path = load_model(args)
+    images, traj = model.generate([args.prompt], steps=args.steps, sampler=args.sampler, eta=args.eta,
+                                  guidance=args.guidance, seed=args.seed, boxes=box, return_trajectory=True)
+    guidance = model.config.guidance if args.guidance is None else args.guidance
+    write_image(images[0], out, args, model_path, dict(prompt=args.prompt, seed=args.seed, sampler=args.sampler,
+                                                        steps=args.steps, guidance=guidance))
+    print(f"wrote {out}")
+    if args.trajectory:
+        frames, ts = trajectory_frames(model, traj)
+        print(f"wrote {plot_trajectory(frames, ts, args.trajectory)}")
+    return 0
+
+
+def trajectory_frames(model, traj, count: int = 8):
+    """Pick ``count`` evenly spaced predicted-x₀ latents of sample 0 along the trajectory and decode them."""
+    import torch
+    x0s, ts = traj["x0_pred"], traj["timesteps"]
+    picks = torch.linspace(0, len(x0s) - 1, min(count, len(x0s))).round().long().tolist()
+    latents = torch.stack([x0s[k][0] for k in picks])        # (S, C, h, w)
+    return model.decode(latents.to(model.device)).cpu(), [int(ts[k]) for k in picks]
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import evaluate, format_table
+    model, path = load_model(args)
+    scores = evaluate(model, n=args.n, steps=args.steps, sampler=args.sampler, guidance=args.guidance,
+                      seed=args.seed)
+    guidance = model.config.guidance if args.guidance is None else args.guidance
+    print(f"checkpoint {path}")
+    print(format_table(scores, args.steps, args.sampler, guidance))
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from .provenance import DEFAULT_KEY, verify_png
+    report = verify_png(args.file, key=DEFAULT_KEY if args.key is None else args.key)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_bench(args) -> int:
+    from .benchmarks.speed import run_bench
+    run_bench(repeats=args.repeats)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .pipeline import MiniGPTImage
+    import torch
+    from .train import Trainer, TrainConfig, load_vae, newest_good_checkpoint, setup_distributed
+    if args.steps is not None and args.steps < 1:
+        raise UsageError(f"--steps: expected a positive number of steps, got {args.steps}")
+    if args.minutes is not None and not 0 < args.minutes <= 10000:
+        raise UsageError(f"--minutes: expected a positive number of minutes, got {args.minutes}")
+    if args.save_every < 0 or args.keep < 1:
+        raise UsageError("--save-every must be ≥ 0 and --keep ≥ 1")
+    minutes = 10.0 if args.steps is None and args.minutes is None else args.minutes
+    cfg = TrainConfig.preset(args.preset)
+    overrides = {"batch_size": args.batch_size, "lr": args.lr, "vae_steps": args.vae_steps, "seed": args.seed}
+    for name, value in overrides.items():
+        if value is not None:
+            setattr(cfg, name, value)
+    rank, world, device = setup_distributed(check_device(args.device))
+    say = print if rank == 0 else (lambda *a: None)
+    model = MiniGPTImage.from_preset(args.preset, seed=cfg.seed).to(device)
+    trainer = Trainer(model, cfg, args.out, preset=args.preset, keep=args.keep, log=say, rank=rank, world=world)
+    found = newest_good_checkpoint(args.out, log=say) if args.resume else None
+    if args.resume and found is None:
+        say(f"no checkpoint to resume in {args.out}; starting fresh")
+    if found is not None:
+        trainer.restore(found[1])
+        say(f"resuming from {found[0]} at step {trainer.step}")
+    elif args.vae is not None:
+        model.vae.load_state_dict(load_vae(args.vae).state_dict())
+        trainer.vae_done = True
+    start = time.monotonic()
+    path = trainer.run(total_steps=args.steps, minutes=minutes, save_every=args.save_every,
+                       on_save=lambda t: write_training_figures(t, Path(args.out)))
+    say(f"trained to step {trainer.step} in {time.monotonic() - start:.0f} s; checkpoint {path}")
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+def write_training_figures(trainer, out: Path) -> None:
+    """Loss curve and a grid of samples from the EMA weights."""
+    from .plots import image_grid, loss_curve
+    if trainer.rank != 0 or not trainer.losses:
+        return
+    loss_curve(trainer.losses, out / "loss.png")
+    prompts = demo_prompts()[:8]
+    images = trainer.ema_model().generate(prompts, steps=20, seed=0)
+    image_grid(images, out / f"samples_{trainer.step:07d}.png", titles=prompts, ncols=4)
+
+
+def demo_prompts() -> list[str]:
+    return [line.strip() for line in DEMO_PROMPTS.read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def cmd_demo(args) -> int:
+    from .evaluate import evaluate, format_table
+    from .pipeline import MiniGPTImage, PRETRAINED
+    from .plots import image_grid, trajectory as plot_trajectory
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    if args.train:
+        cmd_train(argparse.Namespace(preset="tiny", out=str(out / "run"), minutes=10.0, steps=None, save_every=0,
+                                     keep=1, resume=False, vae=None, vae_steps=None, batch_size=None, lr=None,
+                                     seed=0, device=args.device))
+        model = MiniGPTImage.load(resolve_checkpoint(out / "run")).to(args.device)
+    else:
+        model = MiniGPTImage.load(PRETRAINED).to(args.device)
+    prompts = demo_prompts()
+    images, traj = model.generate(prompts, steps=30, seed=0, return_trajectory=True)
+    print(f"wrote {image_grid(images, out / 'demo_grid.png', titles=prompts, ncols=4)}")
+    frames, ts = trajectory_frames(model, traj)
+    print(f"wrote {plot_trajectory(frames, ts, out / 'demo_trajectory.png', title=prompts[0])}")
+    scores = evaluate(model, n=10, steps=30)
+    print(format_table(scores, 30, "ddim", model.config.guidance))
+    print(f"demo finished in {time.monotonic() - start:.1f} s")
+    return 0
+
+
+COMMANDS = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate,
+            "verify": cmd_verify, "bench": cmd_bench}
+
+
+def main(argv=None) -> int:
+    """Run one command; return its exit code (2 for anything wrong in what the user gave)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except ValueError as err:  # UsageError, CheckpointError and every input check of the library
+        print(f"minigptimage: error: {one_line(err)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("minigptimage: interrupted", file=sys.stderr)
+        return 130
+    except RuntimeError as err:  # e.g. a non-finite training loss, a device that is not there
+        print(f"minigptimage: error: {one_line(err)}", file=sys.stderr)
+        return 1
+
+
+def one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text[:500] if text else type(err).__name__
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    sys.exit(main())

@@ -1,0 +1,301 @@
+"""MiniGPTImage: the three components of a GPT-Image-1-style system wired together, and nothing else.
+
+    prompt ──► tokenizer ──► PromptEncoder ──► context (B, L, D) ─────────────┐
+    quoted word + placement ──► layout.render_canvas ──► glyph (B, 1, H, W) ──┤
+    z_T ~ N(0, I) (B, C, h, w) ──► sampler ⇄ UNet(z_t, t, context, glyph) ◄───┘
+    z_0 ──► VAE decoder ──► image (B, 3, H, W) in [-1, 1]
+
+Latent diffusion (Rombach et al. 2022, arXiv 2112.10752): the diffusion model works on the VAE's latents,
+scaled to unit variance by the VAE's ``scale_factor`` (their appendix G), and the decoder turns the final latent
+into pixels. Classifier-free guidance (Ho & Salimans 2022, arXiv 2207.12598) contrasts the prompt with a learned
+"null" prompt; during training the prompt (and its glyph canvas) is dropped at random so one network learns both.
+
+The output pixels are always the model's: the glyph canvas is an *input* to the U-Net, never pasted into the image.
+
+A checkpoint is one ``.pt`` file of plain tensors, numbers, strings, lists and dicts, so it loads with a bare
+``torch.load(path, weights_only=True)``; it holds a format version, the config, the tokenizer's vocabulary and the
+(EMA) weights. ``train.py`` adds its own resume state under ``"train_state"``, which ``load`` ignores.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import layout
+from .encoder import PromptEncoder, PromptEncoderConfig
+from .samplers import DDIMSampler, DDPMSampler, sample_loop
+from .schedule import NoiseSchedule
+from .tokenizer import CharTokenizer, WordTokenizer
+from .unet import UNet, UNetConfig
+from .vae import VAE, VAEConfig
+
+FORMAT_VERSION = 1
+TINY_DATA = Path(__file__).resolve().parent.parent / "tiny_data"
+PRETRAINED = TINY_DATA / "minigptimage_tiny.pt"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: missing, corrupt, another format version or another config."""
+
+
+@dataclass
+class PipelineConfig:
+    image_size: int = 64                  # H = W of the images, in pixels
+    num_steps: int = 1000                 # T, diffusion steps of the training schedule
+    schedule: str = "cosine"              # "linear" | "cosine" (NoiseSchedule.from_name)
+    prediction: str = "v"                 # what the U-Net predicts: "epsilon" | "v" | "x0"
+    tokenizer: str = "char"               # "char" (spells words) | "word" (a predecessor's view)
+    max_prompt_len: int = 96              # L, tokens per prompt including <bos> and <eos>
+    glyph: bool = True                    # glyph-aware path: render the quoted word as a canvas for the U-Net
+    guidance: float = 2.0                 # recommended classifier-free guidance scale for sampling
+    encoder: PromptEncoderConfig = field(default_factory=PromptEncoderConfig)
+    unet: UNetConfig = field(default_factory=UNetConfig)
+    vae: VAEConfig = field(default_factory=VAEConfig)
+
+    @classmethod
+    def preset(cls, name: str) -> "PipelineConfig":
+        """``tiny`` trains in ~10 minutes on 2 CPU cores; ``small`` is for a laptop GPU; ``micro`` is a toy that
+        trains in seconds, for tests and the lessons' fast mode. The ``-noglyph`` and ``-word`` variants switch
+        off the glyph path or use word tokens (the comparison of lesson 14)."""
+        base, _, variant = name.partition("-")
+        if base not in ("micro", "tiny", "small") or variant not in ("", "noglyph", "word"):
+            raise ValueError(f"preset: unknown name {name!r}; expected one of {', '.join(PRESETS)}")
+        size = "small" if base == "small" else "tiny"
+        encoder, unet, vae = (PromptEncoderConfig.preset(size), UNetConfig.preset(size), VAEConfig.preset(size))
+        if base == "micro":
+            encoder = dataclasses.replace(encoder, dim=32, depth=1, heads=2)
+            unet = dataclasses.replace(unet, channels=(16, 32), heads=2, time_dim=32, groups=8, glyph_channels=8)
+            vae = dataclasses.replace(vae, channels=(8,) + (16,) * (len(vae.channels) - 1), groups=4)
+        cfg = cls(tokenizer="word" if variant == "word" else "char", glyph=variant == "", vae=vae)
+        cfg.encoder = dataclasses.replace(encoder, max_len=max(encoder.max_len, cfg.max_prompt_len))
+        cfg.unet = dataclasses.replace(unet, glyph=cfg.glyph, context_dim=encoder.dim,
+                                       in_channels=vae.latent_channels, out_channels=vae.latent_channels,
+                                       glyph_scale=vae.downsample,
+                                       prediction=cfg.prediction)
+        return cfg
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PipelineConfig":
+        d = dict(d)
+        sub = {"encoder": PromptEncoderConfig, "unet": UNetConfig, "vae": VAEConfig}
+        for key, klass in sub.items():
+            known = {f.name for f in dataclasses.fields(klass)}
+            d[key] = klass(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d[key].items() if k in known})
+        return cls(**d)
+
+
+PRESETS = tuple(f"{b}{v}" for b in ("tiny", "small", "micro") for v in ("", "-noglyph", "-word"))
+
+
+def check_prompts(prompts) -> list[str]:
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if not isinstance(prompts, (list, tuple)) or not prompts:
+        raise ValueError("prompts: expected a non-empty list of strings")
+    for k, p in enumerate(prompts):
+        if not isinstance(p, str) or not p.strip():
+            raise ValueError(f"prompts[{k}]: the prompt is empty")
+    return list(prompts)
+
+
+class MiniGPTImage(nn.Module):
+    """Prompt encoder + U-Net + VAE + noise schedule. See the module docstring for the flow."""
+
+    def __init__(self, config: PipelineConfig, tokenizer=None):
+        super().__init__()
+        self.config = config
+        if tokenizer is None:
+            if config.tokenizer == "word":
+                raise ValueError("tokenizer: a word-level model needs a WordTokenizer built from captions")
+            tokenizer = CharTokenizer()
+        self.tokenizer = tokenizer
+        enc_cfg = dataclasses.replace(config.encoder, vocab_size=tokenizer.vocab_size)
+        self.encoder = PromptEncoder(enc_cfg)
+        self.unet = UNet(config.unet)
+        self.vae = VAE(config.vae)
+        self.schedule = NoiseSchedule.from_name(config.schedule, config.num_steps)
+
+    # ---------------------------------------------------------------- construction and files
+    @classmethod
+    def from_preset(cls, name: str, tokenizer=None, seed: int = 0) -> "MiniGPTImage":
+        """A freshly initialised model; ``seed`` fixes the initial weights (the global RNG is left alone)."""
+        config = PipelineConfig.preset(name)
+        if config.tokenizer == "word" and tokenizer is None:
+            from .glyphs import GlyphDataset
+            ds = GlyphDataset("train", length=20000, seed=0)
+            tokenizer = WordTokenizer.from_texts([ds.caption(i) for i in range(len(ds))])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return cls(config, tokenizer)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def checkpoint_dict(self) -> dict:
+        """Everything ``load`` needs, as plain types (weights_only-safe)."""
+        return {
+            "format": FORMAT_VERSION,
+            "kind": "minigptimage",
+            "config": self.config.to_dict(),
+            "tokenizer": {"kind": self.config.tokenizer, "state": self.tokenizer.state_dict()},
+            "weights": {name: {k: v.detach().cpu() for k, v in getattr(self, name).state_dict().items()}
+                        for name in ("encoder", "unet", "vae")},
+        }
+
+    def save(self, path) -> Path:
+        return atomic_save(self.checkpoint_dict(), path)
+
+    @classmethod
+    def from_checkpoint_dict(cls, ckpt, source: str = "checkpoint") -> "MiniGPTImage":
+        if not isinstance(ckpt, dict) or ckpt.get("kind") != "minigptimage":
+            raise CheckpointError(f"{source}: not a minigptimage checkpoint")
+        if ckpt.get("format") != FORMAT_VERSION:
+            raise CheckpointError(f"{source}: checkpoint format {ckpt.get('format')!r}, "
+                                  f"this version of minigptimage reads format {FORMAT_VERSION}")
+        try:
+            config = PipelineConfig.from_dict(ckpt["config"])
+            tok = ckpt["tokenizer"]
+            tokenizer = (WordTokenizer.from_state_dict(tok["state"]) if tok["kind"] == "word"
+                         else CharTokenizer())
+            model = cls(config, tokenizer)
+        except (KeyError, TypeError) as err:
+            raise CheckpointError(f"{source}: its config does not match this version of minigptimage ({err})")
+        for name in ("encoder", "unet", "vae"):
+            try:
+                getattr(model, name).load_state_dict(ckpt["weights"][name])
+            except (KeyError, RuntimeError) as err:
+                first = str(err).strip().splitlines()[0][:200]
+                raise CheckpointError(f"{source}: the {name} weights do not fit its config ({first})")
+        return model.eval()
+
+    @classmethod
+    def load(cls, path, map_location="cpu") -> "MiniGPTImage":
+        return cls.from_checkpoint_dict(read_checkpoint(path, map_location), source=str(path))
+
+    @classmethod
+    def pretrained(cls) -> "MiniGPTImage":
+        """The best checkpoint shipped in ``tiny_data/`` (trained by ``python -m minigptimage train``)."""
+        return cls.load(PRETRAINED)
+
+    # ---------------------------------------------------------------- conditioning
+    def condition(self, prompts, boxes=None, reference=None) -> dict:
+        """Prompts -> the U-Net's conditioning: context (B, L, D), context_mask (B, L), glyph (B, 1, H, W)."""
+        prompts = check_prompts(prompts)
+        device = self.device
+        try:
+            ids, mask = self.tokenizer.encode(prompts, self.config.max_prompt_len)  # (B, L), (B, L)
+        except ValueError as err:
+            raise ValueError(f"prompt: {err}") from None
+        box_t = None
+        if boxes is not None:
+            box_t = torch.as_tensor(boxes, dtype=torch.float32).reshape(len(prompts), 4)  # (B, 4) pixels
+        context, context_mask = self.encoder(ids.to(device), mask.to(device),
+                                             image=None if reference is None else reference.to(device),
+                                             box=None if box_t is None else box_t.to(device))
+        cond = {"context": context, "context_mask": context_mask}
+        if self.config.glyph:
+            canvas = layout.canvas_for_prompts(prompts, self.config.image_size, boxes=boxes)  # (B, 1, H, W)
+            cond["glyph"] = canvas.to(device)
+        return cond
+
+    def null_condition(self, batch_size: int) -> dict:
+        """The learned null prompt (and no glyph canvas): the unconditional branch of guidance."""
+        context, context_mask = self.encoder.null_context(batch_size)
+        return {"context": context, "context_mask": context_mask}
+
+    def denoise(self, x_t, t, cond: dict) -> torch.Tensor:
+        """The U-Net's prediction (ε, v or x₀ as configured) for latents x_t (B, C, h, w) at steps t (B,)."""
+        return self.unet(x_t, t, cond["context"], cond["context_mask"], glyph=cond.get("glyph"))
+
+    # ---------------------------------------------------------------- sampling
+    def latent_shape(self, batch_size: int) -> tuple:
+        side = self.config.image_size // self.config.vae.downsample
+        return (batch_size, self.config.vae.latent_channels, side, side)
+
+    def make_sampler(self, sampler: str, steps: int, eta: float):
+        if sampler == "ddim":
+            return DDIMSampler(self.schedule, steps, eta=eta, spacing="trailing",
+                               prediction=self.config.prediction)
+        if sampler == "ddpm":
+            return DDPMSampler(self.schedule, prediction=self.config.prediction)
+        raise ValueError(f"sampler: expected 'ddim' or 'ddpm', got {sampler!r}")
+
+    @torch.no_grad()
+    def generate(self, prompts, steps: int = 30, sampler: str = "ddim", eta: float = 0.0, guidance=None,
+                 seed: int = 0, return_trajectory: bool = False, boxes=None, reference=None,
+                 progress: bool = False):
+        """Text to image. Returns images (B, 3, H, W) in [-1, 1] (and the latent trajectory if asked).
+
+        guidance=None uses the model's recommended scale (stored in its config); 1 is the plain conditional
+        model; 0 the unconditional one."""
+        prompts = check_prompts(prompts)
+        steps, guidance, seed = check_sampling_args(steps, guidance, seed, self.config)
+        self.eval()
+        cond = self.condition(prompts, boxes=boxes, reference=reference)
+        uncond = self.null_condition(len(prompts)) if guidance != 1.0 else None
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        x_T = torch.randn(self.latent_shape(len(prompts)), generator=generator, device=self.device)
+        result = sample_loop(self.denoise, self.make_sampler(sampler, steps, eta), x_T, cond=cond,
+                             uncond=uncond, guidance=guidance, generator=generator,
+                             return_trajectory=return_trajectory, progress=progress)
+        z_0, traj = result if return_trajectory else (result, None)
+        images = self.vae.decode_latents(z_0).clamp(-1, 1)  # (B, 3, H, W)
+        return (images, traj) if return_trajectory else images
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Scaled latents (B, C, h, w) -> images (B, 3, H, W) in [-1, 1]."""
+        return self.vae.decode_latents(z).clamp(-1, 1)
+
+
+def check_sampling_args(steps, guidance, seed, config: PipelineConfig):
+    """Validate the numbers a user gives to a sampler; return (steps, guidance, seed)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= config.num_steps:
+        raise ValueError(f"steps: expected an integer from 1 to {config.num_steps}, got {steps!r}")
+    guidance = config.guidance if guidance is None else guidance
+    if not isinstance(guidance, (int, float)) or not (guidance == guidance) or abs(guidance) > 100:
+        raise ValueError(f"guidance: expected a finite number from -100 to 100, got {guidance!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed: expected an integer from 0 to 2**63-1, got {seed!r}")
+    return steps, float(guidance), seed
+
+
+def atomic_save(obj, path) -> Path:
+    """torch.save to a temporary file in the same folder, flush and fsync, then rename over ``path``:
+    a reader sees the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_checkpoint(path, map_location="cpu") -> dict:
+    """torch.load(weights_only=True) with errors that name the file: missing, truncated or corrupt,
+    or a pickle that would run code (refused by the weights-only unpickler)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint: no such file {str(path)!r}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # the unpickler raises many types; all mean "not a usable checkpoint"
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise CheckpointError(f"checkpoint {str(path)!r} is truncated, corrupt or unsafe: {first}") from None

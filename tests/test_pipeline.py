@@ -1,0 +1,120 @@
+"""MiniGPTImage: determinism, save/load, guidance, checkpoint safety and clear errors."""
+import os
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from minigptimage.pipeline import CheckpointError, MiniGPTImage, PipelineConfig, PRESETS, atomic_save
+
+PROMPTS = ['the word "CAT" in red on white, in the center', '"DOG" in blue letters on yellow, at the top']
+
+
+@pytest.fixture(scope="module")
+def model(micro_run):
+    return MiniGPTImage.load(micro_run[1])
+
+
+def test_generate_shape_range_and_determinism(model):
+    a = model.generate(PROMPTS, steps=4, seed=3)
+    b = model.generate(PROMPTS, steps=4, seed=3)
+    c = model.generate(PROMPTS, steps=4, seed=4)
+    assert a.shape == (2, 3, 64, 64) and a.min() >= -1 and a.max() <= 1
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_save_load_round_trip_gives_identical_images(model, tmp_path):
+    path = model.save(tmp_path / "m.pt")
+    again = MiniGPTImage.load(path)
+    assert torch.equal(model.generate(PROMPTS[:1], steps=3, seed=1), again.generate(PROMPTS[:1], steps=3, seed=1))
+
+
+def test_ddpm_sampler_and_trajectory(model):
+    images, traj = model.generate(PROMPTS[:1], steps=5, sampler="ddpm", seed=0, return_trajectory=True)
+    T = model.config.num_steps
+    assert images.shape == (1, 3, 64, 64)
+    assert traj["x0_pred"].shape[0] == T and traj["timesteps"][0] == T - 1
+
+
+def test_guidance_one_is_the_conditional_model(model, monkeypatch):
+    reference = model.generate(PROMPTS[:1], steps=3, guidance=1.0, seed=2)
+    garbage = lambda b: {"context": torch.full((b, 3, model.config.encoder.dim), 9.0),  # noqa: E731
+                         "context_mask": torch.ones(b, 3, dtype=torch.bool)}
+    monkeypatch.setattr(model, "null_condition", garbage)
+    assert torch.equal(model.generate(PROMPTS[:1], steps=3, guidance=1.0, seed=2), reference)
+    assert not torch.equal(model.generate(PROMPTS[:1], steps=3, guidance=3.0, seed=2), reference)
+
+
+def test_checkpoint_loads_with_bare_torch_load_in_a_clean_process(micro_run):
+    code = ("import sys, torch; c = torch.load(sys.argv[1], weights_only=True); "
+            "assert 'minigptimage' not in sys.modules; print(c['format'], sorted(c['weights']))")
+    run = subprocess.run([sys.executable, "-c", code, str(micro_run[1])], capture_output=True, text=True,
+                         cwd="/", env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert run.returncode == 0, run.stderr
+    assert "['encoder', 'unet', 'vae']" in run.stdout
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_builds_with_matching_channels(name):
+    cfg = PipelineConfig.preset(name)
+    assert cfg.unet.in_channels == cfg.vae.latent_channels and cfg.unet.context_dim == cfg.encoder.dim
+    assert cfg.unet.glyph == cfg.glyph == (not name.endswith(("-noglyph", "-word")))
+    assert PipelineConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_unknown_preset_is_named():
+    with pytest.raises(ValueError, match="preset"):
+        PipelineConfig.preset("huge")
+
+
+@pytest.mark.parametrize("prompt, message", [("", "empty"), ("   ", "empty"), ('the word "CAFÉ"', "prompt"),
+                                              ("x" * 500, "prompt")])
+def test_bad_prompts_get_clear_errors(model, prompt, message):
+    with pytest.raises(ValueError, match=message):
+        model.generate([prompt], steps=2)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"steps": 0}, "steps"), ({"steps": 10**6}, "steps"),
+                                          ({"guidance": float("nan")}, "guidance"), ({"seed": -1}, "seed"),
+                                          ({"sampler": "euler"}, "sampler")])
+def test_bad_numbers_get_clear_errors(model, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        model.generate(PROMPTS[:1], **{"steps": 2, **kwargs})
+
+
+def test_checkpoint_errors_are_named(model, tmp_path):
+    good = model.checkpoint_dict()
+    other_format = dict(good, format=99)
+    atomic_save(other_format, tmp_path / "v99.pt")
+    with pytest.raises(CheckpointError, match="format 99"):
+        MiniGPTImage.load(tmp_path / "v99.pt")
+    other_config = dict(good, config=PipelineConfig.preset("tiny").to_dict())
+    atomic_save(other_config, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="do not fit"):
+        MiniGPTImage.load(tmp_path / "other.pt")
+    (tmp_path / "noise.pt").write_bytes(os.urandom(1000))
+    with pytest.raises(CheckpointError, match="corrupt"):
+        MiniGPTImage.load(tmp_path / "noise.pt")
+    with pytest.raises(CheckpointError, match="no such file"):
+        MiniGPTImage.load(tmp_path / "missing.pt")
+    raw = (tmp_path / "v99.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        MiniGPTImage.load(tmp_path / "cut.pt")
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED_BY_PICKLE",))
+
+
+def test_a_malicious_pickle_runs_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with open("evil.pt", "wb") as f:
+        pickle.dump({"format": 1, "payload": RunsCode()}, f)
+    with pytest.raises(CheckpointError, match="unsafe"):
+        MiniGPTImage.load("evil.pt")
+    assert not os.path.exists("PWNED_BY_PICKLE")
