@@ -85,6 +85,16 @@ def build_parser() -> Parser:
     sampling_options(q)
     provenance_options(q)
 
+    q = sub.add_parser("edit", help="inpaint a masked region, or edit a whole image (SDEdit)")
+    q.add_argument("prompt")
+    q.add_argument("--image", required=True, help="the PNG to edit (the model's image size, RGB)")
+    q.add_argument("--mask", default=None, help="a PNG mask: white = repaint; without it, SDEdit the image")
+    q.add_argument("--strength", type=float, default=0.7, help="SDEdit strength in [0, 1] (default 0.7)")
+    q.add_argument("--out", required=True, help="the PNG to write")
+    checkpoint_option(q)
+    sampling_options(q)
+    provenance_options(q)
+
     q = sub.add_parser("evaluate", help="generate from captions and read the words back")
     checkpoint_option(q)
     q.add_argument("--n", type=int, default=50, help="captions per split (training words, held-out words)")
@@ -178,6 +188,29 @@ def cmd_sample(args) -> int:
     if args.trajectory:
         frames, ts = trajectory_frames(model, traj)
         print(f"wrote {plot_trajectory(frames, ts, args.trajectory)}")
+    return 0
+
+
+def cmd_edit(args) -> int:
+    from .images import load_image, load_mask
+    from .pipeline import check_prompts
+    out = check_out_png(args.out)
+    check_prompts([args.prompt])
+    if not 0.0 <= args.strength <= 1.0:  # also refuses nan
+        raise UsageError(f"--strength: expected a number from 0 to 1, got {args.strength}")
+    model, model_path = load_model(args)
+    size = model.config.image_size
+    image = load_image(args.image, size).to(model.device)                        # (1, 3, H, W)
+    options = dict(steps=args.steps, seed=args.seed, guidance=args.guidance)
+    if args.mask is not None:
+        mask = load_mask(args.mask, size).to(model.device)                       # (1, 1, H, W)
+        result = model.inpaint(image, mask, [args.prompt], **options)
+    else:
+        result = model.edit(image, [args.prompt], args.strength, **options)
+    guidance = model.config.guidance if args.guidance is None else args.guidance
+    write_image(result[0], out, args, model_path, dict(prompt=args.prompt, seed=args.seed, sampler="ddim",
+                                                        steps=args.steps, guidance=guidance))
+    print(f"wrote {out}")
     return 0
 
 
@@ -293,7 +326,7 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate,
+COMMANDS = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample, "edit": cmd_edit, "evaluate": cmd_evaluate,
             "verify": cmd_verify, "bench": cmd_bench}
 
 

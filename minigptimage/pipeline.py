@@ -252,6 +252,17 @@ class MiniGPTImage(nn.Module):
         images = self.vae.decode_latents(z_0).clamp(-1, 1)  # (B, 3, H, W)
         return (images, traj) if return_trajectory else images
 
+    def inpaint(self, images, masks, prompts, steps: int = 30, seed: int = 0, **options):
+        """Repaint where ``masks`` (B, 1, H, W) is 1 under ``prompts``; the rest comes back unchanged.
+        RePaint-style, see ``editing.inpaint`` (options: guidance, resample, boxes, progress)."""
+        from .editing import inpaint
+        return inpaint(self, images, masks, prompts, steps=steps, seed=seed, **options)
+
+    def edit(self, images, prompts, strength: float, steps: int = 30, seed: int = 0, **options):
+        """SDEdit: noise ``images`` to ``strength``·T and denoise under ``prompts``; see ``editing.edit``."""
+        from .editing import edit
+        return edit(self, images, prompts, strength, steps=steps, seed=seed, **options)
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Scaled latents (B, C, h, w) -> images (B, 3, H, W) in [-1, 1]."""
         return self.vae.decode_latents(z).clamp(-1, 1)

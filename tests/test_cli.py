@@ -100,3 +100,25 @@ def test_real_subprocess_help_and_a_bad_prompt(tmp_path):
                          capture_output=True, text=True, env=env, cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "empty" in bad.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_edit_inpaints_with_a_mask_and_sdedits_without(micro_run, tmp_path, capsys):
+    from PIL import Image
+    import numpy as np
+    src, mask, out = tmp_path / "in.png", tmp_path / "mask.png", tmp_path / "out.png"
+    Image.fromarray(np.full((64, 64, 3), 255, np.uint8)).save(src)
+    m = np.zeros((64, 64), np.uint8)
+    m[20:40, 10:54] = 255
+    Image.fromarray(m).save(mask)
+    common = ["--checkpoint", micro_run[1], "--steps", 2, "--out", out, "--no-watermark"]
+    code, _, err = run(["edit", "--image", src, "--mask", mask, '"DOG" in black on white', *common], capsys)
+    assert code == 0, err
+    kept = np.asarray(Image.open(out))[~(m > 0)]
+    assert (kept == 255).all()  # outside the mask the input comes back exactly
+    code, _, err = run(["edit", "--image", src, "--strength", 0.5, '"DOG" in black on white', *common], capsys)
+    assert code == 0, err
+    out.unlink()
+    for bad, named in ((["--strength", "1.5"], "--strength"), (["--image", tmp_path / "none.png"], "none.png")):
+        argv = ["edit", "--image", src, '"DOG" in black on white', *common, *bad]
+        code, _, err = run(argv, capsys)
+        assert code == 2 and named in err and not out.exists()
