@@ -223,6 +223,8 @@ class MiniGPTImage(nn.Module):
         return (batch_size, self.config.vae.latent_channels, side, side)
 
     def make_sampler(self, sampler: str, steps: int, eta: float):
+        if not isinstance(eta, (int, float)) or not 0 <= eta <= 100:  # also refuses nan
+            raise ValueError(f"eta: expected a number from 0 (deterministic DDIM) to 100, got {eta!r}")
         if sampler == "ddim":
             return DDIMSampler(self.schedule, steps, eta=eta, spacing="trailing",
                                prediction=self.config.prediction)
