@@ -24,6 +24,7 @@ Simplified compared with the paper: no dropout, no causal mask (nothing here gen
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -116,3 +117,20 @@ class TransformerBlock(nn.Module):
         if self.cross_attn is not None:
             x = x + self.cross_attn(self.norm2(x), context, key_padding_mask=context_mask)
         return x + self.mlp(self.norm3(x))
+
+
+@contextlib.contextmanager
+def record_attention(model: nn.Module):
+    """Within ``with record_attention(model) as maps:``, every forward pass through a MultiHeadAttention
+    inside ``model`` stores its attention weights (B, N, Lq, Lk) in ``maps[module name]`` (for figures)."""
+    maps, hooks = {}, []
+    for name, module in model.named_modules():
+        if isinstance(module, MultiHeadAttention):
+            def grab(module, args, kwargs, output, name=name):
+                maps[name] = module.weights(*args, **kwargs)  # same arguments as forward
+            hooks.append(module.register_forward_hook(grab, with_kwargs=True))
+    try:
+        yield maps
+    finally:
+        for hook in hooks:
+            hook.remove()

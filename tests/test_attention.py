@@ -5,7 +5,8 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minigptimage.attention import MultiHeadAttention, TransformerBlock, attention_weights, scaled_dot_product_attention
+from minigptimage.attention import (MultiHeadAttention, TransformerBlock, attention_weights, record_attention,
+                                    scaled_dot_product_attention)
 
 
 def random_mask(B, L, g, allow_empty=True):
@@ -82,3 +83,20 @@ def test_padded_keys_never_change_real_outputs(B, L, pad, seed):
 def test_heads_must_divide_dim():
     with pytest.raises(ValueError, match="heads"):
         MultiHeadAttention(10, 3)
+
+
+def test_record_attention_returns_the_maps_the_block_used():
+    torch.manual_seed(0)
+    block = TransformerBlock(8, 2, context_dim=6)
+    x, ctx = torch.randn(2, 5, 8), torch.randn(2, 3, 6)
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    with record_attention(block) as maps:
+        block(x, context=ctx, context_mask=mask)
+    assert set(maps) == {"self_attn", "cross_attn"}
+    cross = maps["cross_attn"]  # (B, N, Lq, Lk)
+    assert cross.shape == (2, 2, 5, 3) and cross[~mask[:, None, None, :].expand_as(cross)].abs().max() == 0
+    _, _, v = block.cross_attn.qkv(block.norm2(x + block.self_attn(block.norm1(x))), ctx)
+    out = block.cross_attn.to_out((cross @ v).transpose(1, 2).flatten(2))
+    torch.testing.assert_close(out, block.cross_attn(block.norm2(x + block.self_attn(block.norm1(x))), ctx, mask))
+    block(x, context=ctx, context_mask=mask)
+    assert len(block.cross_attn._forward_hooks) == 0  # hooks removed on exit
