@@ -143,8 +143,10 @@ class UNet(nn.Module):
             raise ValueError(f"prediction must be 'epsilon', 'v' or 'x0', got {cfg.prediction!r}")
         self.cfg = cfg
         ch, n, T = cfg.channels, cfg.num_res_blocks, cfg.time_dim
-        attn = lambda c, on: (SpatialTransformer(c, cfg.heads, cfg.context_dim, cfg.mlp_ratio)  # noqa: E731
-                              if on else nn.Identity())
+
+        def attn(c, on):  # a transformer block where attention is on, a placeholder elsewhere
+            return SpatialTransformer(c, cfg.heads, cfg.context_dim, cfg.mlp_ratio) if on else nn.Identity()
+
         self.time_mlp = nn.Sequential(nn.Linear(ch[0], T), nn.SiLU(), nn.Linear(T, T))
         self.conv_in = nn.Conv2d(cfg.in_channels, ch[0], 3, padding=1)
         # Down path: level i = n × (ResBlock, attention), then a stride-2 conv to the next width.
