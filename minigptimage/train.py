@@ -54,12 +54,16 @@ class TrainConfig:
     vae_steps: int = 600          # VAE training steps before diffusion (0 with a given VAE)
     vae_batch_size: int = 32      # images per VAE step
     vae_lr: float = 2e-3          # VAE learning rate
+    latent_cache: int = 0         # >0: pre-render and pre-encode this many items once (the VAE encoder costs
+                                  # ~4× the U-Net per image); 0: render and encode every batch afresh
 
     @classmethod
     def preset(cls, name: str) -> "TrainConfig":
         base = name.partition("-")[0]
         if base == "small":
             return cls(batch_size=128, lr=3e-4, warmup_steps=500, vae_steps=5000)
+        if base == "tiny":
+            return cls(latent_cache=20000)
         return cls()
 
 
@@ -120,10 +124,12 @@ def diffusion_loss(model: MiniGPTImage, batch: dict, cfg: TrainConfig, generator
     """One batch of the diffusion objective (see the module docstring). Returns the scalar loss.
     The randomness comes from ``generator``, or is given as ``draws`` (see ``draw_randomness``)."""
     device = model.device
-    images = batch["image"].to(device)                             # (B, 3, H, W)
-    B = images.shape[0]
-    with torch.no_grad():
-        z0 = model.vae.encode_latents(images)                      # (B, C, h, w), unit variance
+    if "latent" in batch:                                          # pre-encoded (TrainConfig.latent_cache)
+        z0 = batch["latent"].to(device)                            # (B, C, h, w), unit variance
+    else:
+        with torch.no_grad():
+            z0 = model.vae.encode_latents(batch["image"].to(device))  # (B, 3, H, W) -> (B, C, h, w)
+    B = z0.shape[0]
     if draws is None:
         draws = draw_randomness(B, z0.shape[1:], model.schedule.num_steps, cfg.cond_dropout, generator)
     t, noise, drop = (draws[k].to(device) for k in ("t", "noise", "drop"))
@@ -140,6 +146,31 @@ def diffusion_loss(model: MiniGPTImage, batch: dict, cfg: TrainConfig, generator
     snr = model.schedule.snr.to(device)[t]                         # (B,)
     w = loss_weight(snr, prediction, cfg.min_snr_gamma)
     return (w * (out - target).pow(2).mean(dim=(1, 2, 3))).mean()
+
+
+class LatentCache:
+    """``size`` training items rendered once and encoded once by the (trained, frozen) VAE: the latents
+    (N, C, h, w), captions and glyph canvases (N, 1, H, W, stored as uint8). Deterministic for a seed, so a
+    resumed run rebuilds exactly the same cache."""
+
+    def __init__(self, model: MiniGPTImage, dataset: GlyphDataset, size: int, progress: bool = True):
+        latents, glyphs, self.captions = [], [], []
+        for start in tqdm(range(0, size, 256), desc="encoding the training set", disable=not progress):
+            batch = collate([dataset[i] for i in range(start, min(size, start + 256))])
+            with torch.no_grad():
+                latents.append(model.vae.encode_latents(batch["image"].to(model.device)).cpu())
+            glyphs.append((batch["glyph"] * 255).round().to(torch.uint8))
+            self.captions += batch["caption"]
+        self.latents, self.glyphs = torch.cat(latents), torch.cat(glyphs)   # (N, C, h, w), (N, 1, H, W)
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+    def batch(self, step: int, batch_size: int, rank: int = 0, world: int = 1) -> dict:
+        start = (step * world + rank) * batch_size
+        idx = [(start + k) % len(self) for k in range(batch_size)]
+        return {"latent": self.latents[idx], "glyph": self.glyphs[idx].float() / 255,
+                "caption": [self.captions[i] for i in idx]}
 
 
 class DiffusionObjective(torch.nn.Module):
@@ -189,6 +220,7 @@ class Trainer:
         self.dataset = GlyphDataset("train", length=10**9, seed=cfg.seed, image_size=model.config.image_size)
         self.step, self.vae_done, self.losses = 0, False, []
         self.objective = DiffusionObjective(model, cfg)  # wrapped in DDP once the VAE is trained
+        self.cache = None  # LatentCache, built after the VAE phase when cfg.latent_cache > 0
 
     # ------------------------------------------------------------- checkpoints
     def state(self, total_steps: int) -> dict:
@@ -240,9 +272,12 @@ class Trainer:
         self.model.vae.fit_scale_factor(images)
         self.vae_done = True
 
-    def wrap_for_distributed(self) -> None:
-        """Freeze the VAE and wrap the objective in DDP (which also broadcasts rank 0's weights to all)."""
+    def start_diffusion_phase(self) -> None:
+        """Freeze the VAE, encode the latent cache if asked, and wrap the objective in DDP (which also
+        broadcasts rank 0's weights to every process)."""
         self.model.vae.requires_grad_(False)
+        if self.cfg.latent_cache > 0 and self.cache is None:
+            self.cache = LatentCache(self.model, self.dataset, self.cfg.latent_cache, progress=self.rank == 0)
         if self.world > 1 and not isinstance(self.objective, DistributedDataParallel):
             self.objective = DistributedDataParallel(self.objective, find_unused_parameters=True)
 
@@ -257,7 +292,10 @@ class Trainer:
         """One optimiser step on this process's batch; ``draws`` (t, noise, dropout) overrides the generator."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, total_steps, self.cfg)
-        batch = data_batch(self.dataset, self.step, self.cfg.batch_size, self.rank, self.world)
+        if self.cache is not None:
+            batch = self.cache.batch(self.step, self.cfg.batch_size, self.rank, self.world)
+        else:
+            batch = data_batch(self.dataset, self.step, self.cfg.batch_size, self.rank, self.world)
         loss = self.objective(batch, self.generator, draws)
         if not torch.isfinite(loss):
             raise TrainingError(f"loss became {loss.item()} at step {self.step}; "
@@ -277,7 +315,7 @@ class Trainer:
         SIGTERM) saves a checkpoint before stopping."""
         start = time.monotonic()
         self.train_vae_phase()
-        self.wrap_for_distributed()
+        self.start_diffusion_phase()
         timed = total_steps is None
         total_steps = self.step + 10**9 if timed else total_steps
         self.model.train()

@@ -38,7 +38,7 @@ def worker(rank, out, port):
     dist.init_process_group("gloo", rank=rank, world_size=2)
     torch.set_num_threads(1)
     trainer = make_trainer(out, rank=rank, world=2)
-    trainer.wrap_for_distributed()
+    trainer.start_diffusion_phase()
     trainer.train_step(total_steps=10, draws=all_draws(trainer.model)[rank])
     if rank == 0:
         torch.save({k: v.clone() for k, v in trainer.model.unet.state_dict().items()}, Path(out) / "ddp.pt")
@@ -49,7 +49,7 @@ def test_two_process_step_equals_one_process_step_on_the_concatenated_batch(tmp_
     port = 29500 + os.getpid() % 1000
     mp.spawn(worker, args=(str(tmp_path), port), nprocs=2, join=True)
     single = make_trainer(tmp_path, batch_size=2 * B)
-    single.wrap_for_distributed()
+    single.start_diffusion_phase()
     d0, d1 = all_draws(single.model)
     # rank r's batch is data items [r·B, r·B + B): together, the first 2B items
     assert data_batch(single.dataset, 0, 2 * B)["caption"] == (data_batch(single.dataset, 0, B, 0, 2)["caption"]

@@ -121,3 +121,18 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path):
     with pytest.raises(TrainingError, match="step 1"):
         trainer.run(total_steps=2)
     assert [p.name for p in checkpoints(tmp_path)] == ["ckpt_0000001.pt"]
+
+
+def test_the_latent_cache_holds_what_the_vae_would_encode_on_the_fly(tmp_path):
+    trainer = micro_trainer(tmp_path, latent_cache=6)
+    trainer.train_vae_phase()
+    trainer.start_diffusion_phase()
+    cached = trainer.cache.batch(1, 4)                      # items 4, 5, 0, 1 (wraps around the cache)
+    fresh = [trainer.dataset[i] for i in (4, 5, 0, 1)]
+    with torch.no_grad():
+        z = trainer.model.vae.encode_latents(torch.stack([s.image for s in fresh]))
+    assert cached["caption"] == [s.caption for s in fresh]
+    assert torch.allclose(cached["latent"], z, atol=1e-6)
+    assert (cached["glyph"] - torch.stack([s.glyph for s in fresh])).abs().max() <= 0.5 / 255 + 1e-6
+    trainer.run(total_steps=2)                              # and training runs from it
+    assert len(trainer.losses) == 2
