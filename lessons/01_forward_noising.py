@@ -14,6 +14,11 @@ What you should see:
      the signal early (most of its steps are spent on near-noise), the cosine one spreads it out.
 """
 # %%
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch

@@ -15,6 +15,11 @@ What you should see:
      the sampling-noise floor; η = 1 with few steps is worse (each big step adds too much fresh noise).
 """
 # %%
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+
 import matplotlib.pyplot as plt
 import torch
 

@@ -13,6 +13,11 @@ What you should see:
      alone) overlaps the true box, and how many images per second the dataset renders.
 """
 # %%
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+
 import time
 
 import matplotlib.pyplot as plt

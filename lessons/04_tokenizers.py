@@ -13,6 +13,11 @@ What you should see:
      still misses: a word vocabulary never covers what users will type.
 """
 # %%
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+
 import matplotlib.pyplot as plt
 import numpy as np
 

@@ -17,6 +17,11 @@ What you should see:
      each with its type embedding, and the learned null prompt used for classifier-free guidance.
 """
 # %%
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch

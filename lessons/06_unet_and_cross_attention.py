@@ -19,6 +19,11 @@ What you should see:
      with the canvas is far lower (the lesson's assert). The prompt, not the canvas, tells the colours.
 """
 # %%
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+
 import dataclasses
 import time
 

@@ -16,6 +16,11 @@ What you should see:
      shipped model and reader, how often the repainted image reads as the new word.
 """
 # %%
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+
 import torch
 
 from minigptimage.editing import edit, inpaint

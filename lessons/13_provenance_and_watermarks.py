@@ -15,6 +15,11 @@ What you should see:
      fails both, and a stripped manifest still leaves the mark.
 """
 # %%
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+
 import json
 
 import matplotlib.pyplot as plt
