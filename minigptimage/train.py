@@ -51,9 +51,9 @@ class TrainConfig:
     cond_dropout: float = 0.1     # probability of training a row unconditionally (for guidance)
     min_snr_gamma: float = 5.0    # Min-SNR-γ loss weighting; 0 turns it off
     seed: int = 0                 # seeds the data order, t, ε and dropout
-    vae_steps: int = 600          # VAE training steps before diffusion (0 with a given VAE)
+    vae_steps: int = 300          # VAE training steps before diffusion (0 with a given VAE)
     vae_batch_size: int = 32      # images per VAE step
-    vae_lr: float = 2e-3          # VAE learning rate
+    vae_lr: float = 1e-3          # VAE learning rate
     latent_cache: int = 0         # >0: pre-render and pre-encode this many items once (the VAE encoder costs
                                   # ~4× the U-Net per image); 0: render and encode every batch afresh
 
@@ -262,6 +262,8 @@ class Trainer:
     def train_vae_phase(self) -> None:
         if self.vae_done:
             return
+        if self.model.vae.cfg.linear_path:  # start from the closed-form linear optimum (see VAE.init_from_pca)
+            self.model.vae.init_from_pca(data_batch(self.dataset, 2 * 10**6, 2000)["image"].to(self.model.device))
         if self.cfg.vae_steps > 0:
             self.log(f"training the VAE for {self.cfg.vae_steps} steps")
             device, B = self.model.device, self.cfg.vae_batch_size

@@ -1,0 +1,318 @@
+"""A tiny VAE: the latent-to-image decoder (the third component).
+
+Latent diffusion (Rombach et al. 2022, arXiv 2112.10752, sec. 3.1) does not denoise pixels: an autoencoder
+first squeezes a 64×64 RGB image into a 16×16 grid of ``latent_channels`` numbers (a downsampling factor
+f = 4), the diffusion model works there (16× fewer positions), and the decoder turns its output back into
+pixels. Our autoencoder is a variational one (Kingma & Welling 2014, arXiv 1312.6114):
+
+    encoder   q(z | x) = N(mean(x), exp(logvar(x)))            x (B, 3, H, W) -> mean, logvar (B, C, h, w)
+    sampling  z = mean + exp(logvar / 2) · ε,  ε ~ N(0, I)        the reparameterisation trick (sec. 2.4)
+    decoder   x̂ = decode(z)                                       (B, C, h, w) -> (B, 3, H, W)
+    KL        KL(q(z|x) ‖ N(0, I)) = ½ Σ (mean² + exp(logvar) − 1 − logvar)     (appendix B), ≥ 0, = 0 at the prior
+
+The loss is a reconstruction term plus a *small* KL term (Rombach et al. use a weight of about 1e-6): the KL
+only keeps the latent space smooth and bounded, the detail is what matters. Our images are letters on flat
+backgrounds, so the reconstruction term is L1 on pixels plus L1 on image gradients (horizontal and vertical
+finite differences), which rewards sharp glyph edges instead of the blur a plain pixel loss settles for.
+The paper adds a perceptual (LPIPS) loss and a patch discriminator; we use neither — everything here is
+trained from scratch in a few minutes.
+
+Scale factor (Rombach et al., appendix G / "scale_factor" of their configs): with a tiny KL weight the latents
+can have any spread (std of a few units), but the diffusion schedule assumes data of unit variance. So after
+training we measure s = 1 / std(latents) on data and the diffusion model works on z·s
+(``encode_latents``); ``decode_latents`` divides by s before decoding.
+
+Architecture (channels c₀, c₁, c₂ = ``cfg.channels``; each level halves the side):
+    encoder  conv 3→c₀ │ [res block, stride-2 conv] per level │ res blocks at c₂ │ conv c₂→2C (mean, logvar)
+    decoder  conv C→c₂ │ res blocks at c₂ │ [nearest ×2 upsample, conv, res block] per level │ conv c₀→3
+Simplified: no attention block in the middle, GroupNorm + SiLU residual blocks as in the paper's code.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+FORMAT = 1  # version of the checkpoint dict written by VAE.save
+PRETRAINED = Path(__file__).resolve().parent.parent / "tiny_data" / "vae.pt"
+
+
+@dataclass
+class VAEConfig:
+    in_channels: int = 3  # image channels (RGB)
+    latent_channels: int = 4  # C: channels of the latent grid
+    patch: int = 2  # side of the pixel blocks folded into channels at the input (and unfolded at the output)
+    channels: tuple = (48, 128)  # width per level after the patch fold; each further level halves the side
+    res_blocks: int = 1  # residual blocks at the latent resolution, in the encoder and in the decoder
+    groups: int = 8  # GroupNorm groups in every residual block
+    kl_weight: float = 1e-6  # weight of the KL term, per latent value relative to per pixel value (see vae_loss)
+    edge_weight: float = 1.0  # weight of the L1 loss on image gradients (keeps glyph edges crisp)
+    linear_path: bool = False  # add a linear patch autoencoder beside the convolutions (PCA-initialisable)
+    logvar_clamp: float = 20.0  # logvar is clamped to ±this before exp, for numerical safety
+
+    @classmethod
+    def preset(cls, name: str) -> "VAEConfig":
+        presets = {
+            # 64×64 → 8×16×16: a PCA-initialised linear patch path plus light convolutions, trains in a minute
+            "tiny": cls(latent_channels=8, patch=4, channels=(64,), linear_path=True),
+            "small": cls(latent_channels=8, patch=4, channels=(128,), res_blocks=2, linear_path=True),
+        }
+        if name not in presets:
+            raise ValueError(f"name: expected one of {sorted(presets)}, got {name!r}")
+        return presets[name]
+
+    @property
+    def downsample(self) -> int:
+        """Side of the image divided by side of the latent grid (the paper's f)."""
+        return self.patch * 2 ** (len(self.channels) - 1)
+
+
+class ResBlock(nn.Module):
+    """x + conv(SiLU(GN(conv(SiLU(GN(x)))))), with a 1×1 conv on the skip when the width changes."""
+
+    def __init__(self, c_in: int, c_out: int, groups: int):
+        super().__init__()
+        self.norm1, self.conv1 = nn.GroupNorm(groups, c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.norm2, self.conv2 = nn.GroupNorm(groups, c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x):
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = self.conv2(F.silu(self.norm2(h)))
+        return self.skip(x) + h
+
+
+class VAE(nn.Module):
+    """Encoder to (mean, logvar) of q(z|x), decoder from z to pixels, and the latent scale factor."""
+
+    def __init__(self, cfg: VAEConfig | None = None, seed: int | None = None):
+        super().__init__()
+        cfg = cfg or VAEConfig()
+        self.cfg = cfg
+        # A seed makes the initial weights reproducible without touching the caller's global RNG.
+        with torch.random.fork_rng(enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            self._build(cfg)
+        self.register_buffer("scale_factor", torch.tensor(1.0))
+
+    def _build(self, cfg: VAEConfig):
+        c, g, p = list(cfg.channels), cfg.groups, cfg.patch
+        # Encoder: space-to-depth (every p×p pixel block becomes p²·3 channels), then halve the side per level.
+        enc = [nn.PixelUnshuffle(p), nn.Conv2d(p * p * cfg.in_channels, c[0], 3, padding=1)]
+        for c_in, c_out in zip(c[:-1], c[1:]):
+            enc += [ResBlock(c_in, c_in, g), nn.Conv2d(c_in, c_out, 3, stride=2, padding=1)]
+        enc += [ResBlock(c[-1], c[-1], g) for _ in range(cfg.res_blocks)]
+        enc += [nn.GroupNorm(g, c[-1]), nn.SiLU(), nn.Conv2d(c[-1], 2 * cfg.latent_channels, 3, padding=1)]
+        self.encoder = nn.Sequential(*enc)
+        # Decoder: the mirror image; a transposed conv (kernel 4, stride 2) doubles the side per level, and a
+        # sub-pixel conv (Shi et al. 2016, arXiv 1609.05158) predicts each p×p pixel block at the end.
+        dec = [nn.Conv2d(cfg.latent_channels, c[-1], 3, padding=1)]
+        dec += [ResBlock(c[-1], c[-1], g) for _ in range(cfg.res_blocks)]
+        for c_in, c_out in zip(c[:0:-1], c[-2::-1]):
+            dec += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), ResBlock(c_out, c_out, g)]
+        dec += [nn.GroupNorm(g, c[0]), nn.SiLU(), nn.Conv2d(c[0], p * p * cfg.in_channels, 3, padding=1),
+                nn.PixelShuffle(p)]
+        self.decoder = nn.Sequential(*dec)
+        if cfg.linear_path:  # see init_from_pca: the convolutions then only learn corrections to it
+            assert len(c) == 1, "linear_path needs a single level (latent side = image side / patch)"
+            self.patch_in = nn.Conv2d(p * p * cfg.in_channels, cfg.latent_channels, 1)
+            self.patch_out = nn.Conv2d(cfg.latent_channels, p * p * cfg.in_channels, 1)
+            for last in (self.encoder[-1], self.decoder[-2]):
+                nn.init.zeros_(last.weight)
+                nn.init.zeros_(last.bias)
+            with torch.no_grad():
+                self.encoder[-1].bias[cfg.latent_channels:] = -10.0  # start nearly deterministic: σ = e^-5
+
+    # ---- the VAE proper -------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, 3, H, W) in [-1, 1] -> mean, logvar, each (B, C, H/f, W/f)."""
+        f = self.cfg.downsample
+        if x.dim() != 4 or x.shape[1] != self.cfg.in_channels or x.shape[2] % f or x.shape[3] % f:
+            raise ValueError(f"x: expected (B, {self.cfg.in_channels}, H, W) with H, W multiples of {f}, "
+                             f"got {tuple(x.shape)}")
+        mean, logvar = self.encoder(x).chunk(2, dim=1)  # (B, 2C, h, w) -> 2 × (B, C, h, w)
+        if self.cfg.linear_path:
+            mean = mean + self.patch_in(F.pixel_unshuffle(x, self.cfg.patch))  # (B, 3p², h, w) -> (B, C, h, w)
+        return mean, logvar.clamp(-self.cfg.logvar_clamp, self.cfg.logvar_clamp)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, C, h, w) -> x̂ (B, 3, h·f, w·f), about in [-1, 1] (not clamped, so the loss sees overshoot)."""
+        if z.dim() != 4 or z.shape[1] != self.cfg.latent_channels:
+            raise ValueError(f"z: expected (B, {self.cfg.latent_channels}, h, w), got {tuple(z.shape)}")
+        x_hat = self.decoder(z)                                          # (B, 3, H, W)
+        if self.cfg.linear_path:
+            x_hat = x_hat + F.pixel_shuffle(self.patch_out(z), self.cfg.patch)  # (B, 3p², h, w) -> (B, 3, H, W)
+        return x_hat
+
+    @torch.no_grad()
+    def init_from_pca(self, images: torch.Tensor) -> torch.Tensor:
+        """Set the linear patch path to whitened PCA of the images' p×p patches (Pearson 1901; the optimal
+        linear autoencoder, Baldi & Hornik 1989): latent channel k = (patch − μ)·v_k / √λ_k, decoded back as
+        μ + Σ_k z_k·√λ_k·v_k, with (λ_k, v_k) the C largest eigenpairs of the patches' covariance. Training
+        starts from this closed-form optimum instead of from noise, which gradient descent reaches only after
+        thousands of steps. Returns the fraction of patch variance each latent channel keeps, (C,)."""
+        if not self.cfg.linear_path:
+            raise ValueError("init_from_pca: this VAE has no linear path (VAEConfig.linear_path=False)")
+        p, C = self.cfg.patch, self.cfg.latent_channels
+        patches = F.pixel_unshuffle(images.double(), p).permute(0, 2, 3, 1).reshape(-1, 3 * p * p)  # (N, 3p²)
+        mu = patches.mean(0)
+        cov = (patches - mu).T @ (patches - mu) / len(patches)                                        # (3p², 3p²)
+        lam, vecs = torch.linalg.eigh(cov)                                     # ascending eigenvalues
+        lam, vecs = lam.flip(0)[:C].clamp_min(1e-8), vecs.flip(1)[:, :C]       # (C,), (3p², C)
+        w_in = vecs / lam.sqrt()                                               # (3p², C)
+        self.patch_in.weight.copy_(w_in.T[:, :, None, None])
+        self.patch_in.bias.copy_(-(mu @ w_in))
+        self.patch_out.weight.copy_((vecs * lam.sqrt())[:, :, None, None])
+        self.patch_out.bias.copy_(mu)
+        return (lam / torch.diagonal(cov).sum()).float()
+
+    @staticmethod
+    def reparameterize(mean, logvar, generator=None, noise=None) -> torch.Tensor:
+        """Kingma & Welling sec. 2.4: z = mean + σ·ε with σ = exp(logvar / 2), ε ~ N(0, I) (or the given noise)."""
+        if noise is None:
+            noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        return mean + torch.exp(0.5 * logvar) * noise
+
+    @staticmethod
+    def kl(mean, logvar) -> torch.Tensor:
+        """KL(N(mean, e^logvar) ‖ N(0, I)) per sample, (B,): ½ Σ (mean² + e^logvar − 1 − logvar) (K&W app. B)."""
+        return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).sum(1)
+
+    def forward(self, x, generator=None, noise=None):
+        """x -> (x̂, mean, logvar), decoding a sample z of q(z|x)."""
+        mean, logvar = self.encode(x)
+        return self.decode(self.reparameterize(mean, logvar, generator, noise)), mean, logvar
+
+    # ---- latents for the diffusion model ---------------------------------------------------------
+    @torch.no_grad()
+    def fit_scale_factor(self, images: torch.Tensor, batch_size: int = 256) -> float:
+        """Set scale_factor = 1 / std of the latent means on `images` (B, 3, H, W), so z·s has unit variance."""
+        means = torch.cat([self.encode(images[i:i + batch_size])[0] for i in range(0, len(images), batch_size)])
+        self.scale_factor.fill_(1.0 / means.float().std().item())
+        return self.scale_factor.item()
+
+    def encode_latents(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, 3, H, W) -> scaled latents z = mean·s (B, C, h, w): what the diffusion model sees."""
+        return self.encode(x)[0] * self.scale_factor
+
+    def decode_latents(self, z: torch.Tensor) -> torch.Tensor:
+        """Scaled latents (B, C, h, w) -> image (B, 3, H, W): decode(z / s)."""
+        return self.decode(z / self.scale_factor)
+
+    # ---- checkpoints -----------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """One plain dict, loadable with torch.load(path, weights_only=True) anywhere."""
+        cfg = dataclasses.asdict(self.cfg)
+        cfg["channels"] = list(cfg["channels"])
+        torch.save({"format": FORMAT, "config": cfg, "state_dict": self.state_dict()}, path)
+
+    @classmethod
+    def load(cls, path) -> "VAE":
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "config" not in ckpt:
+            raise ValueError(f"path: {path} is not a VAE checkpoint of format {FORMAT}")
+        cfg = VAEConfig(**{**ckpt["config"], "channels": tuple(ckpt["config"]["channels"])})
+        vae = cls(cfg)
+        vae.load_state_dict(ckpt["state_dict"])
+        return vae.eval()
+
+    @classmethod
+    def pretrained(cls) -> "VAE":
+        """The VAE shipped in tiny_data/vae.pt (made by `train_shipped_vae`)."""
+        return cls.load(PRETRAINED)
+
+
+def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Finite differences along width and height: (B, 3, H, W−1) and (B, 3, H−1, W)."""
+    return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
+
+
+def vae_loss(vae: VAE, x: torch.Tensor, generator=None, noise=None) -> tuple[torch.Tensor, dict]:
+    """L1(x̂, x) + edge_weight·L1(∇x̂, ∇x) + kl_weight·KL/(values per image); returns (loss, parts).
+
+    The KL is summed over latent values and divided by the number of pixel values (3·H·W) so that
+    kl_weight means the same as in Rombach et al., whose reconstruction loss is a sum over pixels.
+    """
+    x_hat, mean, logvar = vae(x, generator=generator, noise=noise)
+    l1 = (x_hat - x).abs().mean()
+    (gx_hat, gy_hat), (gx, gy) = image_gradients(x_hat), image_gradients(x)
+    edge = 0.5 * ((gx_hat - gx).abs().mean() + (gy_hat - gy).abs().mean())
+    kl = vae.kl(mean, logvar).mean()
+    loss = l1 + vae.cfg.edge_weight * edge + vae.cfg.kl_weight * kl / x[0].numel()
+    return loss, {"l1": l1.item(), "edge": edge.item(), "kl": kl.item()}
+
+
+def psnr(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Peak signal-to-noise ratio per image in dB for images in [-1, 1] (peak-to-peak 2): 10·log10(2² / MSE)."""
+    mse = (x_hat.clamp(-1, 1) - x).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(4.0 / mse.clamp_min(1e-10))
+
+
+def _batches(data, batch_size: int, generator: torch.Generator):
+    """Endless random batches (B, 3, H, W) from an image tensor, a dataset of samples, or an iterable of batches."""
+    if isinstance(data, torch.Tensor):
+        while True:
+            yield data[torch.randint(len(data), (batch_size,), generator=generator)]
+    elif hasattr(data, "__getitem__") and hasattr(data, "__len__"):
+        while True:
+            idx = torch.randint(len(data), (batch_size,), generator=generator).tolist()
+            yield torch.stack([data[i].image for i in idx])
+    else:
+        for batch in data:
+            yield batch["image"] if isinstance(batch, dict) else batch
+
+
+def train_vae(vae: VAE, data, steps: int = 2000, batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
+              progress: bool = True, max_seconds: float | None = None) -> list[float]:
+    """Adam on vae_loss with a cosine-decayed learning rate; returns the loss of every step.
+
+    `data` is an image tensor (N, 3, H, W), a dataset whose items have `.image`, or an iterable of batches.
+    Batches and the reparameterisation noise come from a generator seeded with `seed`. `max_seconds`
+    stops early (wall clock). Leaves the VAE in eval mode; call fit_scale_factor afterwards.
+    """
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size: expected ≥ 1, got {steps} and {batch_size}")
+    generator = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(vae.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    vae.train()
+    losses, start, batches = [], time.time(), _batches(data, batch_size, generator)
+    bar = tqdm(range(steps), desc="vae", disable=not progress)
+    for step in bar:
+        loss, parts = vae_loss(vae, next(batches), generator=generator)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{loss.item():.4f}", l1=f"{parts['l1']:.4f}", kl=f"{parts['kl']:.0f}")
+        if max_seconds is not None and time.time() - start > max_seconds:
+            break
+    vae.eval()
+    return losses
+
+
+def train_shipped_vae(path=PRETRAINED, cfg: VAEConfig | None = None, steps: int = 1200, batch_size: int = 16,
+                      lr: float = 2e-3, seed: int = 0, n_images: int = 16000, progress: bool = True) -> VAE:
+    """How tiny_data/vae.pt was made: render `n_images` training images (¾ from the "train" word list, ¼
+    random letter strings; never held-out words), train, fit the scale factor on 2,000 of them, save."""
+    from .glyphs import GlyphDataset, collate  # imported here: the VAE itself does not depend on the data
+
+    n_random = n_images // 4
+    images = torch.cat([collate([ds[i] for i in range(len(ds))])["image"] for ds in (
+        GlyphDataset("train", length=n_images - n_random, seed=seed),
+        GlyphDataset("random", length=n_random, seed=seed))])  # (N, 3, H, W)
+    vae = VAE(cfg or VAEConfig.preset("tiny"), seed=seed)
+    train_vae(vae, images, steps=steps, batch_size=batch_size, lr=lr, seed=seed, progress=progress)
+    vae.fit_scale_factor(images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:2000]])
+    if path is not None:
+        vae.save(path)
+    return vae
