@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 
 from .glyphs import COLORS, REGIONS
+from .reader import ink_map
 
 BORDER = 2  # width in pixels of the frame whose median colour is the background
 MIN_CONTRAST = 0.25  # below this strongest ink-to-background distance ([-1, 1] units) there is no ink
@@ -64,22 +65,13 @@ def _check_image(image: torch.Tensor) -> torch.Tensor:
     return image.detach().float().cpu()
 
 
-def background_colour(image: torch.Tensor) -> torch.Tensor:
-    """Median colour (3,) of the outer BORDER-pixel frame of a (3, H, W) image."""
-    image = _check_image(image)
-    frame = torch.ones(image.shape[1:], dtype=torch.bool)
-    frame[BORDER:-BORDER, BORDER:-BORDER] = False
-    return image[:, frame].median(dim=1).values
-
-
 def glyph_mask(image: torch.Tensor, threshold: float = 0.5) -> torch.Tensor | None:
-    """(H, W) bool: pixels whose distance to the background exceeds threshold × the strongest contrast."""
-    image = _check_image(image)
-    distance = (image - background_colour(image)[:, None, None]).norm(dim=0)  # (H, W)
-    strongest = torch.quantile(distance.flatten(), CONTRAST_QUANTILE)
-    if strongest < MIN_CONTRAST:
+    """(H, W) bool: pixels whose distance to the background exceeds threshold × the strongest contrast
+    (reader.ink_map, the reader's own input), or None when the strongest contrast is below MIN_CONTRAST."""
+    ink, contrast = ink_map(_check_image(image)[None], BORDER, CONTRAST_QUANTILE, MIN_CONTRAST)
+    if contrast[0] < MIN_CONTRAST:
         return None
-    return distance > threshold * strongest
+    return ink[0, 0] > threshold
 
 
 def glyph_colour(image: torch.Tensor, threshold: float = 0.75) -> str | None:
