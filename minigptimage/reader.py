@@ -1,0 +1,229 @@
+"""A glyph reader: a small CRNN that reads the word in an image, used to score text-to-image outputs.
+
+CRNN (Shi, Bai & Yao 2015, arXiv 1507.05717): convolutions turn the image into a feature map, the height is
+collapsed (here by a max over rows, so the word may sit anywhere vertically), and every remaining column
+becomes one time step of a sequence; a per-column classifier gives log-probabilities over 26 letters plus a
+"blank". Training uses CTC (Graves et al. 2006, "Connectionist Temporal Classification"): the loss sums the
+probability of every column-wise path that collapses to the target word (merge repeats, then drop blanks),
+so no one has to say which column holds which letter. Reading is greedy CTC decoding: the best class per
+column, repeats merged, blanks dropped ("CC-A-TT" → "CAT").
+
+    image (B, 3, 64, 64) → ink map (B, 1, 64, 64) → three conv blocks → (B, c, 8, 32) → max over rows → (B, c, 32)
+    → a 1-D conv along the columns (context between neighbouring letters) → (B, 27, 32) log-probabilities
+
+Simplified from the paper: a 1-D convolution replaces the bidirectional LSTM (a 6-letter word needs little
+context, and convs train faster on a CPU); BatchNorm everywhere; 32 columns for at most 6 letters, so a
+doubled letter always has room for the blank CTC needs between its two copies.
+
+The network does not see colours: its input is an ink map, each pixel's colour distance to the background
+(the median colour of the image border) over the image's strongest contrast, so "red on white" and
+"yellow on purple" look the same and it only has to learn letter shapes (colour is scored separately,
+scoring.glyph_colour). Training images are augmented (shifts, blur, noise, contrast, inverted and shuffled colour channels) so the
+reader also reads the imperfect pixels a generator makes. It never sees the held-out words.
+"""
+from __future__ import annotations
+
+import dataclasses
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+FORMAT = 1  # version of the checkpoint dict written by GlyphReader.save
+ALPHABET = string.ascii_uppercase  # class k + 1 is ALPHABET[k]; class 0 is the CTC blank
+PRETRAINED = Path(__file__).resolve().parent.parent / "tiny_data" / "reader.pt"
+
+
+@dataclass
+class ReaderConfig:
+    image_size: int = 64  # side of the square input images
+    channels: tuple = (32, 64, 128)  # widths of the three conv blocks
+    seq_channels: int = 128  # width of the 1-D convs along the columns
+
+    @classmethod
+    def preset(cls, name: str) -> "ReaderConfig":
+        presets = {"tiny": cls()}
+        if name not in presets:
+            raise ValueError(f"name: expected one of {sorted(presets)}, got {name!r}")
+        return presets[name]
+
+
+def conv_block(c_in: int, c_out: int, pool: tuple[int, int] | None):
+    layers = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+    return layers + ([nn.MaxPool2d(pool)] if pool else [])
+
+
+class GlyphReader(nn.Module):
+    """CRNN + greedy CTC decoding: `read(images)` returns the words it sees."""
+
+    def __init__(self, cfg: ReaderConfig | None = None, seed: int | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg or ReaderConfig()
+        c = list(cfg.channels)
+        with torch.random.fork_rng(enabled=seed is not None):  # reproducible init, global RNG untouched
+            if seed is not None:
+                torch.manual_seed(seed)
+            # 64×64 → 32×32 → 16×32 → 8×32 (rows halve three times, columns once)
+            self.features = nn.Sequential(*conv_block(1, c[0], (2, 2)), *conv_block(c[0], c[1], (2, 1)),
+                                          *conv_block(c[1], c[2], (2, 1)))
+            s = cfg.seq_channels
+            self.sequence = nn.Sequential(nn.Conv1d(c[2], s, 3, padding=1), nn.BatchNorm1d(s), nn.ReLU(),
+                                          nn.Conv1d(s, len(ALPHABET) + 1, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """images (B, 3, H, W) in [-1, 1] -> log-probabilities (B, 27, T) over blank + A–Z per column."""
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"images: expected (B, 3, H, W), got {tuple(images.shape)}")
+        f = self.features(ink_map(images)[0])  # (B, c, H/8, W/2)
+        f = f.amax(dim=2)  # (B, c, T): collapse the rows
+        return self.sequence(f).log_softmax(dim=1)  # (B, 27, T)
+
+    @torch.no_grad()
+    def read(self, images: torch.Tensor, batch_size: int = 256) -> list[str]:
+        """Greedy CTC decoding of (B, 3, H, W) images in [-1, 1]: best class per column, merge repeats, drop blanks."""
+        was_training = self.training
+        self.eval()
+        words = []
+        for i in range(0, len(images), batch_size):
+            best = self(images[i:i + batch_size].float()).argmax(dim=1)  # (B, T)
+            words += [ctc_greedy_decode(row) for row in best.tolist()]
+        self.train(was_training)
+        return words
+
+    def save(self, path) -> None:
+        cfg = dataclasses.asdict(self.cfg)
+        cfg["channels"] = list(cfg["channels"])
+        torch.save({"format": FORMAT, "config": cfg, "state_dict": self.state_dict()}, path)
+
+    @classmethod
+    def load(cls, path) -> "GlyphReader":
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "config" not in ckpt:
+            raise ValueError(f"path: {path} is not a glyph-reader checkpoint of format {FORMAT}")
+        reader = cls(ReaderConfig(**{**ckpt["config"], "channels": tuple(ckpt["config"]["channels"])}))
+        reader.load_state_dict(ckpt["state_dict"])
+        return reader.eval()
+
+    @classmethod
+    def pretrained(cls) -> "GlyphReader":
+        """The reader shipped in tiny_data/reader.pt (trained by `train_shipped_reader`)."""
+        return cls.load(PRETRAINED)
+
+
+def ink_map(images: torch.Tensor, border: int = 2, quantile: float = 0.998, min_contrast: float = 0.25):
+    """Where the ink is, whatever its colour: (B, 3, H, W) in [-1, 1] -> (ink (B, 1, H, W) in [0, 1], contrast (B,)).
+
+    The background is the per-channel median of the outer `border` pixels; a pixel's ink is its colour
+    distance to the background divided by the image's strongest contrast (the `quantile` of the distances,
+    at least `min_contrast`, so a blank image stays blank instead of amplifying its noise)."""
+    B, _, H, W = images.shape
+    frame = torch.ones(H, W, dtype=torch.bool, device=images.device)
+    frame[border:-border, border:-border] = False
+    background = images[:, :, frame].median(dim=2).values  # (B, 3)
+    distance = (images - background[:, :, None, None]).norm(dim=1, keepdim=True)  # (B, 1, H, W)
+    contrast = distance.flatten(1).quantile(quantile, dim=1)  # (B,)
+    return (distance / contrast.clamp_min(min_contrast)[:, None, None, None]).clamp(0, 1), contrast
+
+
+def ctc_greedy_decode(classes: list[int]) -> str:
+    """Collapse a best path: merge repeated classes, then drop blanks (class 0). [3,3,0,1,20,20] → "CAT"."""
+    out, prev = [], 0
+    for k in classes:
+        if k != prev and k != 0:
+            out.append(ALPHABET[k - 1])
+        prev = k
+    return "".join(out)
+
+
+def encode_words(words: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Words -> (concatenated class ids, lengths) in the form F.ctc_loss takes."""
+    for w in words:
+        if not w or any(ch not in ALPHABET for ch in w):
+            raise ValueError(f"words: expected non-empty words over A–Z, got {w!r}")
+    ids = torch.tensor([ALPHABET.index(ch) + 1 for w in words for ch in w], dtype=torch.long)
+    return ids, torch.tensor([len(w) for w in words], dtype=torch.long)
+
+
+def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random degradations a generated image may show, per image: colour-channel shuffle and inversion,
+    shift by up to 3 pixels, blur, contrast/brightness change and Gaussian noise. (B, 3, H, W) -> same."""
+    B = images.shape[0]
+    if B == 0:
+        return images
+
+    def u(lo, hi, *shape):  # uniform draws from the generator
+        return lo + (hi - lo) * torch.rand(B, *shape, generator=generator)
+
+    x = images[torch.arange(B)[:, None], torch.stack([torch.randperm(3, generator=generator) for _ in range(B)])]
+    x = torch.where(u(0, 1, 1, 1, 1) < 0.3, -x, x)
+    shift = torch.randint(-3, 4, (2,), generator=generator).tolist()  # one shift per batch
+    x = torch.roll(F.pad(x, (3, 3, 3, 3), mode="replicate"), shifts=shift, dims=(2, 3))[..., 3:-3, 3:-3]
+    sigma = u(0.1, 1.2)  # Gaussian blur, σ in pixels, a 5-tap kernel per image
+    taps = torch.exp(-(torch.arange(-2, 3).float()[None] ** 2) / (2 * sigma[:, None] ** 2))
+    taps = (taps / taps.sum(1, keepdim=True)).repeat_interleave(3, 0)  # (3B, 5)
+    xb = x.reshape(1, 3 * B, *x.shape[2:])  # (1, 3B, H, W): a grouped conv blurs each image on its own
+    xb = F.conv2d(F.pad(xb, (2, 2, 0, 0), mode="replicate"), taps[:, None, None, :], groups=3 * B)
+    xb = F.conv2d(F.pad(xb, (0, 0, 2, 2), mode="replicate"), taps[:, None, :, None], groups=3 * B)
+    x = xb.reshape(x.shape)
+    x = x * u(0.4, 1.0, 1, 1, 1) + u(-0.3, 0.3, 1, 1, 1)
+    x = x + u(0.0, 0.15, 1, 1, 1) * torch.randn(x.shape, generator=generator)
+    return x.clamp(-1, 1)
+
+
+def train_reader(reader: GlyphReader, images: torch.Tensor, words: list[str], steps: int = 1500,
+                 batch_size: int = 32, lr: float = 3e-3, seed: int = 0, augment_prob: float = 0.7,
+                 progress: bool = True) -> list[float]:
+    """CTC training on (images (N, 3, H, W), words); returns the loss of every step. Adam, one-cycle rate.
+
+    CTC first sits on a plateau (all blanks) until the network learns where letters are; clean images get it
+    off the plateau sooner, so the augmented fraction of a batch ramps from 0 to `augment_prob` over the
+    first third of training."""
+    if len(images) != len(words):
+        raise ValueError(f"words: expected {len(images)} words (one per image), got {len(words)}")
+    generator = torch.Generator().manual_seed(seed)
+    targets, lengths = encode_words(words)
+    starts = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)[:-1]])
+    opt = torch.optim.Adam(reader.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    reader.train()
+    losses = []
+    for step in tqdm(range(steps), desc="reader", disable=not progress):
+        idx = torch.randint(len(images), (batch_size,), generator=generator)
+        x = images[idx]
+        n_aug = int(augment_prob * min(1.0, 3 * step / steps) * batch_size)
+        x = torch.cat([augment(x[:n_aug], generator), x[n_aug:]])
+        log_probs = reader(x)  # (B, 27, T)
+        target = torch.cat([targets[starts[i]:starts[i] + lengths[i]] for i in idx.tolist()])
+        T = log_probs.shape[2]
+        loss = F.ctc_loss(log_probs.permute(2, 0, 1), target, torch.full((batch_size,), T, dtype=torch.long),
+                          lengths[idx], blank=0, zero_infinity=True)  # log_probs as (T, B, 27)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    reader.eval()
+    return losses
+
+
+def train_shipped_reader(path=PRETRAINED, steps: int = 3000, batch_size: int = 32, seed: int = 0,
+                         n_images: int = 16000, progress: bool = True) -> GlyphReader:
+    """How tiny_data/reader.pt was made: render `n_images` images (¾ words of the "train" list, ¼ random
+    letter strings — never a held-out word), train with augmentation, save."""
+    from .glyphs import GlyphDataset, collate  # imported here: the reader itself does not depend on the data
+
+    n_random = n_images // 4
+    batches = [collate([ds[i] for i in range(len(ds))]) for ds in (
+        GlyphDataset("train", length=n_images - n_random, seed=seed),
+        GlyphDataset("random", length=n_random, seed=seed))]
+    images = torch.cat([b["image"] for b in batches])  # (N, 3, H, W)
+    words = [w for b in batches for w in b["text"]]
+    reader = GlyphReader(ReaderConfig(), seed=seed)
+    train_reader(reader, images, words, steps=steps, batch_size=batch_size, seed=seed, progress=progress)
+    if path is not None:
+        reader.save(path)
+    return reader
