@@ -20,6 +20,10 @@ The network does not see colours: its input is an ink map, each pixel's colour d
 "yellow on purple" look the same and it only has to learn letter shapes (colour is scored separately,
 scoring.glyph_colour). Training images are augmented (shifts, blur, noise, contrast, inverted and shuffled colour channels) so the
 reader also reads the imperfect pixels a generator makes. It never sees the held-out words.
+
+Shipped: tiny_data/reader.pt (146,623 parameters, 0.6 MB) made by ``train_shipped_reader()`` (16,000 renders,
+1,500 steps of 32, seed 0; 15.6 min on a heavily shared 2-core CPU, one thread). On 1,000 held-out renders
+(heldout split, seed 0) it reads 99.8% of words exactly (character accuracy 99.96%), and 97% after ``augment``.
 """
 from __future__ import annotations
 
@@ -210,7 +214,7 @@ def train_reader(reader: GlyphReader, images: torch.Tensor, words: list[str], st
     return losses
 
 
-def train_shipped_reader(path=PRETRAINED, steps: int = 3000, batch_size: int = 32, seed: int = 0,
+def train_shipped_reader(path=PRETRAINED, steps: int = 1500, batch_size: int = 32, seed: int = 0,
                          n_images: int = 16000, progress: bool = True) -> GlyphReader:
     """How tiny_data/reader.pt was made: render `n_images` images (¾ words of the "train" list, ¼ random
     letter strings — never a held-out word), train with augmentation, save."""
