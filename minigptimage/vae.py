@@ -35,6 +35,12 @@ of steps even to match PCA, which is why an earlier version of this VAE stalled 
 
 Shapes for the "tiny" preset: x (B, 3, 64, 64) → patches (B, 48, 16, 16) → mean, logvar (B, 8, 16, 16).
 Simplified compared with the paper: no attention block, no perceptual loss or discriminator, one level.
+
+Shipped: tiny_data/vae.pt, made by ``train_shipped_vae()`` (seed 0; 16,000 renders of training words and
+random strings; 3,200 steps of 16; 189 s of training on one thread of a shared 2-core CPU). On 1,000
+held-out renders: PSNR 31.3 dB (PCA alone: 25.1 dB) and the glyph reader reads 97.2% of the reconstructions
+exactly (99.8% of the originals). The same recipe with 4 latent channels: 26.9 dB and 86.5% read (after 1,600
+steps; 8 channels after 1,600 steps: 29.6 dB, 96.2%).
 """
 from __future__ import annotations
 
@@ -68,7 +74,8 @@ class VAEConfig:
     @classmethod
     def preset(cls, name: str) -> "VAEConfig":
         presets = {
-            # 64×64 → 8×16×16: a PCA-initialised linear patch path plus light convolutions, trains in a minute
+            # 64×64 → 8×16×16: a PCA-initialised linear patch path plus light convolutions (218,616
+            # parameters); 3,200 steps of 16 images take about 3 minutes on one CPU core
             "tiny": cls(latent_channels=8, patch=4, channels=(64,), linear_path=True),
             "small": cls(latent_channels=8, patch=4, channels=(128,), res_blocks=2, linear_path=True),
         }
