@@ -2,7 +2,6 @@
 overfit, and the shipped tiny_data/vae.pt on held-out renders (PSNR and legibility)."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
