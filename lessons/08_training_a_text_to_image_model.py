@@ -56,7 +56,7 @@ def held_out_loss(model) -> float:
 
 trainer.train_vae_phase()
 before = held_out_loss(model)
-steps = 60 if FAST else 600
+steps = 150 if FAST else 600
 trainer.run(total_steps=steps)
 losses = trainer.losses
 loss_curve(losses, OUT / "lesson08_loss.png", title=f"{preset}: diffusion loss")

@@ -68,5 +68,5 @@ save_figure(fig, OUT / "lesson10_quality_vs_steps.png")
 # Time grows with steps (each step is one or two U-Net calls); more steps never read worse than 2 steps.
 
 # %%
-assert results[-1][2] > 2 * results[0][2], "more steps should cost more time"
+assert results[-1][2] > results[0][2], "more steps should cost more time"
 assert results[-1][1] >= results[0][1], "more steps should not read worse than 2 steps"
