@@ -71,8 +71,10 @@ def build_parser() -> Parser:
     q.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
     q.add_argument("--vae", default=None, help="reuse a trained VAE (tiny_data/vae.pt or a checkpoint)")
     q.add_argument("--vae-steps", type=int, default=None, help="VAE steps before diffusion (preset default)")
-    q.add_argument("--batch-size", type=int, default=None)
+    q.add_argument("--batch-size", type=int, default=None, help="images per step and process")
     q.add_argument("--lr", type=float, default=None)
+    q.add_argument("--latent-cache", type=int, default=None,
+                   help="items rendered and encoded once (0: render every batch; tiny default 20000)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--device", default="cpu")
 
@@ -259,7 +261,8 @@ def cmd_train(args) -> int:
         raise UsageError("--save-every must be ≥ 0 and --keep ≥ 1")
     minutes = 10.0 if args.steps is None and args.minutes is None else args.minutes
     cfg = TrainConfig.preset(args.preset)
-    overrides = {"batch_size": args.batch_size, "lr": args.lr, "vae_steps": args.vae_steps, "seed": args.seed}
+    overrides = {"batch_size": args.batch_size, "lr": args.lr, "vae_steps": args.vae_steps, "seed": args.seed,
+                 "latent_cache": args.latent_cache}
     for name, value in overrides.items():
         if value is not None:
             setattr(cfg, name, value)
@@ -311,7 +314,7 @@ def cmd_demo(args) -> int:
     if args.train:
         cmd_train(argparse.Namespace(preset="tiny", out=str(out / "run"), minutes=10.0, steps=None, save_every=0,
                                      keep=1, resume=False, vae=None, vae_steps=None, batch_size=None, lr=None,
-                                     seed=0, device=args.device))
+                                     latent_cache=None, seed=0, device=args.device))
         model = MiniGPTImage.load(resolve_checkpoint(out / "run")).to(args.device)
     else:
         model = MiniGPTImage.load(PRETRAINED).to(args.device)
