@@ -65,8 +65,13 @@ save_figure(fig, OUT / "lesson10_quality_vs_steps.png")
 
 # %% [markdown]
 # ## What we measured
-# Time grows with steps (each step is one or two U-Net calls); more steps never read worse than 2 steps.
+# Time grows with steps (each step is one or two U-Net calls), and DDIM converges: with more steps the image
+# gets closer to a many-step reference from the same starting noise (the reader's score on a handful of images
+# is too noisy to assert on).
 
 # %%
+reference = model.generate([prompt], steps=50, seed=1)
+distance = {n: (model.generate([prompt], steps=n, seed=1) - reference).abs().mean().item() for n in (2, 20)}
+print(f"mean |x(n steps) − x(50 steps)|: 2 steps {distance[2]:.3f}, 20 steps {distance[20]:.3f}")
 assert results[-1][2] > results[0][2], "more steps should cost more time"
-assert results[-1][1] >= results[0][1], "more steps should not read worse than 2 steps"
+assert distance[20] < distance[2], "DDIM with more steps should approach the many-step sample"
