@@ -15,15 +15,6 @@ PROMPTS = ['the word "SUN" in red on white', '"HAT" in blue letters on yellow, a
 STEPS = 4
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The micro model's tensors are tiny: a second thread only adds overhead (seconds a call on a busy CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def model():
     """A real micro model, untrained, with its zero-initialised convs (output and glyph branch) set to small

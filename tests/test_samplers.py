@@ -13,15 +13,6 @@ from minigptimage.samplers import (DDIMSampler, DDPMSampler, GaussianMixture, cl
 from minigptimage.schedule import NoiseSchedule
 
 LINEAR, COSINE = NoiseSchedule.linear(1000), NoiseSchedule.cosine(1000)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The loops here run thousands of ops on tiny tensors: threads only cost (100x when cores are busy)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 SMALL = NoiseSchedule.from_name("linear", 100)
 MIXTURE = GaussianMixture([[-2.0, 0.0], [2.0, 1.0], [0.0, -2.0]], [0.3, 0.5, 0.4], [0.5, 0.3, 0.2])
 

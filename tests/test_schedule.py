@@ -14,15 +14,6 @@ SCHEDULES = {"linear": NoiseSchedule.linear(1000), "cosine": NoiseSchedule.cosin
 schedules = st.sampled_from(sorted(SCHEDULES))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Many ops on tiny tensors: threads only cost (100x when the cores are busy)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_linear_is_literally_linspace():
     assert torch.equal(NoiseSchedule.linear(1000).betas, torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64))
     assert torch.equal(NoiseSchedule.linear(7, 0.1, 0.3).betas, torch.linspace(0.1, 0.3, 7, dtype=torch.float64))
