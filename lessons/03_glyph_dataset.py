@@ -7,7 +7,7 @@ Paper section: the task is the visual-text rendering of Imagen (arXiv:2205.11487
 What you should see:
   1. a grid of samples: three fonts, contrasting colours, nine named regions, the caption above each;
   2. for a few samples, the image, its layout box, its mask (1 = the region to paint) and its glyph canvas
-     (the same word in a neutral font, filling the same box — what the glyph-aware U-Net branch sees);
+     (the same word in the same font, filling the same box — what the glyph-aware U-Net branch sees);
   3. a pair: same style and place, a different word (what editing lessons use);
   4. measured: the mask covers exactly the box, items are reproducible, the planner's box (from the caption
      alone) overlaps the true box, and how many images per second the dataset renders.

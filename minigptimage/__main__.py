@@ -75,6 +75,8 @@ def build_parser() -> Parser:
     q.add_argument("--lr", type=float, default=None)
     q.add_argument("--latent-cache", type=int, default=None,
                    help="items rendered and encoded once (0: render every batch; tiny default 20000)")
+    q.add_argument("--min-snr-gamma", type=float, default=None,
+                   help="Min-SNR-γ loss weighting (0: off, the plain v loss; preset default)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--device", default="cpu")
 
@@ -262,7 +264,7 @@ def cmd_train(args) -> int:
     minutes = 10.0 if args.steps is None and args.minutes is None else args.minutes
     cfg = TrainConfig.preset(args.preset)
     overrides = {"batch_size": args.batch_size, "lr": args.lr, "vae_steps": args.vae_steps, "seed": args.seed,
-                 "latent_cache": args.latent_cache}
+                 "latent_cache": args.latent_cache, "min_snr_gamma": args.min_snr_gamma}
     for name, value in overrides.items():
         if value is not None:
             setattr(cfg, name, value)

@@ -103,8 +103,10 @@ class PromptEncoder(nn.Module):
         return self.box_mlp(features)[:, None, :]  # (B, 1, D)
 
     # ---- the encoder -----------------------------------------------------------------------------
-    def forward(self, ids, mask, image=None, box=None, layout_mask=None):
-        """ids (B, L) long, mask (B, L) bool → (context (B, L', D), context_mask (B, L') bool)."""
+    def forward(self, ids, mask, image=None, box=None, layout_mask=None, image_present=None):
+        """ids (B, L) long, mask (B, L) bool → (context (B, L', D), context_mask (B, L') bool).
+        ``image_present`` (B,) bool marks the rows that really have a reference image (training mixes rows
+        with and without one in a batch); the image tokens of the other rows are masked out."""
         self.check(ids, mask, image, box, layout_mask)
         B, L = ids.shape
         tokens = [self.token_embed(ids) + self.pos_embed[:L] + self.type_embed.weight[TEXT]]  # (B, L, D)
@@ -116,8 +118,13 @@ class PromptEncoder(nn.Module):
         if layout_mask is not None:
             tokens.append(self.patch_tokens(layout_mask.float(), self.mask_patch, "layout_mask")
                           + self.type_embed.weight[LAYOUT])
-        for extra in tokens[1:]:  # image and layout tokens are always real
+        for extra in tokens[1:]:  # image and layout tokens are real (image tokens unless image_present says no)
             masks.append(torch.ones(B, extra.shape[1], dtype=torch.bool, device=ids.device))
+        if image is not None and image_present is not None:
+            if image_present.shape != (B,) or image_present.dtype != torch.bool:
+                raise ValueError(f"image_present must be a ({B},) bool tensor, got {tuple(image_present.shape)} "
+                                 f"{image_present.dtype}")
+            masks[1] = masks[1] & image_present.to(ids.device)[:, None]
         x, context_mask = torch.cat(tokens, dim=1), torch.cat(masks, dim=1)  # (B, L', D), (B, L')
         for block in self.blocks:
             x = block(x, mask=context_mask)

@@ -10,7 +10,7 @@ a contrasting background, placed in a named region of ``layout.REGIONS``. Each i
     caption  e.g. 'the word "CAT" in red on white, at the top left'
     box      (x0, y0, x1, y1) ints, the tight box of the inked pixels, exclusive ends: image[:, y0:y1, x0:x1]
     mask     (1, H, W) float32, 1 inside the box (the region to paint)
-    glyph    (1, H, W) float32 in [0, 1], the word in the neutral font filling the same box (layout.py)
+    glyph    (1, H, W) float32 in [0, 1], the word in the image's font filling the same box (layout.py)
 
 Size and place follow ``layout.word_size`` / ``layout.place``: the largest size at which the word fits the
 region with a margin, centred with ±1 px jitter — the rule ``layout.plan_box`` uses at generation time.
@@ -47,6 +47,7 @@ CAPTIONS = (
     '{a_background} image with the word "{text}" written in {color} {where}',
     '"{text}" in {color} letters on {background}, {where}',
 )
+REFERENCE_CAPTION = 'the word "{text}" in the style of the image'  # a prompt that comes with a reference image
 LIST_FIELDS = ("caption", "text", "color", "background", "font", "position")  # collated as lists
 WHERE = {"center": "in the center", "left": "on the left", "right": "on the right"}  # else "at the <region>"
 
@@ -91,7 +92,7 @@ class GlyphSample:
     text: str  # the word drawn
     box: tuple[int, int, int, int]  # (x0, y0, x1, y1) tight ink box, exclusive ends
     mask: torch.Tensor  # (1, H, W) float32, 1 inside box
-    glyph: torch.Tensor  # (1, H, W) float32 in [0, 1], neutral-font canvas of text in box
+    glyph: torch.Tensor  # (1, H, W) float32 in [0, 1], canvas of text in its own font, in box
     color: str  # text colour, a key of COLORS
     background: str  # background colour, a key of COLORS
     font: str  # a key of FONTS
@@ -200,7 +201,7 @@ class GlyphDataset(torch.utils.data.Dataset):
         mask = torch.zeros(1, self.image_size, self.image_size)
         mask[:, y0:y1, x0:x1] = 1
         return GlyphSample(image.float() / 127.5 - 1, make_caption(text, s), text, box, mask,
-                           layout.render_canvas(text, box, self.image_size), s["color"], s["background"],
+                           layout.render_canvas(text, box, self.image_size, s["font"]), s["color"], s["background"],
                            s["font"], s["position"],
                            size or layout.word_size(text, s["position"], self.image_size, s["font"]))
 

@@ -10,7 +10,9 @@ diffusion model is conditioned on. Here the planner is a handful of rules shared
    the region with a margin (``fit_font_size``), measured in the neutral font, and is centred in the region.
    ``GlyphDataset`` places its words by the very same rule, so planned and true boxes agree.
 3. ``render_canvas``: the word in the neutral font (DejaVu Sans Bold), its tight ink box resized to fill the
-   box, anti-aliased → a (1, H, W) canvas in [0, 1] whose ink lies inside the box.
+   box, anti-aliased → a (1, H, W) canvas in [0, 1] whose ink lies inside the box. Training canvases are
+   drawn in the training image's own font (so the canvas says exactly which pixels are ink and the model
+   learns to colour them, as TextDiffuser's character masks do); generated words follow the canvas's font.
 
 Text is rasterised ``SUPERSAMPLE`` = 4 times larger and box-filtered down (anti-aliasing). Boxes are
 ``(x0, y0, x1, y1)`` pixel ints with exclusive ends, as in slicing: ``canvas[:, y0:y1, x0:x1]``.
@@ -233,14 +235,23 @@ def plan_box(prompt_or_word: str, image_size: int = 64, region: str | None = Non
     return (x0, y0, x0 + w, y1)
 
 
-def render_canvas(text: str, box, image_size: int = 64) -> torch.Tensor:
-    """(1, H, W) float32 in [0, 1]: ``text`` in the neutral font, its ink box stretched to fill ``box``."""
+def render_canvas(text: str, box, image_size: int = 64, font: str = CANVAS_FONT) -> torch.Tensor:
+    """(1, H, W) float32 in [0, 1]: ``text`` in ``font`` (the neutral font unless told), its ink box stretched
+    to fill ``box``. The dataset draws each training canvas in its image's own font, so the canvas shows the
+    exact letter shapes; at generation time the canvas (and so the letters) is in the neutral font."""
     text = check_text(text)
+    if font not in FONTS:
+        raise ValueError(f"font must be one of {sorted(FONTS)}, got {font!r}")
     x0, y0, x1, y1 = check_box(box, image_size)
     canvas = np.zeros((image_size, image_size), dtype=np.float32)
-    px = max(8, round(SUPERSAMPLE * (y1 - y0) / _tallest_capital(CANVAS_FONT)))  # ~SUPERSAMPLE × the box
-    patch = ink_hires(text, CANVAS_FONT, px).resize((x1 - x0, y1 - y0), Image.Resampling.BOX)
-    canvas[y0:y1, x0:x1] = np.asarray(patch, dtype=np.float32) / 255
+    size = fit_font_size(text, font, x1 - x0, y1 - y0)
+    while all(n <= lim for n, lim in zip(ink_coverage(text, font, size + 1).shape, (y1 - y0, x1 - x0))):
+        size += 1  # the largest size whose ink fits (fit_font_size leaves room for the tallest capital)
+    cov = ink_coverage(text, font, size)
+    if cov.shape != (y1 - y0, x1 - x0):  # the box is not the ink box of a font size: stretch the ink to it
+        px = max(8, round(SUPERSAMPLE * (y1 - y0) / _tallest_capital(font)))  # ~SUPERSAMPLE × the box
+        cov = ink_hires(text, font, px).resize((x1 - x0, y1 - y0), Image.Resampling.BOX)
+    canvas[y0:y1, x0:x1] = np.asarray(cov, dtype=np.float32) / 255
     return torch.from_numpy(canvas)[None]  # (1, H, W)
 
 

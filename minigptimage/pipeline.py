@@ -130,9 +130,9 @@ class MiniGPTImage(nn.Module):
         """A freshly initialised model; ``seed`` fixes the initial weights (the global RNG is left alone)."""
         config = PipelineConfig.preset(name)
         if config.tokenizer == "word" and tokenizer is None:
-            from .glyphs import GlyphDataset
+            from .glyphs import REFERENCE_CAPTION, GlyphDataset
             ds = GlyphDataset("train", length=20000, seed=0)
-            tokenizer = WordTokenizer.from_texts([ds.caption(i) for i in range(len(ds))])
+            tokenizer = WordTokenizer.from_texts([ds.caption(i) for i in range(len(ds))] + [REFERENCE_CAPTION])
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return cls(config, tokenizer)
@@ -189,23 +189,35 @@ class MiniGPTImage(nn.Module):
 
     # ---------------------------------------------------------------- conditioning
     def condition(self, prompts, boxes=None, reference=None) -> dict:
-        """Prompts -> the U-Net's conditioning: context (B, L, D), context_mask (B, L), glyph (B, 1, H, W)."""
+        """Prompts -> the U-Net's conditioning: context (B, L, D), context_mask (B, L), glyph (B, 1, H, W).
+
+        The layout goes in twice: as a box token of the encoder and as the glyph canvas. The box is
+        ``boxes[i]`` when given, else the ink box of ``reference[i]`` (a reference image (B, 3, H, W) in
+        [-1, 1] lends its colours through the encoder's image tokens, and its place), else the planned box."""
         prompts = check_prompts(prompts)
-        device = self.device
+        device, size = self.device, self.config.image_size
         try:
             ids, mask = self.tokenizer.encode(prompts, self.config.max_prompt_len)  # (B, L), (B, L)
         except ValueError as err:
             raise ValueError(f"prompt: {err}") from None
-        box_t = None
-        if boxes is not None:
-            box_t = torch.as_tensor(boxes, dtype=torch.float32).reshape(len(prompts), 4)  # (B, 4) pixels
-        context, context_mask = self.encoder(ids.to(device), mask.to(device),
-                                             image=None if reference is None else reference.to(device),
-                                             box=None if box_t is None else box_t.to(device))
+        if boxes is not None and len(boxes) != len(prompts):
+            raise ValueError(f"boxes: expected one box per prompt ({len(prompts)}), got {len(boxes)}")
+        boxes = list(boxes) if boxes is not None else [None] * len(prompts)
+        if reference is not None:
+            reference = check_reference(reference, len(prompts), size)
+            from .scoring import glyph_box
+            boxes = [b if b is not None else glyph_box(r) for b, r in zip(boxes, reference)]
+        try:
+            boxes = [layout.plan_box(p, size, box=b) for p, b in zip(prompts, boxes)]  # user's, or planned
+        except ValueError as err:
+            raise ValueError(f"boxes: {err}") from None
+        box_t = torch.tensor(boxes, dtype=torch.float32, device=device)  # (B, 4) pixels
+        context, context_mask = self.encoder(
+            ids.to(device), mask.to(device), image=None if reference is None else reference.to(device),
+            box=box_t if self.config.encoder.use_layout_tokens else None)
         cond = {"context": context, "context_mask": context_mask}
         if self.config.glyph:
-            canvas = layout.canvas_for_prompts(prompts, self.config.image_size, boxes=boxes)  # (B, 1, H, W)
-            cond["glyph"] = canvas.to(device)
+            cond["glyph"] = layout.canvas_for_prompts(prompts, size, boxes=boxes).to(device)  # (B, 1, H, W)
         return cond
 
     def null_condition(self, batch_size: int) -> dict:
@@ -268,6 +280,17 @@ class MiniGPTImage(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Scaled latents (B, C, h, w) -> images (B, 3, H, W) in [-1, 1]."""
         return self.vae.decode_latents(z).clamp(-1, 1)
+
+
+def check_reference(reference, batch_size: int, image_size: int) -> torch.Tensor:
+    """A reference image batch (B, 3, H, W) in [-1, 1], or ValueError naming what is wrong."""
+    want = (batch_size, 3, image_size, image_size)
+    if not isinstance(reference, torch.Tensor) or tuple(reference.shape) != want:
+        got = tuple(reference.shape) if isinstance(reference, torch.Tensor) else type(reference).__name__
+        raise ValueError(f"reference: expected a {want} image tensor in [-1, 1], got {got}")
+    if not torch.isfinite(reference).all() or reference.min() < -1 or reference.max() > 1:
+        raise ValueError("reference: pixel values must be finite and in [-1, 1]")
+    return reference.float()
 
 
 def check_sampling_args(steps, guidance, seed, config: PipelineConfig):

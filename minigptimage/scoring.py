@@ -85,6 +85,16 @@ def glyph_colour(image: torch.Tensor, threshold: float = 0.75) -> str | None:
     return list(COLORS)[int((palette - rgb).norm(dim=1).argmin())]
 
 
+def background_colour(image: torch.Tensor) -> str:
+    """Name (a key of glyphs.COLORS) of the colour nearest to the median of the ``BORDER`` frame's pixels."""
+    image = _check_image(image)
+    frame = torch.ones(image.shape[1:], dtype=torch.bool)
+    frame[BORDER:-BORDER, BORDER:-BORDER] = False
+    rgb = (image[:, frame].median(dim=1).values + 1) * 127.5  # (3,) in 0–255
+    palette = torch.tensor(list(COLORS.values()), dtype=torch.float32)  # (K, 3)
+    return list(COLORS)[int((palette - rgb).norm(dim=1).argmin())]
+
+
 def glyph_position(image: torch.Tensor) -> str | None:
     """Name (a key of glyphs.REGIONS) of the region whose centre is nearest to the ink centroid, or None."""
     mask = glyph_mask(image)

@@ -32,7 +32,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from .glyphs import GlyphDataset, collate
+from .glyphs import REFERENCE_CAPTION, GlyphDataset, collate
 from .pipeline import CheckpointError, MiniGPTImage, atomic_save, read_checkpoint
 from .vae import VAE, train_vae
 
@@ -56,6 +56,8 @@ class TrainConfig:
     vae_lr: float = 1e-3          # VAE learning rate
     latent_cache: int = 0         # >0: pre-render and pre-encode this many items once (the VAE encoder costs
                                   # ~4× the U-Net per image); 0: render and encode every batch afresh
+    reference_every: int = 5      # every k-th item is a style pair: the prompt 'the word "X" in the style of
+                                  # the image' with a reference image of another word in the same style; 0: none
 
     @classmethod
     def preset(cls, name: str) -> "TrainConfig":
@@ -137,7 +139,13 @@ def diffusion_loss(model: MiniGPTImage, batch: dict, cfg: TrainConfig, generator
     prediction = model.config.prediction
     target = {"epsilon": noise, "x0": z0, "v": model.schedule.get_v(z0, noise, t)}[prediction]
     ids, mask = model.tokenizer.encode(batch["caption"], model.config.max_prompt_len)  # (B, L)
-    context, context_mask = model.encoder(ids.to(device), mask.to(device))
+    enc = model.config.encoder
+    box = batch["box"].to(device).float() if enc.use_layout_tokens and "box" in batch else None  # (B, 4)
+    has_ref = batch.get("has_reference")
+    with_ref = enc.use_image_tokens and has_ref is not None and bool(has_ref.any())
+    context, context_mask = model.encoder(ids.to(device), mask.to(device), box=box,
+                                          image=batch["reference"].to(device) if with_ref else None,
+                                          image_present=has_ref.to(device) if with_ref else None)
     cond = {"context": context, "context_mask": context_mask}
     if model.config.glyph:
         cond["glyph"] = batch["glyph"].to(device)                  # (B, 1, H, W)
@@ -153,15 +161,21 @@ class LatentCache:
     (N, C, h, w), captions and glyph canvases (N, 1, H, W, stored as uint8). Deterministic for a seed, so a
     resumed run rebuilds exactly the same cache."""
 
-    def __init__(self, model: MiniGPTImage, dataset: GlyphDataset, size: int, progress: bool = True):
-        latents, glyphs, self.captions = [], [], []
+    def __init__(self, model: MiniGPTImage, dataset: GlyphDataset, size: int, progress: bool = True,
+                 reference_every: int = 0):
+        latents, glyphs, boxes, refs, has_ref, self.captions = [], [], [], [], [], []
         for start in tqdm(range(0, size, 256), desc="encoding the training set", disable=not progress):
-            batch = collate([dataset[i] for i in range(start, min(size, start + 256))])
+            batch = training_items(dataset, range(start, min(size, start + 256)), reference_every)
             with torch.no_grad():
                 latents.append(model.vae.encode_latents(batch["image"].to(model.device)).cpu())
             glyphs.append((batch["glyph"] * 255).round().to(torch.uint8))
+            refs.append(((batch["reference"] + 1) * 127.5).round().to(torch.uint8))
+            boxes.append(batch["box"])
+            has_ref.append(batch["has_reference"])
             self.captions += batch["caption"]
         self.latents, self.glyphs = torch.cat(latents), torch.cat(glyphs)   # (N, C, h, w), (N, 1, H, W)
+        self.boxes, self.has_reference = torch.cat(boxes), torch.cat(has_ref)  # (N, 4), (N,)
+        self.references = torch.cat(refs)                                   # (N, 3, H, W) uint8
 
     def __len__(self) -> int:
         return len(self.captions)
@@ -169,7 +183,8 @@ class LatentCache:
     def batch(self, step: int, batch_size: int, rank: int = 0, world: int = 1) -> dict:
         start = (step * world + rank) * batch_size
         idx = [(start + k) % len(self) for k in range(batch_size)]
-        return {"latent": self.latents[idx], "glyph": self.glyphs[idx].float() / 255,
+        return {"latent": self.latents[idx], "glyph": self.glyphs[idx].float() / 255, "box": self.boxes[idx],
+                "reference": self.references[idx].float() / 127.5 - 1, "has_reference": self.has_reference[idx],
                 "caption": [self.captions[i] for i in idx]}
 
 
@@ -199,10 +214,32 @@ def setup_distributed(device: str) -> tuple[int, int, str]:
     return dist.get_rank(), world, device
 
 
-def data_batch(dataset: GlyphDataset, step: int, batch_size: int, rank: int = 0, world: int = 1) -> dict:
+def training_items(dataset: GlyphDataset, indices, reference_every: int = 0) -> dict:
+    """Collated training items. Item i with ``reference_every`` > 0 and i % reference_every == 0 is a style
+    pair (``GlyphDataset.pair``): its target is the pair's first render, its caption names only the word
+    (``REFERENCE_CAPTION``) and its ``reference`` image is the second render — same colours, font, size and
+    place, another word — so the style can only come from the reference's image tokens. Adds ``reference``
+    (B, 3, H, W) (zeros in rows without one) and ``has_reference`` (B,) bool."""
+    items, refs = [], []
+    for i in indices:
+        if reference_every and i % reference_every == 0:
+            target, ref = dataset.pair(i)
+            items.append(dataclasses.replace(target, caption=REFERENCE_CAPTION.format(text=target.text)))
+            refs.append(ref.image)
+        else:
+            items.append(dataset.sample(i))
+            refs.append(None)
+    batch = collate(items)
+    batch["has_reference"] = torch.tensor([r is not None for r in refs])
+    batch["reference"] = torch.stack([r if r is not None else torch.zeros_like(batch["image"][0]) for r in refs])
+    return batch
+
+
+def data_batch(dataset: GlyphDataset, step: int, batch_size: int, rank: int = 0, world: int = 1,
+               reference_every: int = 0) -> dict:
     """Batch ``step`` of the data stream: items step·B·world + rank·B … (+B−1), so ranks see distinct data."""
     start = (step * world + rank) * batch_size
-    return collate([dataset[(start + k) % len(dataset)] for k in range(batch_size)])
+    return training_items(dataset, [(start + k) % len(dataset) for k in range(batch_size)], reference_every)
 
 
 class Trainer:
@@ -279,7 +316,8 @@ class Trainer:
         broadcasts rank 0's weights to every process)."""
         self.model.vae.requires_grad_(False)
         if self.cfg.latent_cache > 0 and self.cache is None:
-            self.cache = LatentCache(self.model, self.dataset, self.cfg.latent_cache, progress=self.rank == 0)
+            self.cache = LatentCache(self.model, self.dataset, self.cfg.latent_cache, progress=self.rank == 0,
+                                     reference_every=self.cfg.reference_every)
         if self.world > 1 and not isinstance(self.objective, DistributedDataParallel):
             self.objective = DistributedDataParallel(self.objective, find_unused_parameters=True)
 
@@ -297,7 +335,8 @@ class Trainer:
         if self.cache is not None:
             batch = self.cache.batch(self.step, self.cfg.batch_size, self.rank, self.world)
         else:
-            batch = data_batch(self.dataset, self.step, self.cfg.batch_size, self.rank, self.world)
+            batch = data_batch(self.dataset, self.step, self.cfg.batch_size, self.rank, self.world,
+                               self.cfg.reference_every)
         loss = self.objective(batch, self.generator, draws)
         if not torch.isfinite(loss):
             raise TrainingError(f"loss became {loss.item()} at step {self.step}; "

@@ -4,7 +4,10 @@ Given a noisy latent x_t (B, C, h, w), its timestep t and the prompt's context t
 ε (or v, or x₀ — ``UNetConfig.prediction`` records which; the network is the same). The parts:
 
 1. Timestep embedding: sinusoids of t at geometric frequencies (Vaswani et al. 2017, arXiv 1706.03762,
-   sec. 3.5; used for diffusion by Ho et al. 2020, arXiv 2006.11239), then an MLP.
+   sec. 3.5; used for diffusion by Ho et al. 2020, arXiv 2006.11239), then an MLP. The mean of the prompt's
+   context tokens, through a linear layer, is added to it (GLIDE, Nichol et al. 2021, arXiv 2112.10741, sec.
+   2.3; Imagen, Saharia et al. 2022, arXiv 2205.11487, sec. 2.2): global facts such as the colours then
+   scale every residual block, at every resolution, through its FiLM — the 16×16 level has no attention.
 2. Residual blocks: GroupNorm → SiLU → conv → FiLM by the timestep, h·(1 + γ(t)) + β(t) after a second
    GroupNorm ("AdaGN", Dhariwal & Nichol 2021, arXiv 2105.05233, sec. 3) → SiLU → conv, plus the skip.
 3. Transformer blocks on the feature map seen as h·w tokens: self-attention, cross-attention to the
@@ -148,6 +151,7 @@ class UNet(nn.Module):
             return SpatialTransformer(c, cfg.heads, cfg.context_dim, cfg.mlp_ratio) if on else nn.Identity()
 
         self.time_mlp = nn.Sequential(nn.Linear(ch[0], T), nn.SiLU(), nn.Linear(T, T))
+        self.pooled_context = nn.Linear(cfg.context_dim, T)  # mean prompt token → added to the time embedding
         self.conv_in = nn.Conv2d(cfg.in_channels, ch[0], 3, padding=1)
         # Down path: level i = n × (ResBlock, attention), then a stride-2 conv to the next width.
         self.down_res, self.down_attn, self.downsample = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
@@ -183,6 +187,9 @@ class UNet(nn.Module):
         t = self.check(x, t, context, context_mask, glyph)
         cfg, n, levels = self.cfg, self.cfg.num_res_blocks, len(self.cfg.channels)
         temb = self.time_mlp(timestep_embedding(t, cfg.channels[0]).to(x.dtype))  # (B, time_dim)
+        keep = context_mask[..., None].to(context.dtype)  # (B, L, 1)
+        pooled = (context * keep).sum(1) / keep.sum(1).clamp(min=1)  # (B, D), mean of the real tokens
+        temb = temb + self.pooled_context(pooled)
         g = [0.0] * levels
         if cfg.glyph:
             B, _, h, w = x.shape

@@ -114,3 +114,17 @@ def test_errors_name_the_argument():
         text_only(ids, mask, image=torch.zeros(2, 3, 64, 64))
     with pytest.raises(ValueError, match="preset"):
         PromptEncoderConfig.preset("huge")
+
+
+def test_image_present_masks_the_image_tokens_of_rows_without_a_reference():
+    torch.manual_seed(0)
+    enc = PromptEncoder(PromptEncoderConfig(dim=32, depth=1, heads=2)).eval()
+    ids, mask = torch.randint(3, 99, (2, 10)), torch.ones(2, 10, dtype=torch.bool)
+    image = torch.rand(2, 3, 64, 64) * 2 - 1
+    present = torch.tensor([True, False])
+    ctx, ctx_mask = enc(ids, mask, image=image, image_present=present)
+    alone, _ = enc(ids[1:], mask[1:])  # row 1 encoded without any image
+    assert ctx_mask[0].all() and ctx_mask[1, :10].all() and not ctx_mask[1, 10:].any()
+    assert torch.allclose(ctx[1, :10], alone[0], atol=1e-5)  # its text never attended to the image
+    with pytest.raises(ValueError, match="image_present"):
+        enc(ids, mask, image=image, image_present=torch.tensor([1, 0]))

@@ -72,9 +72,12 @@ def test_box_and_mask_match_the_ink(split, index):
 def test_glyph_canvas_is_the_word_in_the_same_box(split, index):
     s = GlyphDataset(split, 200, seed=4)[index]
     assert s.glyph.shape == (1, 64, 64) and 0 <= s.glyph.min() and s.glyph.max() <= 1
-    assert torch.equal(s.glyph, layout.render_canvas(s.text, s.box))
+    assert torch.equal(s.glyph, layout.render_canvas(s.text, s.box, font=s.font))
     assert (s.glyph * (1 - s.mask)).sum() == 0  # no ink outside the box
     assert bbox(s.glyph[0] > 0) == s.box  # and it fills the box
+    # the canvas is the image's own coverage: image = background + canvas · (colour − background)
+    fg, bg = (torch.tensor(COLORS[c]).float()[:, None, None] / 127.5 - 1 for c in (s.color, s.background))
+    assert torch.allclose(bg + s.glyph * (fg - bg), s.image, atol=1 / 127.5)
 
 
 @given(splits, indices)

@@ -118,3 +118,35 @@ def test_a_malicious_pickle_runs_nothing(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError, match="unsafe"):
         MiniGPTImage.load("evil.pt")
     assert not os.path.exists("PWNED_BY_PICKLE")
+
+
+@pytest.mark.parametrize("reference, message", [
+    (torch.zeros(1, 3, 32, 32), "reference"), (torch.zeros(1, 1, 64, 64), "reference"),
+    (torch.full((1, 3, 64, 64), 2.0), r"\[-1, 1\]"), ("image.png", "reference")])
+def test_bad_reference_images_are_named(model, reference, message):
+    with pytest.raises(ValueError, match=message):
+        model.generate(PROMPTS[:1], steps=2, reference=reference)
+
+
+@pytest.mark.parametrize("boxes", [[(0, 0, 80, 10)], [(10, 10, 10, 20)], [(5, 5, 4, 9)], [(1, 2, 3)],
+                                   [(0, 0, 10, 10), (0, 0, 10, 10)]])
+def test_bad_boxes_are_named(model, boxes):
+    with pytest.raises(ValueError, match="box"):
+        model.generate(PROMPTS[:1], steps=2, boxes=boxes)
+
+
+def test_the_box_and_the_reference_reach_the_encoder_and_the_canvas(model):
+    from minigptimage.glyphs import GlyphDataset
+    from minigptimage.scoring import glyph_box
+    target, ref = GlyphDataset("heldout", length=3, seed=5, pairs=True)[0]
+    prompt = f'the word "{target.text}" in the style of the image'
+    plain = model.condition([prompt])
+    with_box = model.condition([prompt], boxes=[(4, 40, 60, 56)])
+    with_ref = model.condition([prompt], reference=ref.image[None])
+    assert with_ref["context"].shape[1] == plain["context"].shape[1] + 64  # 8×8 image patch tokens
+    assert not torch.allclose(with_box["context"], plain["context"])  # the box token differs
+    canvas_box = tuple(v.item() for v in torch.nonzero(with_box["glyph"][0, 0]).aminmax(dim=0)[0].flip(0))
+    assert canvas_box == (4, 40)  # ink starts at the asked box's corner (x0, y0)
+    rx0, ry0, rx1, ry1 = glyph_box(ref.image)  # without a box, the word goes where the reference's ink is
+    ink = torch.nonzero(with_ref["glyph"][0, 0])
+    assert ink[:, 0].min() >= ry0 and ink[:, 0].max() < ry1 and ink[:, 1].min() >= rx0 and ink[:, 1].max() < rx1

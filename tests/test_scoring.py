@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from minigptimage.glyphs import COLOR_PAIRS, GlyphDataset, render_word
 from minigptimage.reader import GlyphReader
-from minigptimage.scoring import (box_iou, char_accuracy, edit_distance, glyph_box, glyph_colour, glyph_position,
-                                  word_accuracy)
+from minigptimage.scoring import (background_colour, box_iou, char_accuracy, edit_distance, glyph_box,
+                                  glyph_colour, glyph_position, word_accuracy)
 
 words = st.text(alphabet="ABC", max_size=5)
 
@@ -59,6 +59,7 @@ def test_colour_position_and_box_on_real_renders(renders):
     assert sum(glyph_colour(s.image) == s.color for s in renders) / n >= 0.99
     assert sum(glyph_position(s.image) == s.position for s in renders) / n >= 0.95
     assert sum(box_iou(glyph_box(s.image), s.box) >= 0.8 for s in renders) / n >= 0.95
+    assert all(background_colour(s.image) == s.background for s in renders)
 
 
 @pytest.mark.parametrize("color, background", COLOR_PAIRS[::3])

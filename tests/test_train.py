@@ -5,9 +5,10 @@ import pytest
 import torch
 from hypothesis import given, strategies as st
 
+from minigptimage.glyphs import GlyphDataset
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.train import (TrainConfig, Trainer, TrainingError, checkpoints, data_batch, diffusion_loss,
-                                drop_condition, loss_weight, lr_at, newest_good_checkpoint)
+                                drop_condition, loss_weight, lr_at, newest_good_checkpoint, training_items)
 
 QUIET = dict(log=lambda m: None)
 
@@ -128,11 +129,28 @@ def test_the_latent_cache_holds_what_the_vae_would_encode_on_the_fly(tmp_path):
     trainer.train_vae_phase()
     trainer.start_diffusion_phase()
     cached = trainer.cache.batch(1, 4)                      # items 4, 5, 0, 1 (wraps around the cache)
-    fresh = [trainer.dataset[i] for i in (4, 5, 0, 1)]
+    fresh = training_items(trainer.dataset, (4, 5, 0, 1), trainer.cfg.reference_every)
     with torch.no_grad():
-        z = trainer.model.vae.encode_latents(torch.stack([s.image for s in fresh]))
-    assert cached["caption"] == [s.caption for s in fresh]
+        z = trainer.model.vae.encode_latents(fresh["image"])
+    assert cached["caption"] == fresh["caption"]
     assert torch.allclose(cached["latent"], z, atol=1e-6)
-    assert (cached["glyph"] - torch.stack([s.glyph for s in fresh])).abs().max() <= 0.5 / 255 + 1e-6
+    assert (cached["glyph"] - fresh["glyph"]).abs().max() <= 0.5 / 255 + 1e-6
+    assert torch.equal(cached["box"], fresh["box"]) and torch.equal(cached["has_reference"], fresh["has_reference"])
+    assert (cached["reference"] - fresh["reference"]).abs().max() <= 0.5 / 127.5 + 1e-6
     trainer.run(total_steps=2)                              # and training runs from it
     assert len(trainer.losses) == 2
+
+
+def test_every_kth_training_item_is_a_style_pair_whose_caption_names_only_the_word():
+    ds = GlyphDataset("train", length=50, seed=3)
+    batch = training_items(ds, range(10), reference_every=5)
+    assert batch["has_reference"].tolist() == [i % 5 == 0 for i in range(10)]
+    for i in range(10):
+        if i % 5:
+            assert batch["caption"][i] == ds.caption(i) and not batch["reference"][i].any()
+            continue
+        target, ref = ds.pair(i)
+        assert batch["caption"][i] == f'the word "{target.text}" in the style of the image'
+        assert torch.equal(batch["image"][i], target.image) and torch.equal(batch["reference"][i], ref.image)
+        assert batch["box"][i].tolist() == list(target.box)
+    assert not training_items(ds, range(10))["has_reference"].any()  # reference_every=0: plain items
