@@ -84,6 +84,9 @@ def build_parser() -> Parser:
     q.add_argument("prompt")
     q.add_argument("--out", required=True, help="the PNG to write")
     q.add_argument("--box", default=None, help="x0,y0,x1,y1: where the word goes, in pixels")
+    q.add_argument("--reference", default=None,
+                   help='an image whose style (colours, place) the word takes: use with \'the word "X" in the '
+                        'style of the image\'')
     q.add_argument("--trajectory", default=None, help="also write a denoising-trajectory figure here")
     checkpoint_option(q)
     sampling_options(q)
@@ -183,8 +186,13 @@ def cmd_sample(args) -> int:
     check_prompts([args.prompt])
     box = None if args.box is None else [parse_box(args.box)]
     model, model_path = load_model(args)
+    reference = None
+    if args.reference is not None:
+        from .images import load_image
+        reference = load_image(args.reference, model.config.image_size).to(model.device)  # (1, 3, H, W)
     images, traj = model.generate([args.prompt], steps=args.steps, sampler=args.sampler, eta=args.eta,
-                                  guidance=args.guidance, seed=args.seed, boxes=box, return_trajectory=True)
+                                  guidance=args.guidance, seed=args.seed, boxes=box, reference=reference,
+                                  return_trajectory=True)
     guidance = model.config.guidance if args.guidance is None else args.guidance
     write_image(images[0], out, args, model_path, dict(prompt=args.prompt, seed=args.seed, sampler=args.sampler,
                                                         steps=args.steps, guidance=guidance))

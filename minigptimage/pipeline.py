@@ -31,7 +31,7 @@ from . import layout
 from .encoder import PromptEncoder, PromptEncoderConfig
 from .samplers import DDIMSampler, DDPMSampler, sample_loop
 from .schedule import NoiseSchedule
-from .tokenizer import CharTokenizer, WordTokenizer
+from .tokenizer import PROMPT_WORDS, CharTokenizer, WordTokenizer
 from .unet import UNet, UNetConfig
 from .vae import VAE, VAEConfig
 
@@ -116,7 +116,7 @@ class MiniGPTImage(nn.Module):
         if tokenizer is None:
             if config.tokenizer == "word":
                 raise ValueError("tokenizer: a word-level model needs a WordTokenizer built from captions")
-            tokenizer = CharTokenizer()
+            tokenizer = CharTokenizer(PROMPT_WORDS)
         self.tokenizer = tokenizer
         enc_cfg = dataclasses.replace(config.encoder, vocab_size=tokenizer.vocab_size)
         self.encoder = PromptEncoder(enc_cfg)
@@ -166,9 +166,9 @@ class MiniGPTImage(nn.Module):
             config = PipelineConfig.from_dict(ckpt["config"])
             tok = ckpt["tokenizer"]
             tokenizer = (WordTokenizer.from_state_dict(tok["state"]) if tok["kind"] == "word"
-                         else CharTokenizer())
+                         else CharTokenizer.from_state_dict(tok["state"]))
             model = cls(config, tokenizer)
-        except (KeyError, TypeError) as err:
+        except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"{source}: its config does not match this version of minigptimage ({err})")
         for name in ("encoder", "unet", "vae"):
             try:

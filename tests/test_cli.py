@@ -46,6 +46,21 @@ def test_a_tampered_image_fails_verify(micro_run, tmp_path, capsys):
     assert code == 1 and "FAILED" in out
 
 
+def test_sample_with_a_box_and_a_reference_image(micro_run, tmp_path, capsys):
+    from PIL import Image
+    from minigptimage.glyphs import render_word
+    ref = tmp_path / "ref.png"
+    image, _ = render_word("SUN", "yellow", "blue", position="top")
+    Image.fromarray(image.permute(1, 2, 0).numpy()).save(ref)
+    for extra in (["--box", "4,40,60,56"], ["--reference", ref]):
+        png = tmp_path / "styled.png"
+        code, _, err = run(["sample", 'the word "MOON" in the style of the image', "--checkpoint", micro_run[1],
+                            "--steps", 2, "--out", png] + extra, capsys)
+        assert code == 0, err
+        assert png.is_file()
+        png.unlink()
+
+
 def test_sample_from_a_training_folder(micro_run, tmp_path, capsys):
     png = tmp_path / "x.png"
     code, _, err = run(["sample", PROMPT, "--checkpoint", micro_run[1].parent, "--steps", 2, "--out", png,
@@ -70,6 +85,9 @@ def test_train_then_resume_to_the_same_total(tmp_path, capsys):
     (["sample", PROMPT, "--out", "{tmp}/a.png", "--guidance", "nan"], "guidance"),
     (["sample", PROMPT, "--out", "{tmp}/a.png", "--seed", "-3"], "seed"),
     (["sample", PROMPT, "--out", "{tmp}/a.png", "--box", "1,2,3"], "--box"),
+    (["sample", PROMPT, "--out", "{tmp}/a.png", "--box", "0,0,90,10"], "box"),
+    (["sample", PROMPT, "--out", "{tmp}/a.png", "--box", "10,10,10,20"], "box"),
+    (["sample", PROMPT, "--out", "{tmp}/a.png", "--reference", "{tmp}/noise.pt"], "noise.pt"),
     (["sample", PROMPT, "--out", "{tmp}/a.jpg"], "--out"),
     (["sample", PROMPT, "--out", "{tmp}/a.png", "--checkpoint", "{tmp}/missing.pt"], "no such file"),
     (["sample", PROMPT, "--out", "{tmp}/a.png", "--checkpoint", "{tmp}/noise.pt"], "corrupt"),

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minigptimage.tokenizer import CharTokenizer, WordTokenizer, split_words
+from minigptimage.tokenizer import PROMPT_WORDS, CharTokenizer, WordTokenizer, split_words
 
 printable = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
 
@@ -31,6 +31,34 @@ def test_char_round_trip_padding_and_mask(texts, extra):
         assert ids[b, 0] == tok.bos_id and ids[b, n + 1] == tok.eos_id and (ids[b, n + 2:] == tok.pad_id).all()
         assert ids[b, 1:n + 1].tolist() == [tok.vocab.index(ch) for ch in text]  # naive table lookup
         assert mask[b].tolist() == [True] * (n + 2) + [False] * (max_len - n - 2)
+
+
+@given(st.lists(printable | st.sampled_from(PROMPT_WORDS), min_size=1, max_size=12))
+def test_prompt_words_round_trip_and_the_quoted_word_is_always_spelled(pieces):
+    tok, plain = CharTokenizer(PROMPT_WORDS), CharTokenizer()
+    text = " ".join(pieces)
+    ids, mask = tok.encode([text], len(text) + 2)
+    assert tok.decode(ids[0]) == text and mask.sum() <= len(text) + 2
+    tokens, quoted = tok.tokens(ids[0][mask[0]])[1:-1], False
+    for t in tokens:  # word tokens only outside quotes; inside, one token per character
+        quoted ^= t == '"'
+        assert len(t) == 1 or (not quoted and t in PROMPT_WORDS)
+    assert tok.vocab_size == 99 + len(PROMPT_WORDS) and tok.vocab[:99] == plain.vocab
+
+
+def test_prompt_words_are_whole_tokens_only_as_whole_words():
+    tok = CharTokenizer(PROMPT_WORDS)
+    ids, mask = tok.encode(['the word "RED" in red on reddish white'], 60)
+    tokens = tok.tokens(ids[0][mask[0]])
+    assert tokens[1:6] == ["the", " ", "word", " ", '"'] and tokens[6:9] == ["R", "E", "D"]
+    assert "red" in tokens and "white" in tokens and "reddish" not in tokens and "d" in tokens
+    quoted_red, _ = tok.encode(['"red"'], 10)
+    assert tok.tokens(quoted_red[0])[1:6] == ['"', "r", "e", "d", '"']  # inside quotes: spelled
+    assert CharTokenizer.from_state_dict(tok.state_dict()).vocab == tok.vocab
+    with pytest.raises(ValueError, match="state"):
+        CharTokenizer.from_state_dict(CharTokenizer().state_dict() | {"vocab": ["x"]})
+    with pytest.raises(ValueError, match="distinct"):
+        CharTokenizer(["red", "red"])
 
 
 @pytest.mark.parametrize("text, position", [("héllo", 1), ("tab\there", 3), ("ok\n", 2), ("雪", 0)])
