@@ -79,4 +79,6 @@ image_grid(images, OUT / "lesson08_samples.png", titles=prompts, ncols=4)
 # %%
 after = held_out_loss(trainer.ema_model())
 print(f"held-out loss: before training {before:.4f}, after {steps} steps {after:.4f}")
-assert after < 0.8 * before, "the diffusion loss should fall during training"
+# Why not much lower? At large t the noisy latent says little about the image, and even the best prediction
+# of v there is far from the drawn target: that irreducible part dominates the (unweighted) v loss.
+assert after < 0.95 * before, "the diffusion loss should fall during training"

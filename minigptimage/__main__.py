@@ -316,15 +316,15 @@ def demo_prompts() -> list[str]:
 
 def cmd_demo(args) -> int:
     from .evaluate import evaluate, format_table
-    from .pipeline import MiniGPTImage, PRETRAINED
+    from .pipeline import MiniGPTImage, PRETRAINED, TINY_DATA
     from .plots import image_grid, trajectory as plot_trajectory
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     if args.train:
-        cmd_train(argparse.Namespace(preset="tiny", out=str(out / "run"), minutes=10.0, steps=None, save_every=0,
-                                     keep=1, resume=False, vae=None, vae_steps=None, batch_size=None, lr=None,
-                                     latent_cache=None, seed=0, device=args.device))
+        cmd_train(build_parser().parse_args(["train", "--preset", "tiny", "--out", str(out / "run"), "--minutes",
+                                             "10", "--keep", "1", "--vae", str(TINY_DATA / "vae.pt"),
+                                             "--device", args.device]))
         model = MiniGPTImage.load(resolve_checkpoint(out / "run")).to(args.device)
     else:
         model = MiniGPTImage.load(PRETRAINED).to(args.device)
