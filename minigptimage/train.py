@@ -8,6 +8,9 @@ The diffusion objective (Ho et al. 2020, arXiv 2006.11239, Algorithm 1), on late
 Min-SNR-γ weighting (Hang et al. 2023, arXiv 2303.09556 eq. 10): w = min(SNR, γ)/SNR for ε, min(SNR, γ)/(SNR+1)
 for v, min(SNR, γ) for x₀. Conditioning dropout for classifier-free guidance (Ho & Salimans 2022, sec. 3.2): with
 probability ``cond_dropout`` a row's prompt is replaced by the learned null prompt and its glyph canvas by zeros.
+The multimodal inputs are trained in the same run: every item gives the encoder its true box as a box token, and
+every ``reference_every``-th item is a style pair whose reference image is the only source of its colours
+(``training_items``).
 
 Everything random comes from one ``torch.Generator`` whose state is saved, and the data is indexed by step
 (batch s is dataset items s·B … s·B+B−1), so a run resumed from a checkpoint continues exactly as an
