@@ -19,8 +19,6 @@ A checkpoint is one ``.pt`` file of plain tensors, numbers, strings, lists and d
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +26,7 @@ import torch
 from torch import nn
 
 from . import layout
+from .checkpoints import CheckpointError, atomic_save, read_checkpoint  # noqa: F401  (re-exported)
 from .encoder import PromptEncoder, PromptEncoderConfig
 from .samplers import DDIMSampler, DDPMSampler, sample_loop
 from .schedule import NoiseSchedule
@@ -38,10 +37,6 @@ from .vae import VAE, VAEConfig
 FORMAT_VERSION = 1
 TINY_DATA = Path(__file__).resolve().parent.parent / "tiny_data"
 PRETRAINED = TINY_DATA / "minigptimage_tiny.pt"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: missing, corrupt, another format version or another config."""
 
 
 @dataclass
@@ -303,35 +298,3 @@ def check_sampling_args(steps, guidance, seed, config: PipelineConfig):
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise ValueError(f"seed: expected an integer from 0 to 2**63-1, got {seed!r}")
     return steps, float(guidance), seed
-
-
-def atomic_save(obj, path) -> Path:
-    """torch.save to a temporary file in the same folder, flush and fsync, then rename over ``path``:
-    a reader sees the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def read_checkpoint(path, map_location="cpu") -> dict:
-    """torch.load(weights_only=True) with errors that name the file: missing, truncated or corrupt,
-    or a pickle that would run code (refused by the weights-only unpickler)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint: no such file {str(path)!r}")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # the unpickler raises many types; all mean "not a usable checkpoint"
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
-        raise CheckpointError(f"checkpoint {str(path)!r} is truncated, corrupt or unsafe: {first}") from None

@@ -27,7 +27,6 @@ Shipped: tiny_data/reader.pt (146,623 parameters, 0.6 MB) made by ``train_shippe
 """
 from __future__ import annotations
 
-import dataclasses
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
+
+from .checkpoints import load_module, save_module
 
 FORMAT = 1  # version of the checkpoint dict written by GlyphReader.save
 ALPHABET = string.ascii_uppercase  # class k + 1 is ALPHABET[k]; class 0 is the CTC blank
@@ -99,18 +100,11 @@ class GlyphReader(nn.Module):
         return words
 
     def save(self, path) -> None:
-        cfg = dataclasses.asdict(self.cfg)
-        cfg["channels"] = list(cfg["channels"])
-        torch.save({"format": FORMAT, "config": cfg, "state_dict": self.state_dict()}, path)
+        save_module(self, path, FORMAT)
 
     @classmethod
     def load(cls, path) -> "GlyphReader":
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "config" not in ckpt:
-            raise ValueError(f"path: {path} is not a glyph-reader checkpoint of format {FORMAT}")
-        reader = cls(ReaderConfig(**{**ckpt["config"], "channels": tuple(ckpt["config"]["channels"])}))
-        reader.load_state_dict(ckpt["state_dict"])
-        return reader.eval()
+        return load_module(cls, ReaderConfig, path, FORMAT, "glyph-reader")
 
     @classmethod
     def pretrained(cls) -> "GlyphReader":

@@ -44,7 +44,6 @@ steps; 8 channels after 1,600 steps: 29.6 dB, 96.2%).
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +52,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
+
+from .checkpoints import load_module, save_module
 
 FORMAT = 1  # version of the checkpoint dict written by VAE.save
 PRETRAINED = Path(__file__).resolve().parent.parent / "tiny_data" / "vae.pt"
@@ -224,20 +225,12 @@ class VAE(nn.Module):
 
     # ---- checkpoints -----------------------------------------------------------------------------
     def save(self, path) -> None:
-        """One plain dict, loadable with torch.load(path, weights_only=True) anywhere."""
-        cfg = dataclasses.asdict(self.cfg)
-        cfg["channels"] = list(cfg["channels"])
-        torch.save({"format": FORMAT, "config": cfg, "state_dict": self.state_dict()}, path)
+        """One plain dict, loadable with torch.load(path, weights_only=True) anywhere; written atomically."""
+        save_module(self, path, FORMAT)
 
     @classmethod
     def load(cls, path) -> "VAE":
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "config" not in ckpt:
-            raise ValueError(f"path: {path} is not a VAE checkpoint of format {FORMAT}")
-        cfg = VAEConfig(**{**ckpt["config"], "channels": tuple(ckpt["config"]["channels"])})
-        vae = cls(cfg)
-        vae.load_state_dict(ckpt["state_dict"])
-        return vae.eval()
+        return load_module(cls, VAEConfig, path, FORMAT, "VAE")
 
     @classmethod
     def pretrained(cls) -> "VAE":

@@ -1,0 +1,74 @@
+"""Checkpoint files that survive a crash and say what is wrong with them.
+
+* ``atomic_save``: write to a temporary file beside the target, fsync, then rename over it — a reader sees the
+  old file or the new one, never half of one (a crash mid-write loses nothing).
+* ``read_checkpoint``: ``torch.load(..., weights_only=True)`` (tensors, numbers, strings, lists and dicts only: a
+  pickle that would run code is refused) with one error, ``CheckpointError``, that names the file.
+* ``save_module`` / ``load_module``: the plain-dict format of the small stand-alone networks (``VAE``,
+  ``GlyphReader``): a format version, the dataclass config and the state dict.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: missing, corrupt, another format version or another config."""
+
+
+def atomic_save(obj, path) -> Path:
+    """torch.save to a temporary file in the same folder, flush and fsync, then rename over ``path``:
+    a reader sees the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_checkpoint(path, map_location="cpu") -> dict:
+    """torch.load(weights_only=True) with errors that name the file: missing, truncated or corrupt,
+    or a pickle that would run code (refused by the weights-only unpickler)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint: no such file {str(path)!r}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # the unpickler raises many types; all mean "not a usable checkpoint"
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise CheckpointError(f"checkpoint {str(path)!r} is truncated, corrupt or unsafe: {first}") from None
+
+
+def save_module(module: torch.nn.Module, path, format: int) -> Path:
+    """``{"format", "config" (module.cfg as plain types), "state_dict"}``, written atomically."""
+    cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(module.cfg).items()}
+    return atomic_save({"format": format, "config": cfg, "state_dict": module.state_dict()}, path)
+
+
+def load_module(cls, config_cls, path, format: int, what: str):
+    """The module ``cls(config_cls(...))`` saved by ``save_module``, in eval mode; CheckpointError naming the file
+    when it is missing, corrupt, of another format or of another config."""
+    ckpt = read_checkpoint(path)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != format or "config" not in ckpt:
+        raise CheckpointError(f"path: {path} is not a {what} checkpoint of format {format}")
+    try:
+        module = cls(config_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in ckpt["config"].items()}))
+        module.load_state_dict(ckpt["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise CheckpointError(f"path: {path} does not fit this version's {what} ({first})") from None
+    return module.eval()
