@@ -35,8 +35,8 @@ torch.set_num_threads(1 if FAST else torch.get_num_threads())
 # %%
 preset = "micro" if FAST else "tiny"
 model = MiniGPTImage.from_preset(preset, seed=0)
-cfg = TrainConfig(batch_size=8 if FAST else 64, vae_steps=30 if FAST else 600, vae_batch_size=8 if FAST else 32,
-                  lr=3e-3 if FAST else 1e-3, warmup_steps=5 if FAST else 50)
+cfg = TrainConfig(batch_size=8 if FAST else 32, vae_steps=30 if FAST else 600, vae_batch_size=8 if FAST else 32,
+                  lr=3e-3 if FAST else 2e-3, warmup_steps=5 if FAST else 100)  # the tiny preset's batch and rate
 trainer = Trainer(model, cfg, OUT / "lesson08_run", preset=preset, keep=1)
 print(f"{preset}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
 

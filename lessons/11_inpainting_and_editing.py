@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 import torch
 
-from minigptimage.editing import edit, inpaint
+from minigptimage.editing import edit, inpaint, region_psnr
 from minigptimage.glyphs import GlyphDataset, collate
 from minigptimage.pipeline import PRETRAINED, MiniGPTImage
 from minigptimage.plots import fast_mode, image_grid, output_dir, trajectory
@@ -53,13 +53,11 @@ images, masks = first["image"], first["mask"]  # (n, 3, 64, 64), (n, 1, 64, 64)
 prompts = list(second["caption"])
 repainted, traj = inpaint(model, images, masks, prompts, steps=steps, seed=0, return_trajectory=True)
 
-keep = (1 - masks).expand_as(images)  # (n, 3, 64, 64): 1 on the pixels outside the mask
 with torch.no_grad():
     decoded_only = model.decode(traj["x_t"][-1])  # the whole latent decoded, without the pixel blend
 psnr_outside = {}  # per image, 10·log10(2² / MSE) over the kept pixels (peak-to-peak 2); inf when identical
 for name, y in [("blended", repainted), ("decoded only", decoded_only)]:
-    mse = ((y - images) * keep).pow(2).flatten(1).sum(1) / keep.flatten(1).sum(1)  # (n,)
-    psnr_outside[name] = 10 * torch.log10(4 / mse)
+    psnr_outside[name] = region_psnr(y, images, 1 - masks)  # (n,)
     print(f"PSNR outside the mask, {name}: min {psnr_outside[name].min():.1f} dB, "
           f"mean {psnr_outside[name].mean():.1f} dB")
 rows = torch.cat([images[:4], (masks[:4] * 2 - 1).expand(-1, 3, -1, -1), repainted[:4], second["image"][:4]])

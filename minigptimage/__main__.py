@@ -72,7 +72,8 @@ def build_parser() -> Parser:
     q.add_argument("--vae", default=None, help="reuse a trained VAE (tiny_data/vae.pt or a checkpoint)")
     q.add_argument("--vae-steps", type=int, default=None, help="VAE steps before diffusion (preset default)")
     q.add_argument("--batch-size", type=int, default=None, help="images per step and process")
-    q.add_argument("--lr", type=float, default=None)
+    q.add_argument("--lr", type=float, default=None, help="peak learning rate (preset default)")
+    q.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps (preset default)")
     q.add_argument("--latent-cache", type=int, default=None,
                    help="items rendered and encoded once (0: render every batch; tiny default 20000)")
     q.add_argument("--min-snr-gamma", type=float, default=None,
@@ -269,9 +270,14 @@ def cmd_train(args) -> int:
         raise UsageError(f"--minutes: expected a positive number of minutes, got {args.minutes}")
     if args.save_every < 0 or args.keep < 1:
         raise UsageError("--save-every must be ≥ 0 and --keep ≥ 1")
+    if (args.batch_size is not None and args.batch_size < 1) or (args.warmup_steps is not None and args.warmup_steps < 0):
+        raise UsageError("--batch-size must be ≥ 1 and --warmup-steps ≥ 0")
+    if args.lr is not None and not 0 < args.lr < 1:  # also refuses nan
+        raise UsageError(f"--lr: expected a learning rate between 0 and 1, got {args.lr}")
     minutes = 10.0 if args.steps is None and args.minutes is None else args.minutes
     cfg = TrainConfig.preset(args.preset)
-    overrides = {"batch_size": args.batch_size, "lr": args.lr, "vae_steps": args.vae_steps, "seed": args.seed,
+    overrides = {"batch_size": args.batch_size, "lr": args.lr, "warmup_steps": args.warmup_steps,
+                 "vae_steps": args.vae_steps, "seed": args.seed,
                  "latent_cache": args.latent_cache, "min_snr_gamma": args.min_snr_gamma}
     for name, value in overrides.items():
         if value is not None:

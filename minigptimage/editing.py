@@ -104,6 +104,14 @@ def latent_mask(masks: torch.Tensor, latent_side: int) -> torch.Tensor:
     return F.max_pool2d(masks, kernel_size=masks.shape[-1] // latent_side)  # (B, 1, h, w)
 
 
+def region_psnr(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """PSNR per image in dB, 10·log10(2² / MSE) for images (B, 3, H, W) in [-1, 1] (peak-to-peak 2), over the
+    pixels where ``region`` (B, 1, H, W) is 1 — ``1 − mask`` for what inpainting must keep. inf when equal."""
+    keep = region.expand_as(a)
+    mse = ((a - b).double() * keep).pow(2).flatten(1).sum(1) / keep.flatten(1).sum(1).clamp_min(1)  # (B,)
+    return 10 * torch.log10(4 / mse)
+
+
 def mask_box(mask: torch.Tensor):
     """The bounding box (x0, y0, x1, y1), exclusive ends, of a (1, H, W) mask that covers part of the image;
     None when it is empty or full (then the layout planner places the word, as in generate)."""

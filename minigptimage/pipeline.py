@@ -30,7 +30,7 @@ from .checkpoints import CheckpointError, atomic_save, read_checkpoint  # noqa: 
 from .encoder import PromptEncoder, PromptEncoderConfig
 from .samplers import DDIMSampler, DDPMSampler, sample_loop
 from .schedule import NoiseSchedule
-from .tokenizer import PROMPT_WORDS, CharTokenizer, WordTokenizer
+from .tokenizer import PROMPT_WORDS, CharTokenizer, WordTokenizer, trim_padding
 from .unet import UNet, UNetConfig
 from .vae import VAE, VAEConfig
 
@@ -192,7 +192,7 @@ class MiniGPTImage(nn.Module):
         prompts = check_prompts(prompts)
         device, size = self.device, self.config.image_size
         try:
-            ids, mask = self.tokenizer.encode(prompts, self.config.max_prompt_len)  # (B, L), (B, L)
+            ids, mask = trim_padding(*self.tokenizer.encode(prompts, self.config.max_prompt_len))  # (B, L)
         except ValueError as err:
             raise ValueError(f"prompt: {err}") from None
         if boxes is not None and len(boxes) != len(prompts):

@@ -93,6 +93,8 @@ def test_train_then_resume_to_the_same_total(tmp_path, capsys):
     (["sample", PROMPT, "--out", "{tmp}/a.png", "--checkpoint", "{tmp}/noise.pt"], "corrupt"),
     (["train", "--preset", "enormous", "--out", "{tmp}/r", "--steps", "1"], "preset"),
     (["train", "--preset", "micro", "--out", "{tmp}/r", "--steps", "-4"], "--steps"),
+    (["train", "--preset", "micro", "--out", "{tmp}/r", "--steps", "1", "--lr", "nan"], "--lr"),
+    (["train", "--preset", "micro", "--out", "{tmp}/r", "--steps", "1", "--warmup-steps", "-1"], "--warmup-steps"),
     (["verify", "{tmp}/noise.pt"], "not a PNG"),
     (["fly"], "invalid choice"),
 ])

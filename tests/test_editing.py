@@ -7,7 +7,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minigptimage.editing import edit, inpaint, latent_mask, mask_box
+from minigptimage.editing import edit, inpaint, latent_mask, mask_box, region_psnr
 from minigptimage.glyphs import GlyphDataset, collate
 from minigptimage.pipeline import MiniGPTImage
 
@@ -108,6 +108,19 @@ def test_latent_mask_marks_exactly_the_cell_of_a_pixel(y, x):
     expected = torch.zeros(1, 1, side, side)
     expected[0, 0, y // f, x // f] = 1  # the one latent cell whose f×f pixels include (y, x)
     assert torch.equal(latent_mask(mask, side), expected)
+
+
+@given(seed=st.integers(0, 999), noise=st.floats(0.01, 0.5))
+def test_region_psnr_sees_only_its_region(seed, noise):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.rand(2, 3, 8, 8, generator=g) * 2 - 1
+    region = (torch.rand(2, 1, 8, 8, generator=g) > 0.5).float()
+    region[:, :, 0, 0] = 1  # never empty
+    b = a + noise * (1 - region)  # changed only outside the region
+    assert region_psnr(b, a, region).isinf().all()
+    c = a + noise * region  # every pixel of the region off by `noise`: MSE = noise²
+    assert torch.allclose(region_psnr(c, a, region), torch.full((2,), 10 * math.log10(4 / noise ** 2),
+                                                                dtype=torch.float64), atol=1e-6)
 
 
 def test_mask_box_is_the_bounding_box():

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minigptimage.tokenizer import PROMPT_WORDS, CharTokenizer, WordTokenizer, split_words
+from minigptimage.tokenizer import PROMPT_WORDS, CharTokenizer, WordTokenizer, split_words, trim_padding
 
 printable = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
 
@@ -31,6 +31,16 @@ def test_char_round_trip_padding_and_mask(texts, extra):
         assert ids[b, 0] == tok.bos_id and ids[b, n + 1] == tok.eos_id and (ids[b, n + 2:] == tok.pad_id).all()
         assert ids[b, 1:n + 1].tolist() == [tok.vocab.index(ch) for ch in text]  # naive table lookup
         assert mask[b].tolist() == [True] * (n + 2) + [False] * (max_len - n - 2)
+
+
+@given(st.lists(printable, min_size=1, max_size=4), st.integers(0, 30))
+def test_trim_padding_keeps_every_real_token_and_drops_only_shared_padding(texts, extra):
+    tok = CharTokenizer()
+    ids, mask = tok.encode(texts, max(len(t) for t in texts) + 2 + extra)
+    short_ids, short_mask = trim_padding(ids, mask)
+    assert short_ids.shape == short_mask.shape == (len(texts), max(len(t) for t in texts) + 2)
+    assert torch.equal(ids[:, :short_ids.shape[1]], short_ids) and short_mask.sum() == mask.sum()
+    assert [tok.decode(row) for row in short_ids] == texts
 
 
 @given(st.lists(printable | st.sampled_from(PROMPT_WORDS), min_size=1, max_size=12))

@@ -1,5 +1,6 @@
 """Training: the objective's pieces, learning on a fixed batch, exact resume, kept checkpoints, bad losses."""
 import math
+import time
 
 import pytest
 import torch
@@ -112,6 +113,17 @@ def test_keeps_the_newest_k_and_skips_a_corrupt_one(tmp_path):
     said = []
     path, _ = newest_good_checkpoint(tmp_path, log=said.append)
     assert path.name == "ckpt_0000002.pt" and "ckpt_0000003.pt" in said[0]
+
+
+def test_a_timed_run_stops_near_its_budget_at_the_step_its_schedule_ends(tmp_path):
+    trainer = micro_trainer(tmp_path, warmup_steps=20)
+    trainer.run(total_steps=0)  # the VAE phase and the cache first, so the budget below is diffusion only
+    start = time.monotonic()
+    path = trainer.run(minutes=3 / 60)
+    elapsed = time.monotonic() - start
+    total = torch.load(path, weights_only=True)["train_state"]["total_steps"]
+    assert trainer.step == total > 20  # the total was set again after the warm-up and the run ended there
+    assert elapsed < 3 + 10, f"a 3-second budget took {elapsed:.0f} s"
 
 
 def test_a_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path):
