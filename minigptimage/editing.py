@@ -106,9 +106,10 @@ def latent_mask(masks: torch.Tensor, latent_side: int) -> torch.Tensor:
 
 def region_psnr(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
     """PSNR per image in dB, 10·log10(2² / MSE) for images (B, 3, H, W) in [-1, 1] (peak-to-peak 2), over the
-    pixels where ``region`` (B, 1, H, W) is 1 — ``1 − mask`` for what inpainting must keep. inf when equal."""
+    pixels where ``region`` (B, 1, H, W) is 1 — ``1 − mask`` for what inpainting must keep. inf when equal,
+    nan for an empty region."""
     keep = region.expand_as(a)
-    mse = ((a - b).double() * keep).pow(2).flatten(1).sum(1) / keep.flatten(1).sum(1).clamp_min(1)  # (B,)
+    mse = ((a - b).double() * keep).pow(2).flatten(1).sum(1) / keep.flatten(1).sum(1)  # (B,), nan if empty
     return 10 * torch.log10(4 / mse)
 
 

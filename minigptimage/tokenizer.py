@@ -31,11 +31,12 @@ SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
 
 
 def trim_padding(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Drop the trailing columns that are padding in every row: (B, L) → (B, L'), L' = longest row.
+    """Drop the trailing columns that are padding in every row: (B, L) → (B, L'), L' = the last real column.
     Attention masks padding out, so the encoder's output on real tokens is unchanged; the time is not —
     a batch of ~28-token captions padded to 96 spent more time in the encoder than in the U-Net."""
-    longest = int(mask.sum(dim=1).max()) if mask.numel() else 0
-    return ids[:, :longest], mask[:, :longest]
+    real = mask.any(dim=0).nonzero()  # columns that hold a real token in some row
+    end = int(real.max()) + 1 if len(real) else 0
+    return ids[:, :end], mask[:, :end]
 
 
 class _Tokenizer:

@@ -358,9 +358,9 @@ class Trainer:
     def run(self, total_steps: int | None = None, minutes: float | None = None, save_every: int = 0,
             on_save=None) -> Path | None:
         """Train to ``total_steps``, or for ``minutes`` of wall-clock (VAE included): then the speed of the
-        first 10 diffusion steps sets the total, re-set from the mean speed at the end of the warm-up and every
-        200 steps (a machine that slows down would overrun otherwise), so the learning rate still decays to its
-        end. Ctrl-C (or SIGTERM) saves a checkpoint before stopping."""
+        first 10 diffusion steps sets the total, re-set from the mean speed at the end of the warm-up and, only
+        ever down, every 200 steps (a machine that slows down would overrun otherwise), so the learning rate
+        still decays to its end. Ctrl-C (or SIGTERM) saves a checkpoint before stopping."""
         start = time.monotonic()
         self.train_vae_phase()
         self.start_diffusion_phase()
@@ -381,9 +381,11 @@ class Trainer:
                 bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{self.cfg.batch_size / per_step:.0f}")
                 if timed and (done in (10, self.cfg.warmup_steps) or done % 200 == 0):  # (re-)estimate the total
                     left = minutes * 60 - (time.monotonic() - start)
-                    total_steps = self.step + max(0, int(left / per_step))
+                    estimate = self.step + max(0, int(left / per_step))
+                    # once the cosine decay has begun the total may only shrink, so the rate never rises again
+                    total_steps = estimate if done <= self.cfg.warmup_steps else min(total_steps, estimate)
                     if self.world > 1:  # every process must stop at the same step: rank 0 decides
-                        agreed = torch.tensor([total_steps])
+                        agreed = torch.tensor([total_steps], device=self.model.device)  # NCCL needs a GPU tensor
                         dist.broadcast(agreed, src=0)
                         total_steps = int(agreed)
                     bar.total = total_steps

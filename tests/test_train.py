@@ -1,12 +1,13 @@
 """Training: the objective's pieces, learning on a fixed batch, exact resume, kept checkpoints, bad losses."""
 import math
-import time
+import types
 
 import pytest
 import torch
 from hypothesis import given, strategies as st
 
 from minigptimage.glyphs import GlyphDataset
+from minigptimage import train as train_module
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.train import (TrainConfig, Trainer, TrainingError, checkpoints, data_batch, diffusion_loss,
                                 drop_condition, loss_weight, lr_at, newest_good_checkpoint, training_items)
@@ -115,15 +116,16 @@ def test_keeps_the_newest_k_and_skips_a_corrupt_one(tmp_path):
     assert path.name == "ckpt_0000002.pt" and "ckpt_0000003.pt" in said[0]
 
 
-def test_a_timed_run_stops_near_its_budget_at_the_step_its_schedule_ends(tmp_path):
-    trainer = micro_trainer(tmp_path, warmup_steps=20)
-    trainer.run(total_steps=0)  # the VAE phase and the cache first, so the budget below is diffusion only
-    start = time.monotonic()
-    path = trainer.run(minutes=3 / 60)
-    elapsed = time.monotonic() - start
+def test_a_timed_run_that_slows_down_shrinks_its_total_and_keeps_its_budget(tmp_path, monkeypatch):
+    """A fake clock: 10 ms a step for the first 10 steps, then 30 ms. Estimating once, from the first 10 steps,
+    would plan 600 steps (17.8 s of a 6 s budget); re-estimating ends the run inside the budget."""
+    trainer = micro_trainer(tmp_path, warmup_steps=20, batch_size=2)
+    trainer.run(total_steps=0)  # the VAE phase first, so the budget below is diffusion only
+    clock = lambda: 0.01 * min(trainer.step, 10) + 0.03 * max(trainer.step - 10, 0)  # noqa: E731
+    monkeypatch.setattr(train_module, "time", types.SimpleNamespace(monotonic=clock))
+    path = trainer.run(minutes=6 / 60)
     total = torch.load(path, weights_only=True)["train_state"]["total_steps"]
-    assert trainer.step == total > 20  # the total was set again after the warm-up and the run ended there
-    assert elapsed < 3 + 10, f"a 3-second budget took {elapsed:.0f} s"
+    assert trainer.step == total < 300 and 5.5 <= clock() <= 6.0, (trainer.step, clock())
 
 
 def test_a_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path):

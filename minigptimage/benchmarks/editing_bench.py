@@ -27,8 +27,11 @@ from ..scoring import word_accuracy
 
 
 def db(values: torch.Tensor) -> str:
-    """Mean and minimum of per-image PSNRs, or ∞ when every image is bit-exact."""
-    return "∞ (bit-exact)" if bool(values.isinf().all()) else f"{values.mean():.1f} dB (min {values.min():.1f})"
+    """Mean and minimum of the finite per-image PSNRs, and how many images were bit-exact (∞)."""
+    exact, finite = int(values.isinf().sum()), values[values.isfinite()]
+    if not len(finite):
+        return "∞ (bit-exact)"
+    return f"{finite.mean():.1f} dB (min {finite.min():.1f})" + (f", {exact} bit-exact" if exact else "")
 
 
 def main(argv=None) -> None:
