@@ -40,6 +40,11 @@ def atomic_save(obj, path) -> Path:
     return path
 
 
+def first_line(err: Exception) -> str:
+    """The first line of an exception's message (at most 160 characters), or its type's name: one-line errors."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+
+
 def read_checkpoint(path, map_location="cpu") -> dict:
     """torch.load(weights_only=True) with errors that name the file: missing, truncated or corrupt,
     or a pickle that would run code (refused by the weights-only unpickler)."""
@@ -49,8 +54,7 @@ def read_checkpoint(path, map_location="cpu") -> dict:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # the unpickler raises many types; all mean "not a usable checkpoint"
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
-        raise CheckpointError(f"checkpoint {str(path)!r} is truncated, corrupt or unsafe: {first}") from None
+        raise CheckpointError(f"checkpoint {str(path)!r} is truncated, corrupt or unsafe: {first_line(err)}") from None
 
 
 def save_module(module: torch.nn.Module, path, format: int) -> Path:
@@ -69,6 +73,5 @@ def load_module(cls, config_cls, path, format: int, what: str):
         module = cls(config_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in ckpt["config"].items()}))
         module.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, RuntimeError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
-        raise CheckpointError(f"path: {path} does not fit this version's {what} ({first})") from None
+        raise CheckpointError(f"path: {path} does not fit this version's {what} ({first_line(err)})") from None
     return module.eval()

@@ -42,6 +42,20 @@ def evaluation_samples(split: str, n: int, seed: int = 1234):
     return [GlyphDataset(split, length=n, seed=seed)[i] for i in range(n)]
 
 
+def generate_in_batches(model, prompts: list[str], steps: int = 30, seed: int = 0, batch_size: int = 25,
+                        boxes=None, reference=None, **options) -> torch.Tensor:
+    """``model.generate`` over the prompts, ``batch_size`` at a time, batch k (its first index) seeded ``seed + k``
+    — every evaluation draws its images this way, so the same captions give the same images everywhere.
+    ``boxes`` (a list) and ``reference`` (n, 3, H, W) are sliced with the prompts → images (n, 3, H, W) on CPU."""
+    images = []
+    for k in range(0, len(prompts), batch_size):
+        part = slice(k, k + batch_size)
+        images.append(model.generate(prompts[part], steps=steps, seed=seed + k,
+                                     boxes=None if boxes is None else boxes[part],
+                                     reference=None if reference is None else reference[part], **options).cpu())
+    return torch.cat(images)
+
+
 def evaluate(model, n: int = 50, steps: int = 30, sampler: str = "ddim", guidance=None, seed: int = 0,
              batch_size: int = 25, reader: GlyphReader | None = None, splits=("train", "heldout"),
              progress: bool = False) -> list[SplitScore]:
@@ -52,13 +66,10 @@ def evaluate(model, n: int = 50, steps: int = 30, sampler: str = "ddim", guidanc
     scores = []
     for split in splits:
         samples = evaluation_samples(split, n)
-        images, start = [], time.perf_counter()
-        for k in range(0, n, batch_size):
-            chunk = samples[k:k + batch_size]
-            images.append(model.generate([s.caption for s in chunk], steps=steps, sampler=sampler,
-                                         guidance=guidance, seed=seed + k, progress=progress).cpu())
+        start = time.perf_counter()
+        images = generate_in_batches(model, [s.caption for s in samples], steps, seed, batch_size,
+                                     sampler=sampler, guidance=guidance, progress=progress)  # (n, 3, H, W)
         seconds = (time.perf_counter() - start) / n
-        images = torch.cat(images)                                 # (n, 3, H, W)
         read = reader.read(images)
         texts = [s.text for s in samples]
         scores.append(SplitScore(
@@ -99,8 +110,7 @@ def evaluate_layout(model, n: int = 50, steps: int = 30, seed: int = 0, reader: 
     samples = evaluation_samples("heldout", n)
     boxes = moved_boxes(samples, model.config.image_size, seed)
     prompts = [f'the word "{s.text}" in {s.color} on {s.background}' for s in samples]
-    images = torch.cat([model.generate(prompts[k:k + 25], steps=steps, seed=seed + k, boxes=boxes[k:k + 25]).cpu()
-                        for k in range(0, n, 25)])
+    images = generate_in_batches(model, prompts, steps, seed, boxes=boxes)  # (n, 3, H, W)
     ious = [box_iou(glyph_box(im), b) for im, b in zip(images, boxes)]
     return {"iou": sum(ious) / n, "iou>0.5": sum(i > 0.5 for i in ious) / n,
             "word_acc": word_accuracy(reader.read(images), [s.text for s in samples])}
@@ -113,13 +123,9 @@ def evaluate_reference(model, n: int = 50, steps: int = 30, seed: int = 0, reade
     {"colour", "background", "position", "word_acc"} with the reference's text colour, background and region."""
     reader = reader or GlyphReader.pretrained()
     pairs = [GlyphDataset("heldout", length=n, seed=1234, pairs=True)[i] for i in range(n)]
-    images = []
-    for k in range(0, n, 25):
-        chunk = pairs[k:k + 25]
-        reference = torch.stack([ref.image for _, ref in chunk]) if use_reference else None
-        images.append(model.generate([REFERENCE_CAPTION.format(text=t.text) for t, _ in chunk], steps=steps,
-                                     seed=seed + k, reference=reference).cpu())
-    images = torch.cat(images)
+    reference = torch.stack([ref.image for _, ref in pairs]) if use_reference else None  # (n, 3, H, W)
+    images = generate_in_batches(model, [REFERENCE_CAPTION.format(text=t.text) for t, _ in pairs], steps, seed,
+                                 reference=reference)
     refs = [ref for _, ref in pairs]
     return {"colour": sum(glyph_colour(im) == r.color for im, r in zip(images, refs)) / n,
             "background": sum(background_colour(im) == r.background for im, r in zip(images, refs)) / n,

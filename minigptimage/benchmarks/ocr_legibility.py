@@ -81,7 +81,7 @@ def evaluate(n: int = 300, image_size: int = 64, seed: int = 0, scale: int = 4) 
 
 def generated(checkpoint: str, n: int, steps: int = 30) -> dict:
     """{split: (tesseract exact, tesseract characters, reader exact, reader characters)} on generated images."""
-    from ..evaluate import evaluation_samples
+    from ..evaluate import evaluation_samples, generate_in_batches
     from ..pipeline import MiniGPTImage
     from ..reader import GlyphReader
     from ..scoring import char_accuracy, word_accuracy
@@ -89,8 +89,7 @@ def generated(checkpoint: str, n: int, steps: int = 30) -> dict:
     for split in ("train", "heldout"):
         samples = evaluation_samples(split, n)
         texts = [s.text for s in samples]
-        images = torch.cat([model.generate([s.caption for s in samples[k:k + 25]], steps=steps, seed=k)
-                            for k in range(0, n, 25)])
+        images = generate_in_batches(model, [s.caption for s in samples], steps)  # the images evaluate scores
         tess, ours = tesseract_read([prepare(im) for im in images]), reader.read(images)
         results[split] = (word_accuracy(tess, texts), char_accuracy(tess, texts),
                           word_accuracy(ours, texts), char_accuracy(ours, texts))
