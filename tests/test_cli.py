@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from minigptimage.__main__ import main
 
@@ -65,7 +66,8 @@ def test_sample_from_a_training_folder(micro_run, tmp_path, capsys):
     png = tmp_path / "x.png"
     code, _, err = run(["sample", PROMPT, "--checkpoint", micro_run[1].parent, "--steps", 2, "--out", png,
                         "--no-watermark"], capsys)
-    assert code == 0, err and png.is_file()
+    assert code == 0, err
+    assert png.is_file()
 
 
 def test_train_then_resume_to_the_same_total(tmp_path, capsys):
@@ -74,8 +76,13 @@ def test_train_then_resume_to_the_same_total(tmp_path, capsys):
     code, stdout, err = run(args + ["--resume"], capsys)
     assert code == 0, err
     assert "starting fresh" in stdout and (out / "ckpt_0000002.pt").is_file() and (out / "loss.png").is_file()
+    first = torch.load(out / "ckpt_0000002.pt", weights_only=True)["train_state"]
     code, stdout, err = run(args[:6] + [3] + args[7:] + ["--resume"], capsys)
-    assert code == 0, err and "resuming from" in stdout and (out / "ckpt_0000003.pt").is_file()
+    assert code == 0, err
+    assert f"resuming from {out / 'ckpt_0000002.pt'} at step 2" in stdout and "starting fresh" not in stdout
+    resumed = torch.load(out / "ckpt_0000003.pt", weights_only=True)["train_state"]
+    assert resumed["step"] == 3 and resumed["losses"][:2] == first["losses"]  # the same run, one step on
+    assert "training the VAE" not in stdout  # the VAE phase was not redone
 
 
 @pytest.mark.parametrize("argv, named", [

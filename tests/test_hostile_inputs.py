@@ -92,7 +92,8 @@ def test_other_pixel_formats_are_converted(micro_run, tmp_path, capsys, kind):
     image, out = write_image(tmp_path / "in.png", kind), tmp_path / "out.png"
     code, _, err = run_cli(["edit", "--image", image, PROMPT, "--checkpoint", micro_run[1], "--steps", 1,
                             "--strength", 0.3, "--out", out], capsys)
-    assert code == 0, err and out.is_file()
+    assert code == 0, err
+    assert out.is_file()
 
 
 @pytest.mark.parametrize("mask_kind, ok", [("wrong size", False), ("not an image", False), ("zeros", True),
