@@ -15,6 +15,7 @@ EXAMPLES = """examples:
   python -m minigptimage demo --out demo_out
   python -m minigptimage sample 'the word "HELLO" in red on white, in the center' --out hello.png
   python -m minigptimage train --preset tiny --minutes 10 --out runs/tiny
+  python -m minigptimage train --preset small --minutes 5 --device cuda --precision bf16 --out runs/small
   python -m minigptimage train --preset tiny --steps 2000 --save-every 200 --out runs/tiny --resume
   python -m minigptimage edit --image hello.png --mask mask.png '"WORLD" in blue on white' --out world.png
   python -m minigptimage evaluate --checkpoint runs/tiny --n 50
@@ -44,7 +45,12 @@ def build_parser() -> Parser:
         q.add_argument("--eta", type=float, default=0.0, help="DDIM eta: 0 deterministic, 1 DDPM-like")
         q.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
         q.add_argument("--seed", type=int, default=0)
-        q.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps …")
+        device_options(q)
+
+    def device_options(q):  # devices.py
+        q.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
+        q.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                       help="autocast format (auto: bf16 on a GPU that has it, fp16 on one without, fp32 on CPU)")
 
     def checkpoint_option(q):
         q.add_argument("--checkpoint", default=None,
@@ -58,7 +64,7 @@ def build_parser() -> Parser:
     q = sub.add_parser("demo", help="render demo prompts with the shipped model (under a minute)")
     q.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
     q.add_argument("--train", action="store_true", help="first train the tiny preset from scratch (10 min)")
-    q.add_argument("--device", default="cpu")
+    device_options(q)
 
     q = sub.add_parser("train", help="train a model on the glyph dataset")
     q.add_argument("--preset", default="tiny", help="tiny, small, tiny-noglyph, tiny-word, …")
@@ -79,7 +85,7 @@ def build_parser() -> Parser:
     q.add_argument("--min-snr-gamma", type=float, default=None,
                    help="Min-SNR-γ loss weighting (0: off, the plain v loss; preset default)")
     q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--device", default="cpu")
+    device_options(q)
 
     q = sub.add_parser("sample", help="generate one image from a prompt")
     q.add_argument("prompt")
@@ -114,6 +120,7 @@ def build_parser() -> Parser:
 
     q = sub.add_parser("bench", help="speed of the networks on this machine")
     q.add_argument("--repeats", type=int, default=5)
+    device_options(q)
     return p
 
 
@@ -131,24 +138,25 @@ def resolve_checkpoint(path):
     return p
 
 
-def check_device(name: str) -> str:
-    """A device string that exists on this machine, or a UsageError naming it."""
-    import torch
+def pick_device(args) -> None:
+    """Turn ``--device`` and ``--precision`` into a torch.device and "fp32" | "bf16" | "fp16" (devices.py),
+    and say which, once (on rank 0 under torchrun)."""
+    from .devices import describe, resolve_device, resolve_precision
     try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UsageError(f"--device: unknown device {name!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device: {name!r} asked for, but this machine has no CUDA GPU")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UsageError(f"--device: {name!r} asked for, but MPS is not available here")
-    return name
+        args.device = resolve_device(args.device)
+        args.precision = resolve_precision(args.precision, args.device)
+    except ValueError as err:
+        raise UsageError(f"--{err}") from None
+    if os.environ.get("RANK", "0") == "0":
+        print(describe(args.device, args.precision))
 
 
 def load_model(args):
     from .pipeline import MiniGPTImage
     path = resolve_checkpoint(args.checkpoint)
-    return MiniGPTImage.load(path).to(check_device(args.device)), path
+    model = MiniGPTImage.load(path).to(args.device)
+    model.precision = args.precision  # generate, inpaint and edit sample under this autocast
+    return model, path
 
 
 def parse_box(text):
@@ -282,7 +290,8 @@ def cmd_train(args) -> int:
     for name, value in overrides.items():
         if value is not None:
             setattr(cfg, name, value)
-    rank, world, device = setup_distributed(check_device(args.device))
+    cfg.precision = args.precision
+    rank, world, device = setup_distributed(str(args.device))
     say = print if rank == 0 else (lambda *a: None)
     model = MiniGPTImage.from_preset(args.preset, seed=cfg.seed).to(device)
     trainer = Trainer(model, cfg, args.out, preset=args.preset, keep=args.keep, log=say, rank=rank, world=world)
@@ -328,12 +337,14 @@ def cmd_demo(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     if args.train:
-        cmd_train(build_parser().parse_args(["train", "--preset", "tiny", "--out", str(out / "run"), "--minutes",
-                                             "10", "--keep", "1", "--vae", str(TINY_DATA / "vae.pt"),
-                                             "--device", args.device]))
+        train_args = build_parser().parse_args(["train", "--preset", "tiny", "--out", str(out / "run"), "--minutes",
+                                                "10", "--keep", "1", "--vae", str(TINY_DATA / "vae.pt")])
+        train_args.device, train_args.precision = args.device, args.precision
+        cmd_train(train_args)
         model = MiniGPTImage.load(resolve_checkpoint(out / "run")).to(args.device)
     else:
         model = MiniGPTImage.load(PRETRAINED).to(args.device)
+    model.precision = args.precision
     prompts = demo_prompts()
     images, traj = model.generate(prompts, steps=30, seed=0, return_trajectory=True)
     print(f"wrote {image_grid(images, out / 'demo_grid.png', titles=prompts, ncols=4)}")
@@ -356,6 +367,8 @@ def main(argv=None) -> int:
     """Run one command; return its exit code (2 for anything wrong in what the user gave)."""
     try:
         args = build_parser().parse_args(argv)
+        if hasattr(args, "precision"):  # every command that runs a model
+            pick_device(args)
         return COMMANDS[args.command](args)
     except ValueError as err:  # UsageError, CheckpointError and every input check of the library
         print(f"minigptimage: error: {one_line(err)}", file=sys.stderr)

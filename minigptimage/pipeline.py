@@ -27,6 +27,7 @@ from torch import nn
 
 from . import layout
 from .checkpoints import CheckpointError, atomic_save, read_checkpoint  # noqa: F401  (re-exported)
+from .devices import autocast, resolve_precision
 from .encoder import PromptEncoder, PromptEncoderConfig
 from .samplers import DDIMSampler, DDPMSampler, sample_loop
 from .schedule import NoiseSchedule
@@ -57,9 +58,10 @@ class PipelineConfig:
     def preset(cls, name: str) -> "PipelineConfig":
         """``tiny`` trains in ~10 minutes on 2 CPU cores; ``small`` is for a laptop GPU; ``micro`` is a toy that
         trains in seconds, for tests and the lessons' fast mode. The ``-noglyph`` and ``-word`` variants switch
-        off the glyph path or use word tokens (the comparison of lesson 14)."""
+        off the glyph path or use word tokens (the comparison of lesson 14); ``-abspos`` gives the encoder the
+        first models' learned absolute positions and no segment embedding (the README's position comparison)."""
         base, _, variant = name.partition("-")
-        if base not in ("micro", "tiny", "small") or variant not in ("", "noglyph", "word"):
+        if base not in ("micro", "tiny", "small") or variant not in ("", "noglyph", "word", "abspos"):
             raise ValueError(f"preset: unknown name {name!r}; expected one of {', '.join(PRESETS)}")
         size = "small" if base == "small" else "tiny"
         encoder, unet, vae = (PromptEncoderConfig.preset(size), UNetConfig.preset(size), VAEConfig.preset(size))
@@ -67,7 +69,9 @@ class PipelineConfig:
             encoder = dataclasses.replace(encoder, dim=32, depth=1, heads=2)
             unet = dataclasses.replace(unet, channels=(16, 32), heads=2, time_dim=32, groups=8, glyph_channels=8)
             vae = dataclasses.replace(vae, channels=(8,) + (16,) * (len(vae.channels) - 1), groups=4)
-        cfg = cls(tokenizer="word" if variant == "word" else "char", glyph=variant == "", vae=vae)
+        if variant == "abspos":
+            encoder = dataclasses.replace(encoder, positions="learned", segments=False)
+        cfg = cls(tokenizer="word" if variant == "word" else "char", glyph=variant in ("", "abspos"), vae=vae)
         cfg.encoder = dataclasses.replace(encoder, max_len=max(encoder.max_len, cfg.max_prompt_len))
         cfg.unet = dataclasses.replace(unet, glyph=cfg.glyph, context_dim=encoder.dim,
                                        in_channels=vae.latent_channels, out_channels=vae.latent_channels,
@@ -88,7 +92,7 @@ class PipelineConfig:
         return cls(**d)
 
 
-PRESETS = tuple(f"{b}{v}" for b in ("tiny", "small", "micro") for v in ("", "-noglyph", "-word"))
+PRESETS = tuple(f"{b}{v}" for b in ("tiny", "small", "micro") for v in ("", "-noglyph", "-word", "-abspos"))
 
 
 def check_prompts(prompts) -> list[str]:
@@ -113,11 +117,12 @@ class MiniGPTImage(nn.Module):
                 raise ValueError("tokenizer: a word-level model needs a WordTokenizer built from captions")
             tokenizer = CharTokenizer(PROMPT_WORDS)
         self.tokenizer = tokenizer
-        enc_cfg = dataclasses.replace(config.encoder, vocab_size=tokenizer.vocab_size)
+        enc_cfg = dataclasses.replace(config.encoder, vocab_size=tokenizer.vocab_size, quote_id=tokenizer.quote_id)
         self.encoder = PromptEncoder(enc_cfg)
         self.unet = UNet(config.unet)
         self.vae = VAE(config.vae)
         self.schedule = NoiseSchedule.from_name(config.schedule, config.num_steps)
+        self.precision = "fp32"  # sampling's autocast format when a call names none: fp32|bf16|fp16|auto (devices.py)
 
     # ---------------------------------------------------------------- construction and files
     @classmethod
@@ -222,7 +227,13 @@ class MiniGPTImage(nn.Module):
 
     def denoise(self, x_t, t, cond: dict) -> torch.Tensor:
         """The U-Net's prediction (ε, v or x₀ as configured) for latents x_t (B, C, h, w) at steps t (B,)."""
-        return self.unet(x_t, t, cond["context"], cond["context_mask"], glyph=cond.get("glyph"))
+        out = self.unet(x_t, t, cond["context"], cond["context_mask"], glyph=cond.get("glyph"))
+        return out.float()  # under autocast the U-Net answers in 16 bits; the samplers' arithmetic stays fp32
+
+    def autocast(self, precision=None):
+        """The autocast context for ``precision`` (None: ``self.precision``) on this model's device."""
+        return autocast(self.device, resolve_precision(self.precision if precision is None else precision,
+                                                       self.device))
 
     # ---------------------------------------------------------------- sampling
     def latent_shape(self, batch_size: int) -> tuple:
@@ -242,39 +253,42 @@ class MiniGPTImage(nn.Module):
     @torch.no_grad()
     def generate(self, prompts, steps: int = 30, sampler: str = "ddim", eta: float = 0.0, guidance=None,
                  seed: int = 0, return_trajectory: bool = False, boxes=None, reference=None,
-                 progress: bool = False):
+                 progress: bool = False, precision=None):
         """Text to image. Returns images (B, 3, H, W) in [-1, 1] (and the latent trajectory if asked).
 
         guidance=None uses the model's recommended scale (stored in its config); 1 is the plain conditional
-        model; 0 the unconditional one."""
+        model; 0 the unconditional one. precision=None uses ``self.precision`` (fp32 unless set)."""
         prompts = check_prompts(prompts)
         steps, guidance, seed = check_sampling_args(steps, guidance, seed, self.config)
         self.eval()
-        cond = self.condition(prompts, boxes=boxes, reference=reference)
-        uncond = self.null_condition(len(prompts)) if guidance != 1.0 else None
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        x_T = torch.randn(self.latent_shape(len(prompts)), generator=generator, device=self.device)
-        result = sample_loop(self.denoise, self.make_sampler(sampler, steps, eta), x_T, cond=cond,
-                             uncond=uncond, guidance=guidance, generator=generator,
-                             return_trajectory=return_trajectory, progress=progress)
-        z_0, traj = result if return_trajectory else (result, None)
-        images = self.vae.decode_latents(z_0).clamp(-1, 1)  # (B, 3, H, W)
+        with self.autocast(precision):
+            cond = self.condition(prompts, boxes=boxes, reference=reference)
+            uncond = self.null_condition(len(prompts)) if guidance != 1.0 else None
+            generator = torch.Generator(device=self.device).manual_seed(seed)
+            x_T = torch.randn(self.latent_shape(len(prompts)), generator=generator, device=self.device)
+            result = sample_loop(self.denoise, self.make_sampler(sampler, steps, eta), x_T, cond=cond,
+                                 uncond=uncond, guidance=guidance, generator=generator,
+                                 return_trajectory=return_trajectory, progress=progress)
+            z_0, traj = result if return_trajectory else (result, None)
+            images = self.decode(z_0)  # (B, 3, H, W)
         return (images, traj) if return_trajectory else images
 
-    def inpaint(self, images, masks, prompts, steps: int = 30, seed: int = 0, **options):
+    def inpaint(self, images, masks, prompts, steps: int = 30, seed: int = 0, precision=None, **options):
         """Repaint where ``masks`` (B, 1, H, W) is 1 under ``prompts``; the rest comes back unchanged.
         RePaint-style, see ``editing.inpaint`` (options: guidance, resample, boxes, progress)."""
         from .editing import inpaint
-        return inpaint(self, images, masks, prompts, steps=steps, seed=seed, **options)
+        with self.autocast(precision):
+            return inpaint(self, images, masks, prompts, steps=steps, seed=seed, **options)
 
-    def edit(self, images, prompts, strength: float, steps: int = 30, seed: int = 0, **options):
+    def edit(self, images, prompts, strength: float, steps: int = 30, seed: int = 0, precision=None, **options):
         """SDEdit: noise ``images`` to ``strength``·T and denoise under ``prompts``; see ``editing.edit``."""
         from .editing import edit
-        return edit(self, images, prompts, strength, steps=steps, seed=seed, **options)
+        with self.autocast(precision):
+            return edit(self, images, prompts, strength, steps=steps, seed=seed, **options)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Scaled latents (B, C, h, w) -> images (B, 3, H, W) in [-1, 1]."""
-        return self.vae.decode_latents(z).clamp(-1, 1)
+        """Scaled latents (B, C, h, w) -> images (B, 3, H, W) in [-1, 1], float32 also under autocast."""
+        return self.vae.decode_latents(z).float().clamp(-1, 1)
 
 
 def check_reference(reference, batch_size: int, image_size: int) -> torch.Tensor:

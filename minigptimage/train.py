@@ -35,6 +35,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from .devices import autocast, grad_scaler, resolve_precision
 from .glyphs import REFERENCE_CAPTION, GlyphDataset, collate
 from .pipeline import CheckpointError, MiniGPTImage, atomic_save, read_checkpoint
 from .tokenizer import trim_padding
@@ -64,12 +65,13 @@ class TrainConfig:
                                   # ~4× the U-Net per image); 0: render and encode every batch afresh
     reference_every: int = 5      # every k-th item is a style pair: the prompt 'the word "X" in the style of
                                   # the image' with a reference image of another word in the same style; 0: none
+    precision: str = "fp32"       # "fp32" | "bf16" | "fp16" autocast | "auto" (devices.py); weights stay fp32
 
     @classmethod
     def preset(cls, name: str) -> "TrainConfig":
         base = name.partition("-")[0]
         if base == "small":
-            return cls(batch_size=128, lr=3e-4, warmup_steps=500, vae_steps=5000)
+            return cls(batch_size=128, lr=3e-4, warmup_steps=500, vae_steps=5000, latent_cache=20000)
         if base == "tiny":  # batch 32 at 2e-3 learns more per image than 64 at 1e-3 (measured: README)
             return cls(batch_size=32, lr=2e-3, warmup_steps=100, latent_cache=20000)
         return cls()
@@ -144,7 +146,10 @@ def diffusion_loss(model: MiniGPTImage, batch: dict, cfg: TrainConfig, generator
     z_t = model.schedule.q_sample(z0, t, noise=noise)               # DDPM eq. 4
     prediction = model.config.prediction
     target = {"epsilon": noise, "x0": z0, "v": model.schedule.get_v(z0, noise, t)}[prediction]
-    ids, mask = trim_padding(*model.tokenizer.encode(batch["caption"], model.config.max_prompt_len))  # (B, L)
+    if "ids" in batch:                                             # pre-tokenized (LatentCache)
+        ids, mask = trim_padding(batch["ids"], batch["mask"])       # (B, L)
+    else:
+        ids, mask = trim_padding(*model.tokenizer.encode(batch["caption"], model.config.max_prompt_len))
     enc = model.config.encoder
     box = batch["box"].to(device).float() if enc.use_layout_tokens and "box" in batch else None  # (B, 4)
     has_ref = batch.get("has_reference")
@@ -164,34 +169,41 @@ def diffusion_loss(model: MiniGPTImage, batch: dict, cfg: TrainConfig, generator
 
 class LatentCache:
     """``size`` training items rendered once and encoded once by the (trained, frozen) VAE: the latents
-    (N, C, h, w), captions and glyph canvases (N, 1, H, W, stored as uint8). Deterministic for a seed, so a
-    resumed run rebuilds exactly the same cache."""
+    (N, C, h, w), captions (and their token ids) and glyph canvases (N, 1, H, W, stored as uint8). Deterministic
+    for a seed, so a resumed run rebuilds exactly the same cache. It lives on the model's device (20,000 ``tiny``
+    items take ~0.5 GB), so on a GPU a step copies nothing from the host and tokenizes nothing."""
 
     def __init__(self, model: MiniGPTImage, dataset: GlyphDataset, size: int, progress: bool = True,
                  reference_every: int = 0):
-        latents, glyphs, boxes, refs, has_ref, self.captions = [], [], [], [], [], []
+        latents, glyphs, boxes, refs, has_ref, ids, masks, self.captions = [], [], [], [], [], [], [], []
+        device, max_len = model.device, model.config.max_prompt_len
         for start in tqdm(range(0, size, 256), desc="encoding the training set", disable=not progress):
             batch = training_items(dataset, range(start, min(size, start + 256)), reference_every)
             with torch.no_grad():
-                latents.append(model.vae.encode_latents(batch["image"].to(model.device)).cpu())
-            glyphs.append((batch["glyph"] * 255).round().to(torch.uint8))
-            refs.append(((batch["reference"] + 1) * 127.5).round().to(torch.uint8))
-            boxes.append(batch["box"])
-            has_ref.append(batch["has_reference"])
+                latents.append(model.vae.encode_latents(batch["image"].to(device)))
+            glyphs.append((batch["glyph"] * 255).round().to(torch.uint8).to(device))
+            refs.append(((batch["reference"] + 1) * 127.5).round().to(torch.uint8).to(device))
+            boxes.append(batch["box"].to(device))
+            has_ref.append(batch["has_reference"].to(device))
+            tokens = model.tokenizer.encode(batch["caption"], max_len)  # (b, max_len) ids and mask
+            ids.append(tokens[0].to(device))
+            masks.append(tokens[1].to(device))
             self.captions += batch["caption"]
         self.latents, self.glyphs = torch.cat(latents), torch.cat(glyphs)   # (N, C, h, w), (N, 1, H, W)
         self.boxes, self.has_reference = torch.cat(boxes), torch.cat(has_ref)  # (N, 4), (N,)
         self.references = torch.cat(refs)                                   # (N, 3, H, W) uint8
+        self.ids, self.masks = torch.cat(ids), torch.cat(masks)            # (N, max_len)
 
     def __len__(self) -> int:
         return len(self.captions)
 
     def batch(self, step: int, batch_size: int, rank: int = 0, world: int = 1) -> dict:
         start = (step * world + rank) * batch_size
-        idx = [(start + k) % len(self) for k in range(batch_size)]
+        idx = (start + torch.arange(batch_size, device=self.latents.device)) % len(self)  # (B,)
         return {"latent": self.latents[idx], "glyph": self.glyphs[idx].float() / 255, "box": self.boxes[idx],
                 "reference": self.references[idx].float() / 127.5 - 1, "has_reference": self.has_reference[idx],
-                "caption": [self.captions[i] for i in idx]}
+                "ids": self.ids[idx], "mask": self.masks[idx],
+                "caption": [self.captions[(start + k) % len(self)] for k in range(batch_size)]}
 
 
 class DiffusionObjective(torch.nn.Module):
@@ -264,6 +276,8 @@ class Trainer:
         self.step, self.vae_done, self.losses = 0, False, []
         self.objective = DiffusionObjective(model, cfg)  # wrapped in DDP once the VAE is trained
         self.cache = None  # LatentCache, built after the VAE phase when cfg.latent_cache > 0
+        self.precision = resolve_precision(cfg.precision, model.device)
+        self.scaler = grad_scaler(model.device, self.precision)  # loss scaling for fp16, else a pass-through
 
     # ------------------------------------------------------------- checkpoints
     def state(self, total_steps: int) -> dict:
@@ -276,7 +290,7 @@ class Trainer:
             "raw": {n: {k: v.detach().cpu() for k, v in getattr(self.model, n).state_dict().items()}
                     for n in ("encoder", "unet")},
             "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
-            "losses": list(self.losses),
+            "losses": list(self.losses), "scaler": self.scaler.state_dict(),  # {} unless fp16
         }
         return ckpt
 
@@ -300,6 +314,8 @@ class Trainer:
         self.optimizer.load_state_dict(ts["optimizer"])
         self.generator.set_state(ts["generator"])
         self.step, self.vae_done, self.losses = ts["step"], ts["vae_done"], list(ts["losses"])
+        if ts.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(ts["scaler"])
 
     # ------------------------------------------------------------- the loops
     def train_vae_phase(self) -> None:
@@ -343,14 +359,17 @@ class Trainer:
         else:
             batch = data_batch(self.dataset, self.step, self.cfg.batch_size, self.rank, self.world,
                                self.cfg.reference_every)
-        loss = self.objective(batch, self.generator, draws)
+        with autocast(self.model.device, self.precision):  # 16-bit matmuls and convs; the loss comes out fp32
+            loss = self.objective(batch, self.generator, draws)
         if not torch.isfinite(loss):
             raise TrainingError(f"loss became {loss.item()} at step {self.step}; "
                                 f"the last good checkpoint in {self.out_dir} is kept")
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self.scaler.scale(loss).backward()          # fp16: backward of S·loss (devices.py); else plain backward
+        self.scaler.unscale_(self.optimizer)        # gradients / S, so clipping sees their true norm
         torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], self.cfg.grad_clip)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)            # skipped when fp16 gradients overflowed
+        self.scaler.update()
         self.step += 1
         self.update_ema()
         return loss.item()
