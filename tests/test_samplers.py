@@ -1,5 +1,6 @@
 """Samplers: DDIM timesteps and steps, DDPM, guidance and the loop, checked against analytic answers on Gaussian
 toys whose optimal denoiser is known, against each other, and against diffusers when it is installed."""
+import functools
 import itertools
 
 import numpy as np
@@ -273,3 +274,40 @@ def test_matches_diffusers(name, beta_schedule, T, prediction):
         ref = theirs.step(out, t, x, generator=torch.Generator().manual_seed(t)).prev_sample
         mine = ours.step(out, t, x, generator=torch.Generator().manual_seed(t))
         assert float((mine - ref).abs().max()) <= 5e-4 * (1 + float(ref.abs().max())), t
+
+
+# ---- diffusers' numbers, recorded once (tests/make_diffusers_reference.py): compared on every run ------------
+def _recorded_cases():
+    import json
+    from pathlib import Path
+    path = Path(__file__).resolve().parent / "data" / "diffusers_reference.json"
+    return json.loads(path.read_text())["cases"]
+
+
+RECORDED = _recorded_cases()
+
+
+@functools.lru_cache(maxsize=None)
+def _recorded_schedule(name, T, beta_start, beta_end):
+    return NoiseSchedule.linear(T, beta_start, beta_end) if name == "linear" else NoiseSchedule.cosine(T)
+
+
+@pytest.mark.parametrize("case", RECORDED, ids=lambda c: "{sampler}-{s[name]}{s[T]}-{prediction}-{rest}".format(
+    s=c["schedule"], rest=f"{c['spacing']}{c['n']}-eta{c['eta']}" if c["sampler"] == "ddim" else "", **c))
+def test_matches_the_recorded_diffusers_steps(case):
+    """diffusers' DDIMScheduler / DDPMScheduler in float64 (the settings of the module docstring), recorded
+    in tests/data/diffusers_reference.json: the timesteps and the steps, to 1e-10. This catches what only the
+    live comparison used to: e.g. DDIM's σ_t with β_t instead of 1 − ᾱ_t/ᾱ_{t_prev} (equal only when n = T)."""
+    sched = _recorded_schedule(**case["schedule"])
+    if case["sampler"] == "ddim":
+        ours = DDIMSampler(sched, case["n"], eta=case["eta"], spacing=case["spacing"], prediction=case["prediction"])
+        # diffusers' "trailing" list can get an extra −1 from rounding (module docstring); ours never does
+        assert ours.timesteps.tolist() == [t for t in case["timesteps"] if t >= 0][:case["n"]]
+    else:
+        ours = DDPMSampler(sched, prediction=case["prediction"])
+        assert ours.timesteps[:3].tolist() == case["timesteps_head"]
+    for step in case["steps"]:
+        x, out, z, expected = (torch.tensor([step[k]], dtype=torch.float64)
+                               for k in ("x_t", "model_output", "noise", "prev_sample"))
+        got = ours.step(out, step["t"], x, noise=z)
+        torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10, msg=lambda m: f"t={step['t']}: {m}")
