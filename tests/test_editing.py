@@ -236,3 +236,65 @@ def test_other_bad_arguments_are_rejected(model, batch):
         inpaint(model, images, masks, PROMPTS, steps=2, resample=0)
     with pytest.raises(ValueError, match="steps"):
         edit(model, images, PROMPTS, 0.5, steps=0)
+
+
+# ---------------------------------------------------------------- properties of the wiring (issue 16)
+def record_denoiser_calls(model, monkeypatch):
+    """Wrap the real U-Net call: record (x_t, t, cond) of every call, pass the call through."""
+    calls, real = [], model.denoise
+
+    def recorded(x_t, t, cond):
+        calls.append((x_t.clone(), int(t[0]), cond))
+        return real(x_t, t, cond)
+
+    monkeypatch.setattr(model, "denoise", recorded)
+    return calls
+
+
+def test_resampling_renoises_the_kept_latent_to_q_of_x_t(model, batch, monkeypatch):
+    """RePaint sec. 4.2: x_t = √(ᾱ_t/ᾱ_{t_prev})·x_{t_prev} + √(1 − ᾱ_t/ᾱ_{t_prev})·ε. Where the image is kept,
+    x_{t_prev} ~ q(x_{t_prev} | z₀), so the re-noised x_t there is a sample of q(x_t | z₀) = N(√ᾱ_t·z₀, 1 − ᾱ_t):
+    the residual (x_t − √ᾱ_t·z₀)/√(1 − ᾱ_t) has mean 0 and variance 1 (without the square roots it has not)."""
+    images, masks = batch
+    calls = record_denoiser_calls(model, monkeypatch)
+    _, traj = inpaint(model, images, masks, PROMPTS, steps=12, seed=3, resample=2, guidance=1.0,
+                      return_trajectory=True)
+    z0, known = traj["z0"], ~traj["latent_mask"].bool().expand_as(traj["z0"])
+    ab = model.schedule.alphas_cumprod
+    seen = set()
+    renoised = 0
+    for x_t, t, _ in calls:
+        if t not in seen:  # the first call at t is the step's own input; the second one is re-noised
+            seen.add(t)
+            continue
+        residual = ((x_t.double() - ab[t].sqrt() * z0) / (1 - ab[t]).sqrt())[known]
+        n = residual.numel()
+        assert abs(float(residual.mean())) < 5 / n ** 0.5, (t, float(residual.mean()))
+        assert abs(float(residual.var()) - 1) < 5 * (2 / n) ** 0.5, (t, float(residual.var()))
+        renoised += 1
+    assert renoised == 11  # every step but the last one is redone once
+
+
+def test_the_glyph_canvas_is_drawn_at_the_masks_box(model, batch, monkeypatch):
+    """Without ``boxes``, inpainting draws each prompt's word into the bounding box of its mask (the
+    planned box of generate would put it elsewhere)."""
+    from minigptimage import layout
+    images, masks = batch
+    calls = record_denoiser_calls(model, monkeypatch)
+    inpaint(model, images, masks, PROMPTS, steps=1, seed=0, guidance=1.0)
+    canvas = calls[0][2]["glyph"]
+    for i, (prompt, word) in enumerate(zip(PROMPTS, ("SUN", "HAT"))):
+        box = mask_box(masks[i])
+        assert torch.equal(canvas[i], layout.render_canvas(word, box, 64)), i
+        ys, xs = torch.nonzero(canvas[i, 0] > 0, as_tuple=True)
+        assert xs.min() >= box[0] and ys.min() >= box[1] and xs.max() < box[2] and ys.max() < box[3]
+        assert not torch.equal(canvas[i], layout.canvas_for_prompts([prompt], 64)[0])  # not the planned place
+
+
+def test_region_psnr_of_an_empty_region_is_nan():
+    a = torch.zeros(2, 3, 8, 8)
+    region = torch.zeros(2, 1, 8, 8)
+    region[1, :, :4] = 1
+    psnr = region_psnr(a + 0.1, a, region)
+    assert torch.isnan(psnr[0])  # nothing to compare: not a number, not a perfect score
+    assert psnr[1] == pytest.approx(10 * math.log10(4 / 0.01))

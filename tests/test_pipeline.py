@@ -150,3 +150,22 @@ def test_the_box_and_the_reference_reach_the_encoder_and_the_canvas(model):
     rx0, ry0, rx1, ry1 = glyph_box(ref.image)  # without a box, the word goes where the reference's ink is
     ink = torch.nonzero(with_ref["glyph"][0, 0])
     assert ink[:, 0].min() >= ry0 and ink[:, 0].max() < ry1 and ink[:, 1].min() >= rx0 and ink[:, 1].max() < rx1
+
+
+def test_generate_is_the_documented_loop(model):
+    """generate = x_T from the seed's generator, DDIM with "trailing" spacing (T = 1000, n = 4: 999, 749, 499,
+    249), the model's own prediction type and recommended guidance, then the VAE decoder, clamped."""
+    from minigptimage.samplers import DDIMSampler, sample_loop
+    images, traj = model.generate(PROMPTS, steps=4, seed=5, return_trajectory=True)
+    assert model.config.num_steps == 1000 and traj["timesteps"].tolist() == [999, 749, 499, 249]
+    g = torch.Generator().manual_seed(5)
+    x_T = torch.randn(model.latent_shape(2), generator=g)
+    sampler = DDIMSampler(model.schedule, 4, eta=0.0, spacing="trailing", prediction=model.config.prediction)
+    with torch.no_grad():
+        z0 = sample_loop(model.denoise, sampler, x_T, cond=model.condition(PROMPTS), uncond=model.null_condition(2),
+                         guidance=model.config.guidance, generator=g)
+        expected = model.vae.decode_latents(z0).clamp(-1, 1)
+    torch.testing.assert_close(images, expected, rtol=0, atol=1e-6)
+    made = model.make_sampler("ddim", 7, eta=0.5)
+    assert (made.spacing, made.eta, made.prediction) == ("trailing", 0.5, model.config.prediction)
+    assert model.make_sampler("ddpm", 7, eta=0.0).prediction == model.config.prediction

@@ -129,3 +129,15 @@ def test_state_dict_survives_a_weights_only_checkpoint(tok):
     other = WordTokenizer if isinstance(tok, CharTokenizer) else CharTokenizer
     with pytest.raises(ValueError, match="state"):
         other.from_state_dict(state)
+
+
+def test_trim_padding_keeps_the_last_real_column_of_a_mask_that_is_not_a_prefix():
+    """Commit 4e93e34: a mask with a gap (a reference row, say) keeps every column up to its last real token,
+    not only as many columns as the longest row has real tokens."""
+    ids = torch.arange(12).reshape(2, 6)
+    mask = torch.tensor([[True, False, True, False, False, False], [True, True, False, False, False, False]])
+    short_ids, short_mask = trim_padding(ids, mask)
+    assert short_mask.sum() == mask.sum()  # no real token dropped
+    assert torch.equal(short_ids, ids[:, :3]) and torch.equal(short_mask, mask[:, :3])
+    empty_ids, empty_mask = trim_padding(ids, torch.zeros_like(mask))
+    assert empty_ids.shape == (2, 0) and empty_mask.shape == (2, 0)

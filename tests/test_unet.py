@@ -165,3 +165,33 @@ def test_errors_name_the_argument():
         UNet(UNetConfig(**{**CFG.__dict__, "glyph": False}))(x, t, context, mask, glyph=torch.zeros(2, 1, 32, 32))
     with pytest.raises(ValueError, match="preset"):
         UNetConfig.preset("huge")
+
+
+def test_film_is_the_identity_at_zero_and_scales_by_one_plus_gamma():
+    """AdaGN (Dhariwal & Nichol sec. 3): h·(1 + γ(t)) + β(t) after the second GroupNorm; γ = β = 0 leaves h."""
+    import torch.nn.functional as F
+    from minigptimage.unet import ResBlock
+    torch.manual_seed(0)
+    block = ResBlock(8, 16, time_dim=12, groups=4)
+    x, temb = torch.randn(2, 8, 6, 6), torch.randn(2, 12)
+
+    def by_hand(gamma, beta):
+        h = block.norm2(block.conv1(F.silu(block.norm1(x))))
+        return block.conv2(F.silu(h * (1 + gamma) + beta)) + block.skip(x)
+
+    with torch.no_grad():
+        gamma, beta = block.film(F.silu(temb))[:, :, None, None].chunk(2, dim=1)
+        torch.testing.assert_close(block(x, temb), by_hand(gamma, beta))
+        torch.nn.init.zeros_(block.film.weight)
+        torch.nn.init.zeros_(block.film.bias)
+        torch.testing.assert_close(block(x, temb), by_hand(0.0, 0.0))
+
+
+def test_timestep_embedding_is_cosines_then_sines_at_geometric_frequencies():
+    """[cos(t·ωᵢ), sin(t·ωᵢ)], ωᵢ = 10000^(−i/(dim/2)), i = 0 … dim/2 − 1 (Vaswani et al. sec. 3.5)."""
+    import numpy as np
+    t, dim = torch.tensor([0, 1, 17, 999]), 16
+    omega = 10000.0 ** (-np.arange(dim // 2) / (dim // 2))
+    angles = t.numpy()[:, None].astype(np.float64) * omega[None]
+    expected = torch.from_numpy(np.concatenate([np.cos(angles), np.sin(angles)], axis=1)).float()
+    torch.testing.assert_close(timestep_embedding(t, dim), expected, rtol=0, atol=5e-4)
