@@ -64,7 +64,9 @@ class PipelineConfig:
         if base not in ("micro", "tiny", "small") or variant not in ("", "noglyph", "word", "abspos"):
             raise ValueError(f"preset: unknown name {name!r}; expected one of {', '.join(PRESETS)}")
         size = "small" if base == "small" else "tiny"
-        encoder, unet, vae = (PromptEncoderConfig.preset(size), UNetConfig.preset(size), VAEConfig.preset(size))
+        # every preset shares the tiny VAE, so ``small`` reuses tiny_data/vae.pt and a GPU's minutes all go to the
+        # diffusion model (a VAE trains on freshly rendered images, which the CPU renders far slower than a GPU eats)
+        encoder, unet, vae = (PromptEncoderConfig.preset(size), UNetConfig.preset(size), VAEConfig.preset("tiny"))
         if base == "micro":
             encoder = dataclasses.replace(encoder, dim=32, depth=1, heads=2)
             unet = dataclasses.replace(unet, channels=(16, 32), heads=2, time_dim=32, groups=8, glyph_channels=8)
@@ -253,19 +255,23 @@ class MiniGPTImage(nn.Module):
     @torch.no_grad()
     def generate(self, prompts, steps: int = 30, sampler: str = "ddim", eta: float = 0.0, guidance=None,
                  seed: int = 0, return_trajectory: bool = False, boxes=None, reference=None,
-                 progress: bool = False, precision=None):
+                 progress: bool = False, precision=None, noise=None):
         """Text to image. Returns images (B, 3, H, W) in [-1, 1] (and the latent trajectory if asked).
 
         guidance=None uses the model's recommended scale (stored in its config); 1 is the plain conditional
-        model; 0 the unconditional one. precision=None uses ``self.precision`` (fp32 unless set)."""
+        model; 0 the unconditional one. precision=None uses ``self.precision`` (fp32 unless set). ``noise`` (B, C, h, w)
+        is x_T to start from instead of a draw from ``seed`` (the same x_T on two devices gives close images)."""
         prompts = check_prompts(prompts)
         steps, guidance, seed = check_sampling_args(steps, guidance, seed, self.config)
+        if noise is not None and tuple(noise.shape) != self.latent_shape(len(prompts)):
+            raise ValueError(f"noise: expected x_T of shape {self.latent_shape(len(prompts))}, got {tuple(noise.shape)}")
         self.eval()
         with self.autocast(precision):
             cond = self.condition(prompts, boxes=boxes, reference=reference)
             uncond = self.null_condition(len(prompts)) if guidance != 1.0 else None
             generator = torch.Generator(device=self.device).manual_seed(seed)
-            x_T = torch.randn(self.latent_shape(len(prompts)), generator=generator, device=self.device)
+            x_T = (torch.randn(self.latent_shape(len(prompts)), generator=generator, device=self.device)
+                   if noise is None else noise.to(self.device, torch.float32))
             result = sample_loop(self.denoise, self.make_sampler(sampler, steps, eta), x_T, cond=cond,
                                  uncond=uncond, guidance=guidance, generator=generator,
                                  return_trajectory=return_trajectory, progress=progress)

@@ -23,10 +23,12 @@ import copy
 import itertools
 import dataclasses
 import math
+import multiprocessing
 import os
 import re
 import signal
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +68,8 @@ class TrainConfig:
     reference_every: int = 5      # every k-th item is a style pair: the prompt 'the word "X" in the style of
                                   # the image' with a reference image of another word in the same style; 0: none
     precision: str = "fp32"       # "fp32" | "bf16" | "fp16" autocast | "auto" (devices.py); weights stay fp32
+    render_workers: int = 0       # processes that render the latent cache (the same items either way); 0: one per
+                                  # CPU core (at most 16) when training on a GPU, none on the CPU
 
     @classmethod
     def preset(cls, name: str) -> "TrainConfig":
@@ -174,11 +178,11 @@ class LatentCache:
     items take ~0.5 GB), so on a GPU a step copies nothing from the host and tokenizes nothing."""
 
     def __init__(self, model: MiniGPTImage, dataset: GlyphDataset, size: int, progress: bool = True,
-                 reference_every: int = 0):
+                 reference_every: int = 0, workers: int = 1):
         latents, glyphs, boxes, refs, has_ref, ids, masks, self.captions = [], [], [], [], [], [], [], []
         device, max_len = model.device, model.config.max_prompt_len
-        for start in tqdm(range(0, size, 256), desc="encoding the training set", disable=not progress):
-            batch = training_items(dataset, range(start, min(size, start + 256)), reference_every)
+        for batch in tqdm(rendered_chunks(dataset, size, reference_every, workers), total=math.ceil(size / 256),
+                          desc="encoding the training set", disable=not progress):
             with torch.no_grad():
                 latents.append(model.vae.encode_latents(batch["image"].to(device)))
             glyphs.append((batch["glyph"] * 255).round().to(torch.uint8).to(device))
@@ -204,6 +208,27 @@ class LatentCache:
                 "reference": self.references[idx].float() / 127.5 - 1, "has_reference": self.has_reference[idx],
                 "ids": self.ids[idx], "mask": self.masks[idx],
                 "caption": [self.captions[(start + k) % len(self)] for k in range(batch_size)]}
+
+
+def rendered_chunks(dataset: GlyphDataset, size: int, reference_every: int, workers: int = 1, chunk: int = 256):
+    """``training_items`` for items 0 … size−1, ``chunk`` at a time, in order. With ``workers`` > 1 they are
+    rendered in that many processes (rendering is deterministic per index, so the chunks are the same): on a
+    GPU, rendering on one core would take longer than the whole training run."""
+    chunks = [range(s, min(size, s + chunk)) for s in range(0, size, chunk)]
+    if workers <= 1:
+        yield from (training_items(dataset, c, reference_every) for c in chunks)
+        return
+    spawn = multiprocessing.get_context("spawn")  # a forked child of a CUDA process cannot be trusted
+    with ProcessPoolExecutor(workers, mp_context=spawn, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        for arrays in pool.map(_items_as_arrays, itertools.repeat(dataset), chunks, itertools.repeat(reference_every)):
+            yield {k: torch.from_numpy(v) if hasattr(v, "dtype") else v for k, v in arrays.items()}
+
+
+def _items_as_arrays(dataset, indices, reference_every) -> dict:
+    """``training_items`` with numpy arrays, which pickle plainly between processes (tensors would travel as
+    shared-memory handles)."""
+    return {k: v.numpy() if isinstance(v, torch.Tensor) else v
+            for k, v in training_items(dataset, indices, reference_every).items()}
 
 
 class DiffusionObjective(torch.nn.Module):
@@ -338,8 +363,10 @@ class Trainer:
         broadcasts rank 0's weights to every process)."""
         self.model.vae.requires_grad_(False)
         if self.cfg.latent_cache > 0 and self.cache is None:
+            cores = max(1, min(16, os.cpu_count() or 1) // self.world)
+            workers = self.cfg.render_workers or (cores if self.model.device.type == "cuda" else 1)
             self.cache = LatentCache(self.model, self.dataset, self.cfg.latent_cache, progress=self.rank == 0,
-                                     reference_every=self.cfg.reference_every)
+                                     reference_every=self.cfg.reference_every, workers=workers)
         if self.world > 1 and not isinstance(self.objective, DistributedDataParallel):
             self.objective = DistributedDataParallel(self.objective, find_unused_parameters=True)
 
