@@ -1,0 +1,67 @@
+"""Checks for lesson 10's exercises: a DDIM step from v̂, trailing timesteps, DDIM's σ_t(η)."""
+from __future__ import annotations
+
+import torch
+
+from minigptimage.samplers import DDIMSampler
+from minigptimage.schedule import NoiseSchedule
+
+from .compare import compare
+
+
+def check_ddim_step(fn) -> str | None:
+    schedule = NoiseSchedule.cosine(1000)
+    sampler = DDIMSampler(schedule, 20, spacing="trailing", prediction="v")
+    g = torch.Generator().manual_seed(12)
+    for t in (999, 499, 49, 19):  # 19 - 50 < 0: the last step lands on x₀ itself (ᾱ_prev = 1)
+        x_t = torch.randn(3, 4, 8, 8, generator=g)      # (B, C, h, w)
+        v_pred = torch.randn(3, 4, 8, 8, generator=g)
+        t_prev = t - sampler.step_ratio
+        alpha_bar = float(schedule.alphas_cumprod[t])
+        alpha_bar_prev = float(schedule.alphas_cumprod[t_prev]) if t_prev >= 0 else 1.0
+        want = sampler.step(v_pred, t, x_t)
+        got = fn(v_pred.clone(), x_t.clone(), alpha_bar, alpha_bar_prev)
+        problem = compare(got, want, f"your x_prev for the step t = {t} -> {t_prev}", atol=1e-4)
+        if problem:
+            if isinstance(got, torch.Tensor) and got.shape == want.shape:
+                x0 = alpha_bar ** 0.5 * x_t - (1 - alpha_bar) ** 0.5 * v_pred
+                if torch.allclose(got, x0, atol=1e-4):
+                    return problem + " — that is x̂₀; re-noise it to ᾱ_prev: √ᾱ_prev·x̂₀ + √(1−ᾱ_prev)·ε̂"
+                eps_as_v = alpha_bar_prev ** 0.5 * x0 + (1 - alpha_bar_prev) ** 0.5 * v_pred
+                if torch.allclose(got, eps_as_v, atol=1e-4):
+                    return problem + " — the network gives v̂, not ε̂: ε̂ = √(1−ᾱ_t)·x_t + √ᾱ_t·v̂"
+            return problem
+    return None
+
+
+def check_trailing_timesteps(fn) -> str | None:
+    for T, n in ((1000, 20), (1000, 30), (1000, 7), (50, 50)):
+        want = DDIMSampler(NoiseSchedule.cosine(T), n, spacing="trailing").timesteps.tolist()
+        got = fn(T, n)
+        got = got.tolist() if isinstance(got, torch.Tensor) else got
+        if not isinstance(got, (list, tuple)) or [int(v) for v in got] != want:
+            if isinstance(got, (list, tuple)) and len(got) == n and list(got) == sorted(want):
+                return f"for T = {T}, n = {n}: your timesteps go up; a sampler walks them from noisy to clean (descending)"
+            if isinstance(got, (list, tuple)) and len(got) == n and [int(v) - 1 for v in got] == want:
+                return f"for T = {T}, n = {n}: yours start at {int(got[0])}, one too high — timesteps count 0 … T−1"
+            return f"for T = {T}, n = {n}: expected {want[:4]} … {want[-2:]} ({n} values), got {str(got)[:80]}"
+    return None
+
+
+def check_ddim_sigma(fn) -> str | None:
+    schedule = NoiseSchedule.cosine(1000)
+    t = torch.tensor([999, 700, 300, 60])
+    for ratio in (1, 50):  # no skipping (n = T), then DDIM with 20 steps
+        t_prev = t - ratio
+        ab, ab_prev = schedule.alphas_cumprod[t], schedule.alphas_cumprod[t_prev]
+        for eta in (0.0, 0.5, 1.0):
+            want = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()
+            got = fn(ab.clone(), ab_prev.clone(), eta)
+            problem = compare(got, want, f"your σ with η = {eta:g} and steps of {ratio}",
+                              where=lambda i: f"at t = {int(t[i[0]])}")
+            if problem:
+                if isinstance(got, torch.Tensor) and got.shape == want.shape and \
+                        torch.allclose(got.double(), eta * (1 - ab / ab_prev).sqrt()):
+                    return problem + " — the factor √((1−ᾱ_prev)/(1−ᾱ_t)) is missing"
+                return problem
+    return None

@@ -1,0 +1,70 @@
+"""Solutions to lesson 08's exercises, and answers to its questions.
+
+Run this file to check every solution: `python lessons/solutions/08_training_a_text_to_image_model.py`.
+"""
+import torch
+
+
+def exercise_v_target(x0, noise, t, alphas_cumprod):
+    # Salimans & Ho 2022, sec. 4: v = √ᾱ_t·ε − √(1−ᾱ_t)·x₀, ᾱ_t picked per item and broadcast over (C, h, w).
+    alpha_bar = alphas_cumprod[t].reshape(-1, 1, 1, 1).to(x0.dtype)  # (B, 1, 1, 1)
+    return alpha_bar.sqrt() * noise - (1 - alpha_bar).sqrt() * x0  # (B, C, h, w)
+
+
+def exercise_x0_from_v(v, x_t, t, alphas_cumprod):
+    # √ᾱ·x_t − √(1−ᾱ)·v = ᾱ·x₀ + √ᾱ√(1−ᾱ)·ε − √(1−ᾱ)√ᾱ·ε + (1−ᾱ)·x₀ = x₀.
+    alpha_bar = alphas_cumprod[t].reshape(-1, 1, 1, 1).to(x_t.dtype)  # (B, 1, 1, 1)
+    return alpha_bar.sqrt() * x_t - (1 - alpha_bar).sqrt() * v  # (B, C, h, w)
+
+
+def exercise_ema_update(ema_params, params, decay):
+    # θ_ema ← d·θ_ema + (1 − d)·θ: the average keeps most of itself and moves a little towards θ.
+    return [decay * e + (1 - decay) * p for e, p in zip(ema_params, params)]
+
+
+# Common mistakes the checks recognise (the test suite makes sure each gets a message, not "correct").
+def mistake_v_target(x0, noise, t, alphas_cumprod):
+    return exercise_v_target(noise, x0, t, alphas_cumprod)  # x₀ and ε swapped: the loss still falls
+
+
+def mistake_x0_from_v(v, x_t, t, alphas_cumprod):
+    alpha_bar = alphas_cumprod[t].reshape(-1, 1, 1, 1).to(x_t.dtype)
+    return (1 - alpha_bar).sqrt() * x_t + alpha_bar.sqrt() * v  # that is ε̂, not x̂₀
+
+
+def mistake_ema_update(ema_params, params, decay):
+    return [(1 - decay) * e + decay * p for e, p in zip(ema_params, params)]  # the EMA follows θ almost at once
+
+
+ANSWERS = """
+Q1. Why can the held-out loss not reach 0?  At large t, z_t is nearly pure noise: many different images z₀
+    are compatible with it, and the best any network can do is predict the average v over them, E[v | z_t].
+    The loss of that best guess is the variance of v given z_t, which is large at high noise (close to
+    1 − ᾱ_t·… for t near T, where v ≈ −z₀ and z₀ is barely constrained by z_t) and small at low noise. The
+    unweighted v loss averages over all t, so this irreducible part keeps it far above 0 even for a perfect
+    model; what falls during training is the reducible part.
+
+Q2. Why must the draws be shared?  The loss is a random variable: it depends on which t and ε each item
+    gets (and which rows lose their prompt). Two correct implementations with different draws give different
+    numbers. Without shared draws, compare distributions instead: the mean loss over many batches (with a
+    standard error), or — better — give both implementations the same noise tensors, as `diffusion_loss`'s
+    `draws=` argument and `q_sample`'s `noise=` allow. That is why the library takes noise as an argument.
+
+Q3. Colour or exact words first?  Colour. In the table of section 5 colour accuracy is high at the first
+    checkpoints, while exact words come later: a colour is one decision for the whole image, decided at the
+    noisiest steps from two prompt tokens, while a word needs every letter's strokes right at the low-noise
+    end, where the glyph canvas shows where the ink goes but the model must still learn to draw it cleanly.
+    With twice the budget the exact-word columns gain most (the README's 6000-step model reads 100% / 94%).
+"""
+
+if __name__ == "__main__":
+    import importlib
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from lessons.checks import report
+
+    checks = importlib.import_module("lessons.checks.08_training_a_text_to_image_model")
+    for name in ("v_target", "x0_from_v", "ema_update"):
+        report(getattr(checks, f"check_{name}"), globals()[f"exercise_{name}"], name)
