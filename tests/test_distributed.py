@@ -2,6 +2,7 @@
 same step as one process on the concatenated batch, and a SIGKILLed run resumes to bit-identical weights."""
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -45,8 +46,15 @@ def worker(rank, out, port):
     dist.destroy_process_group()
 
 
+def free_port() -> int:
+    """A TCP port the OS says is free now (bind to port 0), instead of a guess that another run may hold."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_two_process_step_equals_one_process_step_on_the_concatenated_batch(tmp_path):
-    port = 29500 + os.getpid() % 1000
+    port = free_port()
     mp.spawn(worker, args=(str(tmp_path), port), nprocs=2, join=True)
     single = make_trainer(tmp_path, batch_size=2 * B)
     single.start_diffusion_phase()
@@ -66,23 +74,42 @@ def train_cli(out, *extra):
              "--steps", "8", "--batch-size", "2", "--vae-steps", "2", "--save-every", "2", *extra], env)
 
 
+# The run to be killed: the real command line, except that step 5 blocks, so the process is certainly still
+# running, past its step-4 checkpoint and before its step-6 one, when the test sends SIGKILL (no timing race).
+BLOCK_AT_STEP_5 = """
+import sys, time
+from minigptimage import train
+from minigptimage.__main__ import main
+train_step = train.Trainer.train_step
+def blocking_step(self, *args, **kwargs):
+    if self.step == 5:
+        time.sleep(600)
+    return train_step(self, *args, **kwargs)
+train.Trainer.train_step = blocking_step
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_sigkill_then_resume_gives_the_same_final_weights(tmp_path):
     cmd, env = train_cli(tmp_path / "straight")
     assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
     cmd, env = train_cli(tmp_path / "killed")
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 600
-    while not any(p.name != "ckpt_0000008.pt" for p in checkpoints(tmp_path / "killed")):
-        assert time.monotonic() < deadline and proc.poll() is None, "no checkpoint before the run ended"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc = subprocess.Popen([sys.executable, "-c", BLOCK_AT_STEP_5, *cmd[3:]], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while not (tmp_path / "killed" / "ckpt_0000004.pt").is_file():  # written atomically: whole when seen
+            assert time.monotonic() < deadline and proc.poll() is None, "no step-4 checkpoint before the run ended"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     saved = [int(p.stem.split("_")[1]) for p in checkpoints(tmp_path / "killed")]
-    assert 8 not in saved  # the kill landed mid-run
+    assert saved == [2, 4]  # the kill landed mid-run
     cmd, env = train_cli(tmp_path / "killed", "--resume")
     resumed = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"at step {max(saved)}" in resumed.stdout  # really started from the saved step
+    assert "at step 4" in resumed.stdout  # really started from the saved step
     a = torch.load(tmp_path / "straight" / "ckpt_0000008.pt", weights_only=True)
     b = torch.load(tmp_path / "killed" / "ckpt_0000008.pt", weights_only=True)
     for part in ("encoder", "unet", "vae"):
