@@ -1,5 +1,6 @@
-"""Shared test settings: a hypothesis profile with few examples and no deadline (the suite must
-finish in minutes on a 2-core CPU), lessons in their fast mode, and torch on one thread."""
+"""Shared test settings: a hypothesis profile ``ci`` with few examples and no deadline (the suite must
+finish in minutes on a 2-core CPU; ``HYPOTHESIS_PROFILE=dev`` runs many random ones instead), lessons in their
+fast mode, and torch on one thread."""
 import os
 
 import torch
@@ -7,6 +8,11 @@ from hypothesis import HealthCheck, settings
 
 settings.register_profile(
     "ci", max_examples=8, deadline=None, derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+# HYPOTHESIS_PROFILE=dev: random (not derandomised) and many more examples, to hunt for new failures by hand
+settings.register_profile(
+    "dev", max_examples=200, deadline=None, derandomize=False, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
