@@ -152,10 +152,24 @@ def test_the_box_and_the_reference_reach_the_encoder_and_the_canvas(model):
     assert ink[:, 0].min() >= ry0 and ink[:, 0].max() < ry1 and ink[:, 1].min() >= rx0 and ink[:, 1].max() < rx1
 
 
-def test_generate_is_the_documented_loop(model):
+@pytest.fixture(scope="module")
+def untrained():
+    """A micro model, untrained, whose zero-initialised convs are set to small random values (so its prediction
+    depends on everything): quick to build, for tests of the wiring rather than of what training learned."""
+    m = MiniGPTImage.from_preset("micro")
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in m.unet.parameters():
+            if not p.any():
+                p.normal_(0.0, 0.05, generator=g)
+    return m.eval()
+
+
+def test_generate_is_the_documented_loop(untrained):
     """generate = x_T from the seed's generator, DDIM with "trailing" spacing (T = 1000, n = 4: 999, 749, 499,
     249), the model's own prediction type and recommended guidance, then the VAE decoder, clamped."""
     from minigptimage.samplers import DDIMSampler, sample_loop
+    model = untrained
     images, traj = model.generate(PROMPTS, steps=4, seed=5, return_trajectory=True)
     assert model.config.num_steps == 1000 and traj["timesteps"].tolist() == [999, 749, 499, 249]
     g = torch.Generator().manual_seed(5)
