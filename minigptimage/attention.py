@@ -19,6 +19,12 @@ they receive exactly zero weight. A query row with *no* real key at all would be
 0/0 = NaN; here such a row gets all-zero weights and so outputs the zero vector (the same answer as
 ``torch.nn.functional.scaled_dot_product_attention`` gives), and its gradient is zero.
 
+Rotary position embedding (RoPE; Su et al. 2021, "RoFormer", arXiv 2104.09864, eq. 34): instead of adding a
+position vector to each token, self-attention can *rotate* every query and key by its position. The d
+channels of a head form d/2 pairs; pair i of a token at position m is turned by the angle m·θ_i, with
+θ_i = 10000^(−2i/d). A rotation by m·θ then one by −n·θ is a rotation by (m − n)·θ, so the score q_m·k_n
+depends on the positions only through m − n: attention sees *relative* positions, for any length.
+
 Shapes: q (B, N, Lq, d), k (B, N, Lk, d), v (B, N, Lk, d) → (B, N, Lq, d); modules take (B, L, D).
 Simplified compared with the paper: no dropout, no causal mask (nothing here generates tokens one by one).
 """
@@ -50,6 +56,18 @@ def attention_weights(q, k, key_padding_mask=None):
     return torch.where(real.any(dim=-1, keepdim=True), weights, 0.0)  # ... and are set to 0 here
 
 
+def rotary(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
+    """RoPE (RoFormer eq. 34): rotate the channel pairs (x_2i, x_2i+1) of x (B, N, L, d) by positions (B, L)
+    (floats allowed) × θ_i, θ_i = base^(−2i/d). Position 0 leaves a token unchanged."""
+    d = x.shape[-1]
+    theta = base ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)  # (d/2,)
+    angle = positions.float()[:, None, :, None] * theta  # (B, 1, L, d/2)
+    cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)
+    even, odd = x[..., 0::2], x[..., 1::2]  # (B, N, L, d/2) each
+    rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)  # (B, N, L, d/2, 2)
+    return rotated.flatten(-2)  # (B, N, L, d), pairs interleaved back in place
+
+
 class MultiHeadAttention(nn.Module):
     """Self-attention (``context=None``) or cross-attention to ``context`` (B, Lk, context_dim).
 
@@ -72,13 +90,17 @@ class MultiHeadAttention(nn.Module):
         B, L, D = x.shape
         return x.view(B, L, self.heads, D // self.heads).transpose(1, 2)  # (B, N, L, d)
 
-    def qkv(self, x, context=None):
+    def qkv(self, x, context=None, positions=None):
         context = x if context is None else context
-        return self.split_heads(self.to_q(x)), self.split_heads(self.to_k(context)), self.split_heads(self.to_v(context))
+        q, k, v = self.split_heads(self.to_q(x)), self.split_heads(self.to_k(context)), self.split_heads(self.to_v(context))
+        if positions is not None:  # self-attention with rotary positions (B, L)
+            q, k = rotary(q, positions), rotary(k, positions)
+        return q, k, v
 
-    def forward(self, x, context=None, key_padding_mask=None):
-        """x (B, Lq, dim), context (B, Lk, context_dim) or None, key_padding_mask (B, Lk) bool → (B, Lq, dim)."""
-        q, k, v = self.qkv(x, context)  # (B, N, L, d) each
+    def forward(self, x, context=None, key_padding_mask=None, positions=None):
+        """x (B, Lq, dim), context (B, Lk, context_dim) or None, key_padding_mask (B, Lk) bool, positions (B, L)
+        for rotary self-attention or None → (B, Lq, dim)."""
+        q, k, v = self.qkv(x, context, positions)  # (B, N, L, d) each
         if self.fast:
             mask = None if key_padding_mask is None else key_padding_mask[:, None, None, :]  # (B, 1, 1, Lk)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
@@ -88,9 +110,9 @@ class MultiHeadAttention(nn.Module):
         return self.to_out(out)
 
     @torch.no_grad()
-    def weights(self, x, context=None, key_padding_mask=None):
+    def weights(self, x, context=None, key_padding_mask=None, positions=None):
         """The attention maps themselves (for figures): (B, N, Lq, Lk)."""
-        q, k, _ = self.qkv(x, context)
+        q, k, _ = self.qkv(x, context, positions)
         return attention_weights(q, k, key_padding_mask)
 
 
@@ -111,9 +133,10 @@ class TransformerBlock(nn.Module):
         self.norm3 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Linear(mlp_ratio * dim, dim))
 
-    def forward(self, x, mask=None, context=None, context_mask=None):
-        """x (B, L, D), mask (B, L) bool for self-attention, context (B, Lk, Dc), context_mask (B, Lk) → (B, L, D)."""
-        x = x + self.self_attn(self.norm1(x), key_padding_mask=mask)
+    def forward(self, x, mask=None, context=None, context_mask=None, positions=None):
+        """x (B, L, D), mask (B, L) bool for self-attention, context (B, Lk, Dc), context_mask (B, Lk), positions
+        (B, L) rotary positions of the self-attention or None → (B, L, D)."""
+        x = x + self.self_attn(self.norm1(x), key_padding_mask=mask, positions=positions)
         if self.cross_attn is not None:
             x = x + self.cross_attn(self.norm2(x), context, key_padding_mask=context_mask)
         return x + self.mlp(self.norm3(x))

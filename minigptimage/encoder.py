@@ -4,12 +4,24 @@ The U-Net never sees characters or pixels of the prompt directly: it cross-atten
 encoder produces (Rombach et al. 2022, arXiv 2112.10752, sec. 3.3, where τ_θ is a transformer over the
 prompt). Each modality is turned into tokens of width D and tagged with a learned *type* embedding:
 
-    text    ids (B, L)            → token embedding + learned 1-D position      → (B, L, D)
+    text    ids (B, L)            → token embedding + segment embedding (quoted or not) → (B, L, D),
+                                    positions by rotation inside attention (below)
     image   (B, 3, H, W) in [-1,1] → p×p patches → linear (ViT, Dosovitskiy et al. 2020, arXiv 2010.11929)
                                     + 2-D position = row embedding + column embedding → (B, HW/p², D)
     layout  box (B, 4) pixels (x0, y0, x1, y1) → /image_size → Fourier features
                                     [sin(2π·2ᵏ·c), cos(2π·2ᵏ·c)] (Tancik et al. 2020, arXiv 2006.10739) → MLP → (B, 1, D)
             mask (B, 1, H, W)     → p×p patches → linear + 2-D position               → (B, HW/p², D)
+
+**Positions of the text.** The first models added a learned vector per position (``positions="learned"``,
+kept so their checkpoints load): a caption's colour words then sit at positions that move with the length of
+the quoted text, and a word longer than any in training pushes them where no colour word ever was. The
+``tiny`` and ``small`` presets use rotary positions instead (``positions="rotary"``; RoPE, Su et al. 2021,
+arXiv 2104.09864, in attention.py), which make attention depend on the distance between two tokens only,
+counted so that the quoted text occupies exactly one position: every token outside the quotes advances the
+count by 1, and the n tokens of the quoted span (quote marks included) by 1/n each (``text_positions``).
+"in red on white" is then the same pattern of distances after "CAT" as after "KNOWLEDGE". A *segment*
+embedding (BERT's, Devlin et al. 2019, arXiv 1810.04805, sec. 3) tells the encoder which tokens are the
+quoted text (``segments=True``). Image and layout tokens keep their own 2-D positions and are not rotated.
 
 The tokens are concatenated along the length (text, image, box, mask) and go through a small pre-norm
 transformer whose self-attention ignores padded text tokens, then a final LayerNorm. The output is
@@ -47,12 +59,15 @@ class PromptEncoderConfig:
     use_layout_tokens: bool = True  # build the box token and the layout-mask patch embedding
     fourier_features: int = 8      # frequencies 2⁰ … 2^(F−1) per box coordinate
     null_tokens: int = 2           # length of the learned null prompt
+    positions: str = "learned"     # text positions: "learned" (an absolute table; the first models) | "rotary"
+    segments: bool = False         # add a segment embedding: quoted text vs the rest of the prompt
+    quote_id: int = -1             # the tokenizer's id of '"' (set by the pipeline from its tokenizer)
 
     @classmethod
     def preset(cls, name: str) -> "PromptEncoderConfig":
         presets = {
-            "tiny": cls(dim=128, depth=2, heads=4, max_len=64),
-            "small": cls(dim=256, depth=4, heads=8, max_len=96),
+            "tiny": cls(dim=128, depth=2, heads=4, max_len=64, positions="rotary", segments=True),
+            "small": cls(dim=256, depth=4, heads=8, max_len=96, positions="rotary", segments=True),
         }
         if name not in presets:
             raise ValueError(f"preset must be one of {sorted(presets)}, got {name!r}")
@@ -62,13 +77,34 @@ class PromptEncoderConfig:
 TEXT, IMAGE, LAYOUT = 0, 1, 2  # rows of the type-embedding table
 
 
+def quoted_tokens(ids: torch.Tensor, quote_id: int) -> torch.Tensor:
+    """(B, L) bool, True on the quoted span: the opening quote, what it encloses and the closing quote."""
+    is_quote = ids == quote_id
+    return (is_quote.cumsum(dim=1) % 2 == 1) | is_quote
+
+
+def text_positions(quoted: torch.Tensor) -> torch.Tensor:
+    """(B, L) bool → (B, L) float positions where the quoted span counts as one: a token outside the quotes
+    advances the count by 1, each of the n quoted tokens by 1/n. Token j's position is the sum of the steps
+    of the tokens before it, so '<bos> the word "CAT" in red' and '<bos> the word "KNOWLEDGE" in red' put
+    "in" and "red" at the same positions (4 and 5)."""
+    n = quoted.sum(dim=1, keepdim=True).clamp(min=1)  # (B, 1) tokens in the quoted span
+    step = torch.where(quoted, 1.0 / n, torch.ones_like(n, dtype=torch.float32))  # (B, L)
+    return step.cumsum(dim=1) - step  # (B, L)
+
+
 class PromptEncoder(nn.Module):
     def __init__(self, cfg: PromptEncoderConfig):
         super().__init__()
         self.cfg = cfg
         D, p, grid = cfg.dim, cfg.patch_size, cfg.image_size // cfg.patch_size
+        if cfg.positions not in ("learned", "rotary"):
+            raise ValueError(f"positions must be 'learned' or 'rotary', got {cfg.positions!r}")
         self.token_embed = nn.Embedding(cfg.vocab_size, D)
-        self.pos_embed = nn.Parameter(torch.randn(cfg.max_len, D) * 0.02)
+        if cfg.positions == "learned":
+            self.pos_embed = nn.Parameter(torch.randn(cfg.max_len, D) * 0.02)
+        if cfg.segments:
+            self.segment_embed = nn.Embedding(2, D)  # 0: the prompt's words, 1: the quoted text
         self.type_embed = nn.Embedding(3, D)
         if cfg.use_image_tokens or cfg.use_layout_tokens:
             self.row_embed = nn.Parameter(torch.randn(grid, D) * 0.02)  # 2-D position = row + column
@@ -108,9 +144,15 @@ class PromptEncoder(nn.Module):
         ``image_present`` (B,) bool marks the rows that really have a reference image (training mixes rows
         with and without one in a batch); the image tokens of the other rows are masked out."""
         self.check(ids, mask, image, box, layout_mask)
+        cfg = self.cfg
         B, L = ids.shape
-        tokens = [self.token_embed(ids) + self.pos_embed[:L] + self.type_embed.weight[TEXT]]  # (B, L, D)
-        masks = [mask]
+        text = self.token_embed(ids) + self.type_embed.weight[TEXT]  # (B, L, D)
+        quoted = quoted_tokens(ids, cfg.quote_id)  # (B, L) bool
+        if cfg.positions == "learned":
+            text = text + self.pos_embed[:L]
+        if cfg.segments:
+            text = text + self.segment_embed(quoted.long())
+        tokens, masks = [text], [mask]
         if image is not None:
             tokens.append(self.patch_tokens(image, self.image_patch, "image") + self.type_embed.weight[IMAGE])
         if box is not None:
@@ -126,8 +168,11 @@ class PromptEncoder(nn.Module):
                                  f"{image_present.dtype}")
             masks[1] = masks[1] & image_present.to(ids.device)[:, None]
         x, context_mask = torch.cat(tokens, dim=1), torch.cat(masks, dim=1)  # (B, L', D), (B, L')
+        positions = None
+        if cfg.positions == "rotary":  # text tokens at text_positions, the others at 0 (not rotated)
+            positions = F.pad(text_positions(quoted), (0, x.shape[1] - L))  # (B, L')
         for block in self.blocks:
-            x = block(x, mask=context_mask)
+            x = block(x, mask=context_mask, positions=positions)
         return self.norm(x), context_mask
 
     def null_context(self, batch_size: int, length: int | None = None):
@@ -151,7 +196,7 @@ class PromptEncoder(nn.Module):
         if mask.shape != ids.shape or mask.dtype != torch.bool:
             raise ValueError(f"mask must be a bool tensor of the ids' shape {tuple(ids.shape)}, "
                              f"got {tuple(mask.shape)} {mask.dtype}")
-        if ids.shape[1] > cfg.max_len:
+        if cfg.positions == "learned" and ids.shape[1] > cfg.max_len:
             raise ValueError(f"ids length must be at most max_len={cfg.max_len}, got {ids.shape[1]}")
         if ids.numel() and (ids.min() < 0 or ids.max() >= cfg.vocab_size):
             raise ValueError(f"ids must be in [0, vocab_size={cfg.vocab_size}), got [{ids.min()}, {ids.max()}]")

@@ -2,9 +2,11 @@
 
 Text rendering is what GPT-Image-1-style models are judged on, and what small diffusion models get wrong
 (the "spelling" problem of Imagen, arXiv:2205.11487 §4.4, and the character-aware study of Liu et al.,
-arXiv:2212.10562). So our toy data is text: an UPPERCASE word of 2–6 letters (A–Z; capitals avoid the
-l/I/1 confusion at 64 px), in one of three DejaVu fonts that matplotlib ships, in a colour from ``COLORS`` on
-a contrasting background, placed in a named region of ``layout.REGIONS``. Each item carries
+arXiv:2212.10562). So our toy data is text of 1–10 characters — an upper-case, lower-case or capitalised
+word, two words, a number or a code such as R2D2 (``TEXT_KINDS``) — in one of three DejaVu fonts that
+matplotlib ships, in a colour from ``COLORS`` on a contrasting background, placed in a named region of
+``layout.REGIONS``, with a caption from the grammar of ``captions.py`` (many phrasings; colours or place
+sometimes left out). Each item carries
 
     image    (3, H, W) float32 in [-1, 1]
     caption  e.g. 'the word "CAT" in red on white, at the top left'
@@ -20,10 +22,16 @@ Every item is a pure function of (split, seed, index): its randomness comes from
 ``numpy.random.default_rng([seed, index, split_id])``, the same on every machine.
 Batches: ``DataLoader(ds, batch_size=32, collate_fn=collate)``, or ``ds.batch(indices)``; with ``cache=True``
 every item is rendered once into uint8 tensors and ``batch`` only indexes them.
-Simplified: one word per image on a flat background; no rotation, no perspective, no texture.
+Held out: words by the hash rule of ``tiny_data/WORDS.md``, numbers and codes by the same rule on the string
+(``is_heldout_text``), phrasings by ``captions.is_heldout``. A dataset draws words of one ``split`` and
+captions of one ``phrasing`` family, so every pair of the two can be measured.
+Simplified: one line of text per image on a flat background; no rotation, no perspective, no texture. Text
+too wide for a row at the smallest legible size (5-pixel capitals) is never drawn (the word lists hold only
+words that fit).
 """
 from __future__ import annotations
 
+import hashlib
 import string
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import layout
+from . import captions, layout
 from .layout import FONTS, REGIONS  # noqa: F401  (re-exported: the dataset's fonts and regions)
 
 WORDS_DIR = Path(__file__).resolve().parent.parent / "tiny_data"
@@ -41,23 +49,18 @@ COLORS = {
     "red": (220, 30, 30), "green": (20, 150, 50), "blue": (30, 70, 220), "black": (0, 0, 0),
     "white": (255, 255, 255), "yellow": (250, 215, 30), "orange": (245, 130, 20), "purple": (130, 40, 170),
 }
-CAPTIONS = (
-    'the word "{text}" in {color} on {background}, {where}',
-    '{color} text "{text}" on {a_background} background, {where}',
-    '{a_background} image with the word "{text}" written in {color} {where}',
-    '"{text}" in {color} letters on {background}, {where}',
-)
+TEXT_KINDS = {  # kind -> share of the training mixture (GlyphDataset with text_kind=None)
+    "upper": 0.40, "lower": 0.15, "title": 0.10, "two words": 0.15, "digits": 0.10, "code": 0.10,
+}
+MAX_TEXT = 10  # characters, spaces included
 REFERENCE_CAPTION = 'the word "{text}" in the style of the image'  # a prompt that comes with a reference image
 LIST_FIELDS = ("caption", "text", "color", "background", "font", "position")  # collated as lists
-WHERE = {"center": "in the center", "left": "on the left", "right": "on the right"}  # else "at the <region>"
 
 
-def make_caption(text: str, style: dict) -> str:
-    """Fill caption template ``style["template"]`` with the word, its colours and where it is."""
-    where = WHERE.get(style["position"], "at the " + style["position"])
-    a_background = ("an " if style["background"][0] in "aeiou" else "a ") + style["background"]
-    return CAPTIONS[style["template"]].format(text=text, color=style["color"], background=style["background"],
-                                              a_background=a_background, where=where)
+def is_heldout_text(text: str) -> bool:
+    """The word lists' rule applied to any string: sha256 of its upper-case form, first byte mod 20 == 0.
+    Numbers and codes of three or more characters follow it; shorter ones are shared by both splits."""
+    return hashlib.sha256(text.upper().encode()).digest()[0] % 20 == 0
 
 
 def contrast_ratio(rgb1, rgb2) -> float:
@@ -73,13 +76,13 @@ def contrast_ratio(rgb1, rgb2) -> float:
 MIN_CONTRAST = 3.5
 COLOR_PAIRS = [(fg, bg) for fg in COLORS for bg in COLORS
                if fg != bg and contrast_ratio(COLORS[fg], COLORS[bg]) >= MIN_CONTRAST]  # (text, background)
-MAX_CAPTION_CHARS = max(len(make_caption("WWWWWW", dict(template=t, color=fg, background=bg, position=r)))
-                        for t in range(len(CAPTIONS)) for fg, bg in COLOR_PAIRS for r in REGIONS)
+MAX_CAPTION_CHARS = max(len(captions.fill(f, "W" * MAX_TEXT, "yellow", "orange", "bottom right", place=p, stop=True))
+                        for f in captions.all_forms() for p in range(3))  # the longest caption the grammar makes
 
 
 @lru_cache(maxsize=None)
 def load_words(split: str) -> tuple[str, ...]:
-    """The word list of a split: ``tiny_data/words_<split>.txt``, one UPPERCASE word a line."""
+    """The word list of a split: ``tiny_data/words_<split>.txt``, one UPPERCASE word (2–10 letters) a line."""
     if split not in ("train", "heldout"):
         raise ValueError(f"split must be 'train' or 'heldout' for a word list, got {split!r}")
     return tuple((WORDS_DIR / f"words_{split}.txt").read_text().split())
@@ -142,14 +145,24 @@ def render_word(text: str, color: str = "black", background: str = "white", font
 
 
 class GlyphDataset(torch.utils.data.Dataset):
-    """Captioned word images; see the module docstring. ``split``: "train", "heldout" (words never used in
-    training) or "random" (random A–Z strings). ``pairs=True`` makes ``ds[i]`` return ``ds.pair(i)``;
-    ``cache=True`` renders every item once into uint8 tensors (fast ``batch``)."""
+    """Captioned text images; see the module docstring. ``split``: "train", "heldout" (words and strings never
+    used in training) or "random" (random A–Z strings). ``phrasing``: the caption family, "train" or "heldout"
+    (captions.py). ``text_kind``: one kind of ``TEXT_KINDS`` or None for the training mixture; ``lengths``
+    (lo, hi): text lengths drawn uniformly (default 1–10; words have 2 or more letters). ``complete=True``:
+    every caption names both colours and the place (for scoring). ``pairs=True`` makes ``ds[i]`` return
+    ``ds.pair(i)``; ``cache=True`` renders every item once into uint8 tensors (fast ``batch``)."""
 
     def __init__(self, split: str = "train", length: int = 10000, seed: int = 0, image_size: int = 64,
-                 pairs: bool = False, cache: bool = False):
+                 pairs: bool = False, cache: bool = False, phrasing: str = "train", text_kind: str | None = None,
+                 lengths: tuple[int, int] = (1, MAX_TEXT), complete: bool = False):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+        if phrasing not in ("train", "heldout"):
+            raise ValueError(f"phrasing must be 'train' or 'heldout', got {phrasing!r}")
+        if text_kind is not None and text_kind not in TEXT_KINDS:
+            raise ValueError(f"text_kind must be None or one of {sorted(TEXT_KINDS)}, got {text_kind!r}")
+        if not (len(lengths) == 2 and 1 <= lengths[0] <= lengths[1] <= MAX_TEXT):
+            raise ValueError(f"lengths must be (lo, hi) with 1 <= lo <= hi <= {MAX_TEXT}, got {lengths!r}")
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {seed!r}")
         if not isinstance(length, int) or length < 1:
@@ -161,7 +174,9 @@ class GlyphDataset(torch.utils.data.Dataset):
         if pairs and cache:
             raise ValueError("cache must be False when pairs=True (the cache holds single renders)")
         self.split, self.length, self.seed, self.image_size, self.pairs = split, length, seed, image_size, pairs
+        self.phrasing, self.text_kind, self.lengths, self.complete = phrasing, text_kind, tuple(lengths), complete
         self.words = load_words(split) if split != "random" else None
+        self.by_length = _by_length(self.words) if self.words else None  # length -> words of that length
         self.cache = self._render_all() if cache else None
 
     def __len__(self) -> int:
@@ -175,62 +190,111 @@ class GlyphDataset(torch.utils.data.Dataset):
             raise IndexError(f"index {index} out of range for a dataset of length {self.length}")
         return np.random.default_rng([self.seed, index, SPLITS[self.split]])
 
-    def _word(self, rng: np.random.Generator, length: int | None = None) -> str:
+    def _fits(self, text: str, font: str) -> bool:
+        """Legible in the center row in ``font`` and in the planner's font (then it can go in some region)."""
+        return all(layout.word_size(text, "center", self.image_size, f) for f in {font, layout.CANVAS_FONT})
+
+    def _word(self, rng: np.random.Generator, length: int) -> str:
+        """An upper-case word of the split with ``length`` letters (the nearest length the list has)."""
         if self.words is None:
-            n = length or int(rng.integers(2, 7))
-            return "".join(rng.choice(list(string.ascii_uppercase), size=n))
-        words = self.words if length is None else _by_length(self.words)[length]
+            return "".join(rng.choice(list(string.ascii_uppercase), size=max(2, length)))
+        by_length = self.by_length
+        length = min(by_length, key=lambda n: (abs(n - length), n))
+        words = by_length[length]
         return words[int(rng.integers(len(words)))]
 
-    def _style(self, rng: np.random.Generator, text: str) -> dict:
-        font = list(FONTS)[int(rng.integers(len(FONTS)))]
-        # regions where the word is legible in its font and in the planner's neutral font (so plan_box agrees)
-        fits = [r for r in REGIONS if layout.word_size(text, r, self.image_size, font)
-                and layout.word_size(text, r, self.image_size)]
+    def _string(self, rng: np.random.Generator, alphabet: str, length: int) -> str:
+        """A random string of ``alphabet`` on this split's side of the held-out rule (strings of one or two
+        characters are too few to split, so both splits use them all)."""
+        while True:
+            text = "".join(rng.choice(list(alphabet), size=length))
+            if length <= 2 or self.split == "random" or is_heldout_text(text) == (self.split == "heldout"):
+                return text
+
+    def _text(self, rng: np.random.Generator, font: str, kind: str | None = None, length: int | None = None) -> tuple:
+        """(text, kind): a text of ``kind`` (or of the dataset's kind or mixture) and ``length`` characters (or
+        a length drawn from ``lengths``), that fits the image in ``font``."""
+        kinds = list(TEXT_KINDS)
+        kind = kind or self.text_kind or kinds[int(rng.choice(len(kinds), p=list(TEXT_KINDS.values())))]
+        lo, hi = self.lengths
+        while True:
+            n = length or int(rng.integers(lo, hi + 1))
+            if kind in ("upper", "lower", "title"):
+                word = self._word(rng, max(n, 2))
+                text = {"upper": word, "lower": word.lower(), "title": word.capitalize()}[kind]
+            elif kind == "two words":  # two words, n characters in all with the space (at least 2 + 1 + 2)
+                first = self._word(rng, int(rng.integers(2, max(2, n - 3) + 1)))
+                text = first + " " + self._word(rng, max(2, n - 1 - len(first)))
+                text = [text, text.lower(), text.title()][int(rng.integers(3))]
+            elif kind == "digits":
+                text = self._string(rng, string.digits, n)
+            else:  # "code": capitals and digits with at least one of each when n >= 2 (R2D2, A4, B52)
+                text = self._string(rng, string.ascii_uppercase + string.digits, n)
+                if n >= 2 and (text.isalpha() or text.isdigit()):
+                    continue
+            if len(text) <= MAX_TEXT and self._fits(text, font):
+                return text, kind
+
+    def _font(self, rng: np.random.Generator) -> str:
+        return list(FONTS)[int(rng.integers(len(FONTS)))]
+
+    def _style(self, rng: np.random.Generator, text: str, font: str) -> dict:
+        # a region where the text is legible in its font and in the planner's neutral font (so plan_box agrees):
+        # the first that fits in a random order of the regions, i.e. uniform over the regions that fit
+        order = rng.permutation(len(REGIONS))
+        position = next(r for r in (list(REGIONS)[k] for k in order)
+                        if layout.word_size(text, r, self.image_size, font) and layout.word_size(text, r, self.image_size))
         color, background = COLOR_PAIRS[int(rng.integers(len(COLOR_PAIRS)))]
         j = max(1, self.image_size // 64)
-        return dict(font=font, position=fits[int(rng.integers(len(fits)))], color=color,
-                    background=background, jitter=tuple(int(v) for v in rng.integers(-j, j + 1, size=2)),
-                    template=int(rng.integers(len(CAPTIONS))))
+        jitter = tuple(int(v) for v in rng.integers(-j, j + 1, size=2))
+        caption = captions.random_caption(rng, self.phrasing, text, color, background, position, self.complete)
+        return dict(font=font, position=position, color=color, background=background, jitter=jitter,
+                    caption=caption, text=text)
 
     def _render(self, text: str, style: dict, size: int | None = None) -> GlyphSample:
         s = style
+        size = size or layout.word_size(text, s["position"], self.image_size, s["font"])
         image, box = render_word(text, s["color"], s["background"], s["font"], s["position"],
                                  self.image_size, size=size, jitter=s["jitter"])
         x0, y0, x1, y1 = box
         mask = torch.zeros(1, self.image_size, self.image_size)
         mask[:, y0:y1, x0:x1] = 1
-        return GlyphSample(image.float() / 127.5 - 1, make_caption(text, s), text, box, mask,
-                           layout.render_canvas(text, box, self.image_size, s["font"]), s["color"], s["background"],
-                           s["font"], s["position"],
-                           size or layout.word_size(text, s["position"], self.image_size, s["font"]))
+        canvas = layout.render_canvas(text, box, self.image_size, s["font"], size=size)  # the image's own ink
+        caption = s["caption"].replace(f'"{s["text"]}"', f'"{text}"')  # a pair's second text, same phrasing
+        return GlyphSample(image.float() / 127.5 - 1, caption, text, box, mask, canvas, s["color"],
+                           s["background"], s["font"], s["position"], size)
 
     def sample(self, index: int) -> GlyphSample:
         """Item ``index`` as a single render."""
         rng = self._rng(index)
-        text = self._word(rng)
-        return self._render(text, self._style(rng, text))
+        font = self._font(rng)
+        text, _ = self._text(rng, font)
+        return self._render(text, self._style(rng, text, font))
 
     def caption(self, index: int) -> str:
         """Just the caption of item ``index`` (no rendering): ``ds.caption(i) == ds[i].caption``."""
         rng = self._rng(index)
-        text = self._word(rng)
-        return make_caption(text, self._style(rng, text))
+        font = self._font(rng)
+        text, _ = self._text(rng, font)
+        return self._style(rng, text, font)["caption"]
 
     def pair(self, index: int) -> tuple[GlyphSample, GlyphSample]:
-        """Two renders sharing colours, font, font size, region and jitter, with different words of the
-        same length (the smaller of the two words' sizes, so both fit)."""
+        """Two renders sharing colours, font, font size, region and jitter, with different texts of the same
+        kind and length (the smaller of the two texts' sizes, so both fit)."""
         rng = self._rng(index)
-        first = self._word(rng)
+        font = self._font(rng)
+        first, kind = self._text(rng, font)
         second = first
-        while second == first:
-            second = self._word(rng, len(first))
-        style = self._style(rng, first)
+        for _ in range(100):  # a kind and length may hold a single text (a 1-letter code, say)
+            second, _ = self._text(rng, font, kind, len(first))
+            if second != first:
+                break
+        style = self._style(rng, first, font)
         size = min(layout.word_size(w, style["position"], self.image_size, style["font"]) for w in (first, second))
-        if not size:  # the second word does not fit this region: use the whole row
-            style["position"] = layout.ROW_OF[style["position"]]
-            size = min(layout.word_size(w, style["position"], self.image_size, style["font"])
-                       for w in (first, second))
+        for row in (layout.ROW_OF[style["position"]], "center"):  # the second text does not fit: a whole row
+            if not size:
+                style["position"] = row
+                size = min(layout.word_size(w, row, self.image_size, style["font"]) for w in (first, second))
         return self._render(first, style, size), self._render(second, style, size)
 
     def _render_all(self) -> dict:
@@ -271,7 +335,8 @@ def box_masks(boxes: torch.Tensor, image_size: int) -> torch.Tensor:
 
 @lru_cache(maxsize=None)
 def _by_length(words: tuple[str, ...]) -> dict[int, tuple[str, ...]]:
-    return {n: tuple(w for w in words if len(w) == n) for n in range(2, 7)}
+    by_length = {n: tuple(w for w in words if len(w) == n) for n in range(1, MAX_TEXT + 1)}
+    return {n: ws for n, ws in by_length.items() if ws}
 
 
 def collate(samples: list):

@@ -136,13 +136,19 @@ def letter_height(font: str, size: int) -> int:
     return ink_coverage("H", font, size).shape[0]
 
 
-@lru_cache(maxsize=1 << 18)
 def word_size(text: str, region: str, image_size: int, font: str = CANVAS_FONT) -> int:
     """The font size the dataset and the planner give ``text`` in ``region`` (0 when it is not legible there)."""
     x0, y0, x1, y1 = region_rect(region, image_size)
     m = margin(image_size)
-    size = fit_font_size(text, font, x1 - x0 - 2 * m, y1 - y0 - 2 * m)
     need = MIN_LETTER_HEIGHT if ROW_OF[region] == region else min_letter_height(image_size)
+    return _legible_size(text, font, x1 - x0 - 2 * m, y1 - y0 - 2 * m, need)
+
+
+@lru_cache(maxsize=1 << 18)
+def _legible_size(text: str, font: str, width: int, height: int, need: int) -> int:
+    """``fit_font_size``, or 0 when its capitals would be lower than ``need`` pixels (cached per rectangle
+    shape, so regions of one shape share the work)."""
+    size = fit_font_size(text, font, width, height)
     return size if letter_height(font, size) >= need else 0
 
 
@@ -161,13 +167,13 @@ class PromptLayout:
     text: str  # the quoted word, as written
     region: str | None  # a key of REGIONS when the prompt names a place, else None
     colors: list[str] = field(default_factory=list)  # colour words outside the quotes, in order
-    text_color: str | None = None  # colour after "in" or before "text"/"letters"
-    background: str | None = None  # colour after "on" or before "background"/"image"
+    text_color: str | None = None  # colour after "in" or before "text"/"letters"/"word"
+    background: str | None = None  # colour after "on" or before "background"/"image"/"sign"/"poster"
 
 
 _REGION_RE = re.compile(r"\b(?:(top|upper|bottom|lower)[ -](left|right)|(top|upper|bottom|lower|left|right|"
-                        r"center|centre|middle))\b")
-_SYNONYM = {"upper": "top", "lower": "bottom", "centre": "center", "middle": "center"}
+                        r"center|centre|centered|middle))\b")
+_SYNONYM = {"upper": "top", "lower": "bottom", "centre": "center", "centered": "center", "middle": "center"}
 _COLOR = "(" + "|".join(COLOR_WORDS) + ")"
 
 
@@ -189,8 +195,8 @@ def parse_prompt(prompt: str) -> PromptLayout:
         words = [_SYNONYM.get(w, w) for w in m.groups() if w]
         region = " ".join(words)
     colors = re.findall(r"\b" + _COLOR + r"\b", rest)
-    fg = re.search(r"\bin " + _COLOR + r"\b|\b" + _COLOR + r" (?:text|letters)\b", rest)
-    bg = re.search(r"\bon (?:a |an )?" + _COLOR + r"\b|\b" + _COLOR + r" (?:background|image)\b", rest)
+    fg = re.search(r"\bin " + _COLOR + r"\b|\b" + _COLOR + r" (?:text|letters|word)\b", rest)
+    bg = re.search(r"\bon (?:a |an )?" + _COLOR + r"\b|\b" + _COLOR + r" (?:background|image|sign|poster)\b", rest)
     return PromptLayout(text, region, colors, fg and (fg[1] or fg[2]), bg and (bg[1] or bg[2]))
 
 
@@ -235,15 +241,19 @@ def plan_box(prompt_or_word: str, image_size: int = 64, region: str | None = Non
     return (x0, y0, x0 + w, y1)
 
 
-def render_canvas(text: str, box, image_size: int = 64, font: str = CANVAS_FONT) -> torch.Tensor:
+def render_canvas(text: str, box, image_size: int = 64, font: str = CANVAS_FONT, size: int | None = None) -> torch.Tensor:
     """(1, H, W) float32 in [0, 1]: ``text`` in ``font`` (the neutral font unless told), its ink box stretched
     to fill ``box``. The dataset draws each training canvas in its image's own font, so the canvas shows the
-    exact letter shapes; at generation time the canvas (and so the letters) is in the neutral font."""
+    exact letter shapes; at generation time the canvas (and so the letters) is in the neutral font. ``size``:
+    the font size whose ink box is ``box`` when the caller knows it (the dataset does), saving the search."""
     text = check_text(text)
     if font not in FONTS:
         raise ValueError(f"font must be one of {sorted(FONTS)}, got {font!r}")
     x0, y0, x1, y1 = check_box(box, image_size)
     canvas = np.zeros((image_size, image_size), dtype=np.float32)
+    if size is not None and ink_coverage(text, font, size).shape == (y1 - y0, x1 - x0):
+        canvas[y0:y1, x0:x1] = ink_coverage(text, font, size).astype(np.float32) / 255
+        return torch.from_numpy(canvas)[None]  # (1, H, W)
     size = fit_font_size(text, font, x1 - x0, y1 - y0)
     while all(n <= lim for n, lim in zip(ink_coverage(text, font, size + 1).shape, (y1 - y0, x1 - x0))):
         size += 1  # the largest size whose ink fits (fit_font_size leaves room for the tallest capital)

@@ -9,7 +9,7 @@ fix it. Two tokenizers make the point on our toy data:
   ids: <pad>=0, <bos>=1, <eos>=2, <unk>=3, then printable ASCII 32..126 in order (id = ord(ch) − 28);
   vocab_size 99. ``CharTokenizer(PROMPT_WORDS)`` — what the models use — adds a few whole-word tokens (ids
   99, 100, …) for the prompt's own vocabulary: colours, places and the caption templates' words, lower-case,
-  outside the quotes. The word to draw is always spelled out; "red" and "white" become one token each, so the
+  outside the quotes (capitalised forms, "The", are spelled). The word to draw is always spelled out; "red" and "white" become one token each, so the
   encoder need not first learn to assemble colour names from letters (measured: with characters only, the
   tiny model mixed up text and background colours after 10 minutes of training).
 - ``WordTokenizer``: one token per word, vocabulary built from training captions; a word never seen in
@@ -48,6 +48,11 @@ class _Tokenizer:
     def vocab_size(self) -> int:
         return len(self.vocab)
 
+    @property
+    def quote_id(self) -> int:
+        """The id of the double quote that encloses the text to draw (-1 when the vocabulary has none)."""
+        return self.vocab.index('"') if '"' in self.vocab else -1
+
     def token_ids(self, text: str, index: int) -> list[int]:
         raise NotImplementedError
 
@@ -76,11 +81,15 @@ class _Tokenizer:
         return [self.vocab[i] for i in ids.tolist()]
 
 
-# Whole-word tokens of CharTokenizer(PROMPT_WORDS): the words of the captions (glyphs.CAPTIONS,
-# glyphs.REFERENCE_CAPTION), the colour names and the places that layout.parse_prompt understands.
+# Whole-word tokens of CharTokenizer(PROMPT_WORDS): the words of the caption grammar (captions.py) and of
+# glyphs.REFERENCE_CAPTION, the colour names and the places that layout.parse_prompt understands. The first
+# 32 are the words of the first models' four caption templates, in their order (their checkpoints store their
+# own list, so changing this one never changes an old model).
 PROMPT_WORDS = ("the", "word", "in", "on", "a", "an", "text", "letters", "background", "image", "with", "written",
                 "at", "style", "of", "red", "green", "blue", "black", "white", "yellow", "orange", "purple",
-                "top", "bottom", "left", "right", "center", "upper", "lower", "middle", "centre")
+                "top", "bottom", "left", "right", "center", "upper", "lower", "middle", "centre",
+                "against", "centered", "corner", "label", "near", "part", "poster", "reading", "reads", "says",
+                "sign", "spelling", "that", "title", "to", "words")
 _PIECES = re.compile(r"[A-Za-z]+|[^A-Za-z]")  # letter runs, or any single other character
 
 

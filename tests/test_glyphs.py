@@ -7,9 +7,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minigptimage import layout
-from minigptimage.glyphs import (CAPTIONS, COLOR_PAIRS, COLORS, MAX_CAPTION_CHARS, MIN_CONTRAST, REGIONS,
-                                 GlyphDataset, collate, contrast_ratio, load_words, render_word)
+from minigptimage import captions, layout
+from minigptimage.glyphs import (COLOR_PAIRS, COLORS, MAX_CAPTION_CHARS, MAX_TEXT, MIN_CONTRAST, REGIONS,
+                                 TEXT_KINDS, GlyphDataset, collate, contrast_ratio, is_heldout_text, load_words,
+                                 render_word)
 
 splits = st.sampled_from(["train", "heldout", "random"])
 indices = st.integers(0, 199)
@@ -44,10 +45,30 @@ def test_seeds_and_splits_give_different_items():
 def test_word_lists_are_disjoint_uppercase_and_the_dataset_uses_them():
     train, heldout = set(load_words("train")), set(load_words("heldout"))
     assert len(train) > 3000 and len(heldout) > 200 and not train & heldout
-    assert all(re.fullmatch("[A-Z]{2,6}", w) for w in train | heldout)
-    assert {GlyphDataset("train", 100)[i].text for i in range(100)} <= train
-    assert {GlyphDataset("heldout", 100)[i].text for i in range(100)} <= heldout
-    assert all(re.fullmatch("[A-Z]{2,6}", GlyphDataset("random", 50)[i].text) for i in range(50))
+    assert all(re.fullmatch("[A-Z]{2,10}", w) for w in train | heldout)
+    assert {len(w) for w in heldout} == set(range(2, 11))  # every length has held-out words
+    assert {GlyphDataset("train", 100, text_kind="upper")[i].text for i in range(100)} <= train
+    assert {GlyphDataset("heldout", 100, text_kind="upper")[i].text for i in range(100)} <= heldout
+    assert all(re.fullmatch("[A-Z]{2,10}", GlyphDataset("random", 50, text_kind="upper")[i].text) for i in range(50))
+
+
+@pytest.mark.parametrize("split", ["train", "heldout"])
+def test_every_text_kind_keeps_to_its_split(split):
+    """Words come from the split's list (in any case, one or two of them); numbers and codes of 3+
+    characters fall on the split's side of the hash rule; every text has 1–10 characters and fits."""
+    words = set(load_words(split))
+    ds = GlyphDataset(split, 120, seed=2)
+    texts = [ds[i].text for i in range(120)]
+    assert all(1 <= len(t) <= MAX_TEXT for t in texts)
+    assert any(t.islower() for t in texts) and any(t.isdigit() for t in texts) and any(" " in t for t in texts)
+    for t in texts:
+        if t.replace(" ", "").isalpha() and len(t) > 1:  # (a 1-character code may be a letter)
+            assert all(w.upper() in words for w in t.split()), t
+        elif len(t) >= 3:
+            assert is_heldout_text(t) == (split == "heldout"), t
+    for kind in TEXT_KINDS:
+        one = GlyphDataset(split, 10, seed=3, text_kind=kind, lengths=(7, 10))
+        assert all(7 <= len(one[i].text) <= 10 or kind == "two words" for i in range(10)), kind
 
 
 @given(splits, indices)
@@ -80,21 +101,24 @@ def test_glyph_canvas_is_the_word_in_the_same_box(split, index):
     assert torch.allclose(bg + s.glyph * (fg - bg), s.image, atol=1 / 127.5)
 
 
-@given(splits, indices)
-def test_caption_names_word_colours_and_place(split, index):
-    ds = GlyphDataset(split, 200, seed=5)
+@given(splits, indices, st.sampled_from(["train", "heldout"]), st.booleans())
+def test_caption_names_word_colours_and_place(split, index, phrasing, complete):
+    """What a caption names is true of its image (a colour or the place may be left out, unless complete)."""
+    ds = GlyphDataset(split, 200, seed=5, phrasing=phrasing, complete=complete)
     s = ds[index]
     assert ds.caption(index) == s.caption and len(s.caption) <= MAX_CAPTION_CHARS
-    assert f'"{s.text}"' in s.caption and s.color in s.caption and s.background in s.caption
     parsed = layout.parse_prompt(s.caption)
-    assert (parsed.text, parsed.region, parsed.text_color, parsed.background) == (
-        s.text, s.position, s.color, s.background)
+    assert parsed.text == s.text
+    assert parsed.text_color in (None, s.color) and parsed.background in (None, s.background)
+    assert parsed.region in (None, s.position)
+    if complete:
+        assert (parsed.region, parsed.text_color, parsed.background) == (s.position, s.color, s.background)
 
 
 @given(splits, indices)
 def test_pairs_share_style_and_differ_in_word(split, index):
     a, b = GlyphDataset(split, 200, seed=6).pair(index)
-    assert a.text != b.text and len(a.text) == len(b.text)
+    assert a.text != b.text and (len(a.text) == len(b.text) or " " in a.text)
     for k in ("color", "background", "font", "position", "size"):
         assert getattr(a, k) == getattr(b, k), k
     assert f'"{b.text}"' in b.caption
@@ -121,7 +145,7 @@ def test_palette_pairs_have_contrast():
     assert contrast_ratio(COLORS["red"], COLORS["red"]) == pytest.approx(1.0)
     assert len(COLOR_PAIRS) >= 12 and {fg for fg, _ in COLOR_PAIRS} == set(COLORS)
     assert all(contrast_ratio(COLORS[f], COLORS[b]) >= MIN_CONTRAST for f, b in COLOR_PAIRS)
-    assert tuple(COLORS) == layout.COLOR_WORDS and len(CAPTIONS) >= 3
+    assert tuple(COLORS) == layout.COLOR_WORDS and len(captions.all_forms()) >= 40
 
 
 @given(st.integers(0, 40), st.integers(0, 40), st.integers(26, 60), st.integers(12, 24))
