@@ -1,23 +1,29 @@
-"""Lesson 07 — the tiny VAE: squeezing 64×64 images into 16×16 latents and back.
+# %% [markdown]
+# # Lesson 07 — the tiny VAE: squeezing 64×64 images into 16×16 latents and back
+#
+# **Goal:** see what the latent-to-image decoder keeps and loses, what a latent looks like, and why latent
+# diffusion rescales its latents before adding noise.
+#
+# **Prerequisites:** lesson 01 (the noise schedule, SNR), lesson 03 (the glyph dataset); a VAE is an encoder
+# giving a Gaussian q(z|x) and a decoder.
+#
+# **Paper section:** Kingma & Welling 2014 (arXiv 1312.6114, sec. 2.4 and appendix B: the reparameterisation
+# trick and the Gaussian KL); Rombach et al. 2022 (arXiv 2112.10752, sec. 3.1: perceptual compression with a
+# small KL weight; the latent scale factor of their appendix G); PCA as the optimal linear autoencoder
+# (Baldi & Hornik 1989).
+#
+# **What you should see:**
+# 1. where training starts: PCA of 4×4 patches — 4 channels give blocky words the reader mostly cannot read,
+#    8 channels give legible ones (reader ≈ 80 %);
+# 2. held-out words (never seen in training) and their reconstructions by the shipped tiny_data/vae.pt, with
+#    the PSNR (≈ 31 dB) and whether the glyph reader still reads each word (≈ 96 %);
+# 3. the latent channels of one image: 16×16 maps on which the word's place stands out from the flat
+#    background; each letter is only a few cells wide, so its shape is spread over the 8 channels;
+# 4. the scale factor: latents of std 5.5 (as Stable Diffusion's VAE gives) instead of 1 would raise the
+#    signal-to-noise ratio ~30× at *every* step, so the noise would dominate on only 12 % of the steps
+#    instead of half of them;
+# 5. three exercises: the reparameterisation trick, the Gaussian KL, and the PSNR.
 
-Goal: see what the latent-to-image decoder keeps and loses, what a latent looks like, and why latent
-diffusion rescales its latents before adding noise.
-Prerequisites: lesson 01 (the noise schedule), lesson 03 (the glyph dataset); a VAE is an encoder giving
-a Gaussian q(z|x) and a decoder.
-Paper section: Kingma & Welling 2014 (arXiv 1312.6114, sec. 2.4 and appendix B: the reparameterisation
-trick and the Gaussian KL); Rombach et al. 2022 (arXiv 2112.10752, sec. 3.1: perceptual compression with a
-small KL weight; the latent scale factor of their appendix G); PCA as the optimal linear autoencoder
-(Baldi & Hornik 1989).
-What you should see:
-  1. where training starts: PCA of 4×4 patches — how much 4 and 8 latent channels keep, and blocky but
-     almost legible reconstructions;
-  2. held-out words (never seen in training) and their reconstructions by the shipped tiny_data/vae.pt,
-     with the PSNR and whether the glyph reader still reads each word;
-  3. the latent channels of one image: 16×16 maps that still look like the word;
-  4. the scale factor: why the diffusion model needs latents of unit variance (the signal left at the last
-     step of the schedule when the std is 5.5, as for Stable Diffusion's VAE, instead of 1);
-  5. measured: PSNR and reader accuracy on held-out reconstructions, asserted above a threshold.
-"""
 # %%
 import sys
 from pathlib import Path
@@ -35,6 +41,10 @@ from minigptimage.reader import GlyphReader
 from minigptimage.schedule import NoiseSchedule
 from minigptimage.scoring import word_accuracy
 from minigptimage.vae import VAE, psnr
+
+import importlib  # noqa: E402  (the exercise checks live in lessons/checks/, next to this file)
+from lessons.checks import report  # noqa: E402
+checks = importlib.import_module("lessons.checks.07_tiny_vae_and_latents")
 
 torch.set_num_threads(1)
 out = output_dir(__file__)
@@ -86,8 +96,11 @@ image_grid(torch.cat([x[:k], start[4][:k], start[8][:k], x_hat[:k]]), out / "07_
 
 # %% [markdown]
 # ## 3. The latent channels
-# Each channel is a 16×16 map. Because every latent position encodes its own 4×4 patch (plus context),
-# the word is still visible in the channels, which is what lets a U-Net with local convolutions denoise it.
+# Each channel is a 16×16 map, and every latent cell encodes mostly its own 4×4 patch of pixels (plus some
+# context from the convolutions). So the *place* of the word is plain in every channel — flat background,
+# busy cells where the ink is — and the U-Net can work on the latent locally, like on an image. The letters
+# themselves are only one or two cells wide: their shapes live in the combination of the 8 channels, which
+# no single map shows.
 
 # %%
 C = mean.shape[1]
@@ -105,11 +118,15 @@ print(f"posterior std exp(logvar/2) ≈ {(0.5 * logvar).exp().mean():.1e}: the K
 
 # %% [markdown]
 # ## 4. Why the scale factor matters
-# The forward process mixes √ᾱ_t·z₀ with √(1−ᾱ_t)·ε, ε ~ N(0, I) (DDPM eq. 4). It is designed for z₀ of
-# unit variance: at the last step only a trace of the signal should be left. Stable Diffusion's VAE gives
-# latents with std ≈ 5.5, so it multiplies them by s = 0.18215 ≈ 1/5.5. Our linear path is *whitened* PCA,
-# so our latents come out with std ≈ 1 already, and fit_scale_factor measures the little that training
-# moved it.
+# The forward process mixes √ᾱ_t·z₀ with √(1−ᾱ_t)·ε, ε ~ N(0, I) (DDPM eq. 4). The schedule is designed for
+# z₀ of unit variance: then SNR(t) = ᾱ_t/(1−ᾱ_t). With z₀ of std σ the signal's variance is σ²·ᾱ_t, so
+#     SNR_σ(t) = σ²·ᾱ_t/(1−ᾱ_t) = σ²·SNR(t)   — the same factor σ² at *every* step.
+# The last step is not where it matters: its SNR is negligible either way (printed below). What matters is
+# where along the schedule noise starts to dominate (SNR < 1), because that is where the image's layout is
+# decided; with σ = 5.5 (Stable Diffusion's VAE) it moves from the middle of the schedule to near its end,
+# and most steps would be spent refining an image already fixed. So SD multiplies its latents by
+# s = 0.18215 ≈ 1/5.5 before noising (and divides by s before decoding). Our linear path is *whitened* PCA,
+# so our latents come out with std ≈ 1 already, and fit_scale_factor measures the little that training moved it.
 
 # %%
 raw_std = mean.std().item()
@@ -124,11 +141,15 @@ for std in (1.0, 5.5):
 ax.set_yscale("log")
 ax.set_xlabel("t")
 ax.set_ylabel("SNR(t)")
+ax.axhline(1.0, color="0.5", ls=":", lw=0.8)
 ax.set_title("cosine schedule: unscaled latents keep 30× more signal at every step", fontsize=8)
 ax.legend(fontsize=7)
 save_figure(fig, out / "07_scale_factor.png")
-print(f"SNR at t = T−1: {alpha_bar[-1] / (1 - alpha_bar[-1]):.1e} for std 1, "
-      f"{alpha_bar[-1] * 5.5 ** 2 / (1 - alpha_bar[-1]):.1e} for std 5.5")
+snr_unit = alpha_bar / (1 - alpha_bar)
+signal_steps = {std: int((snr_unit * std**2 > 1).sum()) for std in (1.0, 5.5)}
+print(f"SNR at t = T−1: {snr_unit[-1]:.1e} for std 1, {snr_unit[-1] * 5.5 ** 2:.1e} for std 5.5 (negligible both)")
+print(f"steps where the signal dominates (SNR > 1): {signal_steps[1.0]} of 1000 for std 1, {signal_steps[5.5]} for "
+      f"std 5.5;  SNR at t = 500: {snr_unit[500]:.2f} vs {snr_unit[500] * 5.5 ** 2:.1f}")
 
 # What does the decoder make of pure noise? Not a word: finding a latent that is one is the diffusion
 # model's job.
@@ -136,8 +157,54 @@ with torch.no_grad():
     from_noise = vae.decode_latents(torch.randn(8, C, 16, 16, generator=torch.Generator().manual_seed(0)))
 image_grid(from_noise.clamp(-1, 1), out / "07_decoded_noise.png", titles=reader.read(from_noise), ncols=8)
 
+# %% [markdown]
+# ## Exercise 1 — the reparameterisation trick
+# Write `exercise_reparameterize(mean, logvar, noise)` (all (B, C, h, w)) returning a sample of q(z|x) =
+# N(mean, e^logvar): z = mean + σ·ε with σ = exp(logvar/2) and ε = noise. Writing the sample this way lets
+# gradients flow into mean and logvar (Kingma & Welling sec. 2.4). Compare with `VAE.reparameterize`.
+
+# %%
+def exercise_reparameterize(mean, logvar, noise):
+    raise NotImplementedError
+
+
+report(checks.check_reparameterize, exercise_reparameterize, "Exercise 1")
+
+# %% [markdown]
+# ## Exercise 2 — the KL term
+# Write `exercise_kl(mean, logvar)` returning KL(N(mean, e^logvar) ‖ N(0, I)) per image, shape (B,):
+# ½·Σ (mean² + e^logvar − 1 − logvar), summed over C, h and w (K&W appendix B). Hint: `.flatten(1).sum(1)`.
+
+# %%
+def exercise_kl(mean, logvar):
+    raise NotImplementedError
+
+
+report(checks.check_kl, exercise_kl, "Exercise 2")
+
+# %% [markdown]
+# ## Exercise 3 — PSNR
+# Write `exercise_psnr(x_hat, x)` for images (B, 3, H, W) in [-1, 1], returning (B,): 10·log10(peak² / MSE)
+# with peak = 2 (the range from −1 to 1), the MSE per image, and x_hat clamped to [-1, 1] first.
+
+# %%
+def exercise_psnr(x_hat, x):
+    raise NotImplementedError
+
+
+report(checks.check_psnr, exercise_psnr, "Exercise 3")
+
+# %% [markdown]
+# ## Questions (answers in `lessons/solutions/07_tiny_vae_and_latents.py`)
+# 1. The KL weight is 10⁻⁶ and the posterior std came out ≈ 2·10⁻⁴. What would a KL weight of 1 do to the
+#    reconstructions, and why does latent diffusion not need q(z|x) to be close to N(0, I)?
+# 2. 12,288 numbers go in, 2,048 come out: a factor 6. How many times fewer positions does the U-Net's
+#    attention see at 16×16 than it would at 64×64, and what does that do to its cost?
+# 3. Why does decoding pure noise (last figure) not give a word?
+
 # %%
 assert abs(scaled.std().item() - 1) < 0.1, "scaled latents should have about unit variance"
+assert signal_steps[5.5] > 1.5 * signal_steps[1.0], signal_steps
 assert scores.mean() > 29 and accuracy >= 0.9, f"PSNR {scores.mean():.1f} dB, reader {accuracy:.0%}"
 assert scores.mean() > psnr(start[8], x).mean() + 3, "training should improve clearly on the PCA start"
 print("ok")
