@@ -1,19 +1,23 @@
-"""Lesson 13 — provenance: a manifest inside the PNG and an invisible keyed watermark in its pixels.
+# %% [markdown]
+# # Lesson 13 — provenance: a manifest inside the PNG and an invisible keyed watermark in its pixels
+#
+# **Goal:** label every generated image twice — with metadata that says exactly how it was made (and notices any
+# edit), and with a mark in the pixels that survives when the metadata is stripped — and measure both.
+#
+# **Prerequisites:** lesson 03 (the glyph images we mark here stand in for generated samples).
+#
+# **Paper section:** Cox et al. 1997, "Secure spread spectrum watermarking for multimedia" (§III–IV: a long keyed
+# random sequence at low amplitude, found by correlation); the manifest follows the idea of C2PA content
+# credentials (c2pa.org) but is NOT a signed C2PA manifest — it is sealed with HMAC-SHA256 and a shared key.
+#
+# **What you should see:**
+# 1. the manifest JSON stored in the PNG, and `verify` saying OK;
+# 2. the mark: invisible (PSNR ≈ 43 dB), a ±2-grey-level keyed pattern once amplified 30×;
+# 3. a histogram of detector scores: unmarked images (and the wrong key) centred on 0 with spread 1, marked
+#    images far to the right even after PNG, noise and JPEG q90 — with the threshold in between;
+# 4. tampering caught: one changed pixel breaks the pixel hash, one changed field breaks the HMAC, a wrong key
+#    fails both, and a stripped manifest still leaves the mark.
 
-Goal: label every generated image twice — with metadata that says exactly how it was made (and notices any
-edit), and with a mark in the pixels that survives when the metadata is stripped — and measure both.
-Prerequisites: lesson 03 (the glyph images we mark here stand in for generated samples).
-Paper section: Cox et al. 1997, "Secure spread spectrum watermarking for multimedia" (§III–IV: a long keyed
-random sequence at low amplitude, found by correlation); the manifest follows the idea of C2PA content
-credentials (c2pa.org) but is NOT a signed C2PA manifest — it is sealed with HMAC-SHA256 and a shared key.
-What you should see:
-  1. the manifest JSON stored in the PNG, and `verify` saying OK;
-  2. the mark: invisible (PSNR ≈ 43 dB), a ±2-grey-level keyed pattern once amplified 30×;
-  3. a histogram of detector scores: unmarked images (and the wrong key) centred on 0 with spread 1, marked
-     images far to the right even after PNG, noise and JPEG q90 — with the threshold in between;
-  4. tampering caught: one changed pixel breaks the pixel hash, one changed field breaks the HMAC, a wrong key
-     fails both, and a stripped manifest still leaves the mark.
-"""
 # %%
 import sys
 from pathlib import Path

@@ -1,21 +1,25 @@
-"""Lesson 14 — why GPT-Image-1-style models can write: word tokens vs character tokens vs glyph-aware conditioning.
+# %% [markdown]
+# # Lesson 14 — why GPT-Image-1-style models can write: word tokens vs character tokens vs glyph-aware conditioning
+#
+# **Goal:** close the course by measuring the two claims behind legible generated text. (1) A model that sees a word
+# as one token cannot spell a word it never saw — to it, every unseen word is the same ``<unk>``. (2) Seeing the
+# characters helps, but drawing them is easier still when the model is also shown *where each letter's ink goes*:
+# a glyph canvas (the word rendered by a font) fed to the U-Net through its own sublayers.
+#
+# **Prerequisites:** lessons 04 (tokenizers), 06 (the U-Net and its glyph branch), 08 (training), 10 (evaluation).
+#
+# **Paper section:** Imagen (Saharia et al. 2022, arXiv 2205.11487, sec. 4.4, spelling); character-aware text encoders
+# (Liu et al. 2023, arXiv 2212.10562, sec. 3-4); glyph conditioning: GlyphControl (Yang et al. 2023, arXiv
+# 2305.18259) and TextDiffuser (Chen et al. 2023, arXiv 2305.10855, sec. 3.2).
+#
+# **What you should see:**
+# 1. how each tokenizer sees a held-out word: word tokens give <unk>, character tokens give its letters;
+# 2. a grid: the same prompts — training-vocabulary words and never-seen words — drawn by the three variants,
+#    each trained by ``python -m minigptimage train`` for the same 10-minute CPU budget (tiny_data/);
+# 3. the table (exact word, characters, colour, position, seconds per image, seen and held-out words), and the
+#    assertion that glyph-aware conditioning reads far better than either tokenizer alone.
+# The full-size table (n = 50) is ``python -m minigptimage.benchmarks.comparison``; the README holds its figures.
 
-Goal: close the course by measuring the two claims behind legible generated text. (1) A model that sees a word
-as one token cannot spell a word it never saw — to it, every unseen word is the same ``<unk>``. (2) Seeing the
-characters helps, but drawing them is easier still when the model is also shown *where each letter's ink goes*:
-a glyph canvas (the word rendered by a font) fed to the U-Net through its own sublayers.
-Prerequisites: lessons 04 (tokenizers), 06 (the U-Net and its glyph branch), 08 (training), 10 (evaluation).
-Paper section: Imagen (Saharia et al. 2022, arXiv 2205.11487, sec. 4.4, spelling); character-aware text encoders
-(Liu et al. 2023, arXiv 2212.10562, sec. 3-4); glyph conditioning: GlyphControl (Yang et al. 2023, arXiv
-2305.18259) and TextDiffuser (Chen et al. 2023, arXiv 2305.10855, sec. 3.2).
-What you should see:
-  1. how each tokenizer sees a held-out word: word tokens give <unk>, character tokens give its letters;
-  2. a grid: the same prompts — training-vocabulary words and never-seen words — drawn by the three variants,
-     each trained by ``python -m minigptimage train`` for the same 10-minute CPU budget (tiny_data/);
-  3. the table (exact word, characters, colour, position, seconds per image, seen and held-out words), and the
-     assertion that glyph-aware conditioning reads far better than either tokenizer alone.
-The full-size table (n = 50) is ``python -m minigptimage.benchmarks.comparison``; the README holds its figures.
-"""
 # %%
 import sys
 from pathlib import Path
