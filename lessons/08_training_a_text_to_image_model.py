@@ -35,7 +35,7 @@ import torch
 
 from minigptimage.evaluate import evaluate, evaluation_samples
 from minigptimage.glyphs import GlyphDataset
-from minigptimage.pipeline import MiniGPTImage
+from minigptimage.pipeline import TINY_DATA, MiniGPTImage
 from minigptimage.plots import fast_mode, image_grid, loss_curve, output_dir
 from minigptimage.reader import GlyphReader
 from minigptimage.tokenizer import trim_padding
@@ -270,6 +270,15 @@ for path in [saved[k] for k in picked]:
     titles += [f"{step_number}: {r or '∅'} ({s.text})" for r, s in zip(reader.read(images), samples)]
     seen, unseen = evaluate(ckpt_model, n=n, steps=steps, reader=reader)
     table.append((step_number, held_out, seen, unseen))
+# The reference: the same recipe's model as shipped, tiny_data/minigptimage_tiny_10min.pt (2588 steps in 10
+# minutes on an idle 2-core CPU, the README's first command) — what your run should approach on such a machine.
+reference_file = TINY_DATA / "minigptimage_tiny_10min.pt"
+if not FAST and reference_file.exists():
+    reference = MiniGPTImage.load(reference_file)
+    images = reference.generate(prompts, steps=steps, seed=0)
+    rows.append(images)
+    titles += [f"ref: {r or '∅'} ({s.text})" for r, s in zip(reader.read(images), samples)]
+    table.append(("reference", held_out_loss(reference), *evaluate(reference, n=n, steps=steps, reader=reader)))
 image_grid(torch.cat(rows), OUT / "lesson08_samples.png", titles=titles, ncols=len(prompts))
 print(f"n = {n} captions per split, DDIM {steps} steps, guidance {model.config.guidance:g}")
 print("| step | held-out loss | exact words seen / new | characters seen / new | colour seen / new |")
@@ -300,6 +309,6 @@ print(f"lesson 08 took {time.perf_counter() - started:.0f} s")
 # The hand-written step equals the library's, and training lowers the objective on fixed held-out draws.
 
 # %%
-last_loss = table[-1][1]
+last_loss = [row for row in table if row[0] != "reference"][-1][1]
 print(f"held-out loss: untrained {untrained_loss:.4f}, last checkpoint {last_loss:.4f}")
 assert last_loss < untrained_loss, "the diffusion loss should fall during training"

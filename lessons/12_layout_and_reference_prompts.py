@@ -1,41 +1,53 @@
-"""Lesson 12 — prompts that are more than text: a box that places the word, an image that sets its style.
+# %% [markdown]
+# # Lesson 12 — prompts that are more than text: a box that places the word, an image that sets its style
+#
+# **Goal.** See the multimodal half of the prompt encoder at work. A layout box becomes one token (Fourier
+# features of its corners) and, for the glyph-aware model, the place where the glyph canvas draws the word; a
+# reference image becomes 64 patch tokens the U-Net cross-attends to, and lends its colours and place to a new
+# word.
+#
+# **Prerequisites.** Lessons 03 (dataset pairs), 05 (the prompt encoder's token types), 08 (training),
+# 09 (guidance).
+#
+# **Papers.** GlyphControl (Yang et al. 2023, arXiv 2305.18259, sec. 3: a glyph image fixes where the text
+# goes); TextDiffuser (Chen et al. 2023, arXiv 2305.10855, sec. 3.1: layout boxes); ViT patch tokens
+# (Dosovitskiy et al. 2020, arXiv 2010.11929, sec. 3.1); Fourier features (Tancik et al. 2020, arXiv 2006.10739).
+#
+# **What you should see** (measured in full mode with the shipped model): RESULTS
+#
+# **How it was trained.** `train.py` gives every training item its true box as a box token, and every 5th item
+# (`TrainConfig.reference_every`) is a style pair from `GlyphDataset.pair`: target and reference share colours,
+# font, size and place but say different words, and the caption names only the word — so the style can only
+# come from the image tokens.
+#
+# Set `MINIGPTIMAGE_CHECKPOINT` to a checkpoint file or training folder (lesson 08) to run this on your model.
 
-Goal: see the multimodal half of the prompt encoder at work. A layout box becomes one token (Fourier features
-of its corners) and, for the glyph-aware model, the place where the glyph canvas draws the word; a reference
-image becomes 64 patch tokens the U-Net cross-attends to, and lends its colours and place to a new word.
-Prerequisites: lessons 03 (dataset pairs), 05 (the prompt encoder's token types), 08 (training), 09 (guidance).
-Paper section: GlyphControl (Yang et al. 2023, arXiv 2305.18259, sec. 3: a glyph image fixes where the text
-goes); TextDiffuser (Chen et al. 2023, arXiv 2305.10855, sec. 3.1: layout boxes); ViT patch tokens
-(Dosovitskiy et al. 2020, arXiv 2010.11929, sec. 3.1); Fourier features (Tancik et al. 2020, arXiv 2006.10739).
-What you should see:
-  1. one prompt drawn into four boxes of our choosing — off the nine named regions;
-  2. reference images and a new word drawn "in the style of the image", next to the same prompt without the
-     image (the prompt names no colour, so without the image the colours are a guess);
-  3. measured: the IoU of the generated ink's box with the asked box (asserted > 0.5 on average), and how
-     often text colour, background and region agree with the reference — with and without it (asserted: the
-     reference raises the colour agreement well above the no-reference guess).
-How it was trained: ``train.py`` gives every training item its true box as a box token, and every 5th item
-(``TrainConfig.reference_every``) is a style pair from ``GlyphDataset.pair``: target and reference share colours,
-font, size and place but say different words, and the caption names only the word — so the style can only come
-from the image tokens.
-"""
 # %%
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
+import os
+
 import torch
 
+from minigptimage.__main__ import resolve_checkpoint
 from minigptimage.evaluate import evaluate_layout, evaluate_reference
 from minigptimage.glyphs import REFERENCE_CAPTION, GlyphDataset
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.plots import fast_mode, image_grid, output_dir
 from minigptimage.reader import GlyphReader
+from minigptimage.scoring import box_iou, glyph_box
 
-torch.set_num_threads(1)
+import importlib  # noqa: E402  (the exercise checks live in lessons/checks/, next to this file)
+from lessons.checks import report  # noqa: E402
+checks = importlib.import_module("lessons.checks.12_layout_and_reference_prompts")
+
 out = output_dir(__file__)
-model = MiniGPTImage.pretrained()
+CHECKPOINT = os.environ.get("MINIGPTIMAGE_CHECKPOINT")  # your model from lesson 08; unset: the shipped one
+model = MiniGPTImage.load(resolve_checkpoint(CHECKPOINT))
+print(f"model: {CHECKPOINT or 'the shipped tiny model'}")
 reader = GlyphReader.pretrained()
 n, steps = (8, 10) if fast_mode() else (50, 30)
 
@@ -49,8 +61,12 @@ n, steps = (8, 10) if fast_mode() else (50, 30)
 prompt = 'the word "MOON" in white on blue'
 boxes = [(2, 2, 34, 14), (28, 10, 62, 24), (6, 40, 46, 56), (20, 24, 44, 36)]
 placed = model.generate([prompt] * len(boxes), steps=steps, seed=0, boxes=boxes)  # (4, 3, 64, 64)
-image_grid(placed, out / "12_boxes.png", ncols=4, titles=[str(b) for b in boxes])
-print("read in the boxes:", reader.read(placed))
+read = reader.read(placed)
+ious = [box_iou(glyph_box(image), box) for image, box in zip(placed, boxes)]  # the ink's box against the asked one
+image_grid(placed, out / "12_boxes.png", ncols=4,
+           titles=[f"{b}: {r or '∅'}, IoU {iou:.2f}" for b, r, iou in zip(boxes, read, ious)])
+for box, r, iou in zip(boxes, read, ious):
+    print(f"asked box {box}: read {r or '∅'}, ink box IoU {iou:.2f}")
 
 # %% [markdown]
 # ## 2. A reference image sets the style
@@ -82,5 +98,61 @@ for name, s in [("with the reference", with_ref), ("without it", without)]:
     print(f"style {name}: text colour {s['colour']:.0%}, background {s['background']:.0%}, "
           f"region {s['position']:.0%}, exact words {s['word_acc']:.0%}")
 
-assert layout_scores["iou"] > 0.5, layout_scores
-assert with_ref["colour"] >= without["colour"] + 0.25, (with_ref, without)
+
+# %% [markdown]
+# ## Exercise 1 — intersection over union of two boxes
+# Write `exercise_box_iou(a, b)`: two boxes (x0, y0, x1, y1) of ints with exclusive ends (like slicing);
+# return the area of their intersection divided by the area of their union, a float; 0.0 when they do not
+# overlap. Hint: the intersection's width is max(0, min(a.x1, b.x1) − max(a.x0, b.x0)); no "+ 1" with
+# exclusive ends.
+
+# %%
+def exercise_box_iou(a, b):
+    raise NotImplementedError
+
+
+report(checks.check_box_iou, exercise_box_iou, "Exercise 1")
+
+# %% [markdown]
+# ## Exercise 2 — the box of the ink
+# Write `exercise_ink_box(mask)`: mask is an (H, W) bool tensor with at least one True; return the bounding
+# box (x0, y0, x1, y1) of the True pixels as ints, exclusive ends — the box `glyph_box` measures above.
+# Hint: `torch.nonzero(mask, as_tuple=True)` gives the rows (y) and columns (x) of the True pixels.
+
+# %%
+def exercise_ink_box(mask):
+    raise NotImplementedError
+
+
+report(checks.check_ink_box, exercise_ink_box, "Exercise 2")
+
+# %% [markdown]
+# ## Exercise 3 — the box token's Fourier features
+# The encoder turns a box into one token: the corners divided by the image size, c ∈ [0, 1]⁴, then for each
+# coordinate and each frequency f_k = 2π·2^k (k = 0 … F−1) the pair sin(c·f_k), cos(c·f_k), then an MLP.
+# Write `exercise_box_features(box, image_size, num_freqs)`: box (B, 4) float pixels; return (B, 8F) laid out
+# as the library does: coordinate by coordinate, each with its F sines then its F cosines.
+# Hint: angles = c[:, :, None] · freqs is (B, 4, F); concatenate sin and cos on the last axis, then flatten.
+
+# %%
+def exercise_box_features(box, image_size, num_freqs):
+    raise NotImplementedError
+
+
+report(checks.check_box_features, exercise_box_features, "Exercise 3")
+
+# %% [markdown]
+# ## Questions (answers in `lessons/solutions/12_layout_and_reference_prompts.py`)
+# 1. Why Fourier features of the corners rather than the four numbers themselves?
+# 2. The reference lends its colours through 64 image tokens. Why does the caption of a style pair name no
+#    colour in training?
+# 3. Ask for a box 6 pixels tall. What do you expect, and why (think of the letter heights the data has)?
+
+# %% [markdown]
+# ## What we measured
+# The word lands in the asked box, and the reference image, not the caption, carries the style.
+
+# %%
+if not CHECKPOINT:  # what the shipped model showed; for your own model, read the numbers above
+    assert layout_scores["iou"] > 0.5, layout_scores
+    assert with_ref["colour"] >= without["colour"] + 0.25, (with_ref, without)
