@@ -23,7 +23,8 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()  # lessons/ (a notebook runs there)
+sys.path.insert(0, str(HERE.parent))  # run from anywhere without installing
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -38,7 +39,7 @@ import importlib  # noqa: E402  (the exercise checks live in lessons/checks/, ne
 from lessons.checks import report  # noqa: E402
 checks = importlib.import_module("lessons.checks.01_forward_noising")
 
-out = output_dir(__file__)
+out = output_dir(HERE / "01_forward_noising.py")
 torch.set_num_threads(1)
 size = 32 if fast_mode() else 64
 copies = 64 if fast_mode() else 128   # independent runs of the chain, to measure its mean and variance

@@ -31,7 +31,8 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()  # lessons/ (a notebook runs there)
+sys.path.insert(0, str(HERE.parent))  # run from anywhere without installing
 
 import importlib
 import time
@@ -46,7 +47,7 @@ from minigptimage.schedule import NoiseSchedule
 from minigptimage.unet import timestep_embedding
 
 checks = importlib.import_module("lessons.checks.02_samplers_on_a_toy")
-out = output_dir(__file__)
+out = output_dir(HERE / "02_samplers_on_a_toy.py")
 torch.set_num_threads(1)
 n_points = 1000 if fast_mode() else 4000
 step_counts = [2, 5, 10, 20, 50] if fast_mode() else [2, 5, 10, 20, 50, 100, 250, 1000]

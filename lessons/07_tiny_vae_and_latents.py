@@ -28,7 +28,8 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()  # lessons/ (a notebook runs there)
+sys.path.insert(0, str(HERE.parent))  # run from anywhere without installing
 
 import dataclasses
 
@@ -47,7 +48,7 @@ from lessons.checks import report  # noqa: E402
 checks = importlib.import_module("lessons.checks.07_tiny_vae_and_latents")
 
 torch.set_num_threads(1)
-out = output_dir(__file__)
+out = output_dir(HERE / "07_tiny_vae_and_latents.py")
 n = 48 if fast_mode() else 500
 vae, reader = VAE.pretrained(), GlyphReader.pretrained()
 batch = collate([GlyphDataset("heldout", length=n, seed=3)[i] for i in range(n)])
