@@ -177,7 +177,8 @@ def copy_repository(dest: Path, worktree: bool) -> None:
 
 
 def run_tests(copy: Path, args, timeout: float) -> tuple[bool, str, float]:
-    """(passed, first failing test or reason, seconds) for ``pytest -x -q args`` in the copy."""
+    """(passed, first failing test or reason, seconds) for ``pytest -x -q args`` in the copy; the output of the
+    last run is kept in ``run_tests.output``."""
     env = dict(os.environ, PYTHONPATH=str(copy), OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
     env.pop("HYPOTHESIS_PROFILE", None)  # the derandomised ci profile: the same examples every run
     start = time.monotonic()
@@ -187,6 +188,7 @@ def run_tests(copy: Path, args, timeout: float) -> tuple[bool, str, float]:
     except subprocess.TimeoutExpired:
         return False, "timed out", time.monotonic() - start
     seconds = time.monotonic() - start
+    run_tests.output = run.stdout + run.stderr
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", run.stdout, flags=re.M)
     if run.returncode == 0:
         return True, "", seconds
@@ -215,6 +217,7 @@ def main(argv=None) -> int:
                 passed, why, seconds = run_tests(copy, tests, args.timeout)
                 print(f"baseline  {' '.join(tests)}: {'pass' if passed else 'FAIL ' + why} ({seconds:.0f} s)")
                 if not passed:
+                    print(run_tests.output[-3000:])
                     print("the tests fail without any mutant: fix that first")
                     return 1
         killed, survived, stale, equivalent = [], [], [], []
