@@ -25,7 +25,8 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()  # lessons/ (a notebook runs there)
+sys.path.insert(0, str(HERE.parent))  # run from anywhere without installing
 
 import copy
 import dataclasses
@@ -47,7 +48,7 @@ import importlib  # noqa: E402  (the exercise checks live in lessons/checks/, ne
 from lessons.checks import report  # noqa: E402
 checks = importlib.import_module("lessons.checks.08_training_a_text_to_image_model")
 
-OUT = output_dir(__file__)
+OUT = output_dir(HERE / "08_training_a_text_to_image_model.py")
 FAST = fast_mode()
 started = time.perf_counter()
 

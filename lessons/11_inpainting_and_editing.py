@@ -19,7 +19,8 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()  # lessons/ (a notebook runs there)
+sys.path.insert(0, str(HERE.parent))  # run from anywhere without installing
 
 import os
 
@@ -40,7 +41,7 @@ import importlib  # noqa: E402  (the exercise checks live in lessons/checks/, ne
 from lessons.checks import report  # noqa: E402
 checks = importlib.import_module("lessons.checks.11_inpainting_and_editing")
 
-out = output_dir(__file__)
+out = output_dir(HERE / "11_inpainting_and_editing.py")
 FAST = fast_mode()
 CHECKPOINT = os.environ.get("MINIGPTIMAGE_CHECKPOINT")  # your model from lesson 08; unset: the shipped one
 model, reader = MiniGPTImage.load(resolve_checkpoint(CHECKPOINT)), GlyphReader.pretrained()

@@ -1,42 +1,60 @@
 # %% [markdown]
-# # Lesson 14 — why GPT-Image-1-style models can write: word tokens vs character tokens vs glyph-aware conditioning
+# # Lesson 14 — how can a text-to-image model write? Word tokens, character tokens, glyph-aware conditioning
 #
-# **Goal:** close the course by measuring the two claims behind legible generated text. (1) A model that sees a word
-# as one token cannot spell a word it never saw — to it, every unseen word is the same ``<unk>``. (2) Seeing the
-# characters helps, but drawing them is easier still when the model is also shown *where each letter's ink goes*:
-# a glyph canvas (the word rendered by a font) fed to the U-Net through its own sublayers.
+# **Goal:** close the course by measuring what makes generated text legible in our setting. (1) A model that
+# sees a word as one token cannot spell a word it never saw — to it, every unseen word is the same `<unk>`.
+# (2) A model that sees the characters *could* spell any word, but must learn to draw each letter from its
+# token alone. (3) A glyph-aware model is also shown *where each letter's ink goes*: a glyph canvas (the word
+# rendered in a plain font, in its box) fed to the U-Net through its own sublayers.
+#
+# **What GPT-Image-1 does, and what we built.** The seed article credits GPT-Image-1's legible text to a
+# multimodal prompt encoder and "glyph-aware sublayers". OpenAI has not published GPT-Image-1's architecture,
+# so that is the article's claim, not a documented mechanism, and nothing below measures GPT-Image-1. What we
+# built is the published recipe closest to that claim: character-level prompt tokens (Liu et al. 2023) plus a
+# rendered glyph canvas as an extra input of the denoiser, as GlyphControl (a glyph image through a
+# ControlNet branch) and TextDiffuser (character masks concatenated to the U-Net's input) do — a small
+# glyph branch of our own that adds the canvas's features at every U-Net resolution (lesson 06).
 #
 # **Prerequisites:** lessons 04 (tokenizers), 06 (the U-Net and its glyph branch), 08 (training), 10 (evaluation).
 #
-# **Paper section:** Imagen (Saharia et al. 2022, arXiv 2205.11487, sec. 4.4, spelling); character-aware text encoders
-# (Liu et al. 2023, arXiv 2212.10562, sec. 3-4); glyph conditioning: GlyphControl (Yang et al. 2023, arXiv
-# 2305.18259) and TextDiffuser (Chen et al. 2023, arXiv 2305.10855, sec. 3.2).
+# **Papers:** Imagen (Saharia et al. 2022, arXiv 2205.11487, sec. 4.4, spelling); character-aware text encoders
+# (Liu et al. 2023, arXiv 2212.10562, sec. 3–4); glyph conditioning: GlyphControl (Yang et al. 2023, arXiv
+# 2305.18259, sec. 3) and TextDiffuser (Chen et al. 2023, arXiv 2305.10855, sec. 3.2).
 #
-# **What you should see:**
-# 1. how each tokenizer sees a held-out word: word tokens give <unk>, character tokens give its letters;
-# 2. a grid: the same prompts — training-vocabulary words and never-seen words — drawn by the three variants,
-#    each trained by ``python -m minigptimage train`` for the same 10-minute CPU budget (tiny_data/);
-# 3. the table (exact word, characters, colour, position, seconds per image, seen and held-out words), and the
-#    assertion that glyph-aware conditioning reads far better than either tokenizer alone.
-# The full-size table (n = 50) is ``python -m minigptimage.benchmarks.comparison``; the README holds its figures.
+# **What you should see** (measured in full mode, n = 50 per split): RESULTS
+#
+# The three variants were each trained by `python -m minigptimage train` for the same 10-minute CPU budget
+# (`tiny_data/README.md`); the full-size table is `python -m minigptimage.benchmarks.comparison`. Set
+# `MINIGPTIMAGE_CHECKPOINT` to a checkpoint of your own (lesson 08) to add it as a fourth row.
 
 # %%
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()  # lessons/ (a notebook runs there)
+sys.path.insert(0, str(HERE.parent))  # run from anywhere without installing
+
+import os
 
 import torch
 
+from minigptimage.__main__ import resolve_checkpoint
 from minigptimage.benchmarks.comparison import HEADER, VARIANT_CHECKPOINTS, VARIANTS, rows
 from minigptimage.evaluate import evaluate, evaluation_samples
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.plots import fast_mode, image_grid, output_dir
 from minigptimage.reader import GlyphReader
 
-torch.set_num_threads(1)
-out = output_dir(__file__)
+import importlib  # noqa: E402  (the exercise checks live in lessons/checks/, next to this file)
+from lessons.checks import report  # noqa: E402
+checks = importlib.import_module("lessons.checks.14_glyph_aware_text_rendering")
+
+out = output_dir(HERE / "14_glyph_aware_text_rendering.py")
 models = {name: MiniGPTImage.load(path) for name, path in VARIANT_CHECKPOINTS.items()}
+CHECKPOINT = os.environ.get("MINIGPTIMAGE_CHECKPOINT")  # your model from lesson 08, as a fourth row
+if CHECKPOINT:
+    models["yours"] = MiniGPTImage.load(resolve_checkpoint(CHECKPOINT))
+labels = {**VARIANTS, "yours": f"yours ({Path(CHECKPOINT).name})" if CHECKPOINT else ""}
 reader = GlyphReader.pretrained()
 n, steps = (8, 10) if fast_mode() else (50, 30)
 
@@ -49,7 +67,7 @@ word = evaluation_samples("heldout", 1)[0]
 for name, model in models.items():
     ids, mask = model.tokenizer.encode([word.caption], model.config.max_prompt_len)
     tokens = model.tokenizer.tokens(ids[0][mask[0]].tolist())
-    print(f"{VARIANTS[name]:32s} {len(tokens):3d} tokens: {' '.join(tokens)[:110]}")
+    print(f"{labels[name]:32s} {len(tokens):3d} tokens: {' '.join(tokens)[:110]}")
 
 # %% [markdown]
 # ## 2. Side by side
@@ -59,7 +77,9 @@ for name, model in models.items():
 samples = evaluation_samples("train", 4) + evaluation_samples("heldout", 4)
 prompts = [s.caption for s in samples]
 grid = torch.cat([model.generate(prompts, steps=steps, seed=0) for model in models.values()])  # (3·8, 3, 64, 64)
-titles = [f"{name}: {s.text}{' (new)' if k >= 4 else ''}" for name in models for k, s in enumerate(samples)]
+read = reader.read(grid)
+titles = [f"{name}: {s.text}{' (new)' if k >= 4 else ''} → {read[m * 8 + k] or '∅'}"
+          for m, name in enumerate(models) for k, s in enumerate(samples)]
 image_grid(grid, out / "14_variants.png", ncols=8, titles=titles)
 
 # %% [markdown]
@@ -71,8 +91,64 @@ print(f"n = {n} per split, DDIM {steps} steps\n{HEADER}")
 scores = {}
 for name, model in models.items():
     scores[name] = {s.split: s for s in evaluate(model, n=n, steps=steps, reader=reader)}
-    print("\n".join(rows(name, scores[name].values())))
+    for row in rows("tiny" if name == "yours" else name, scores[name].values()):
+        print(row.replace(VARIANTS["tiny"], labels[name]) if name == "yours" else row)
 
+# %% [markdown]
+# ## Exercise 1 — the hybrid tokenizer's split
+# The models' tokenizer is `CharTokenizer(PROMPT_WORDS)`: outside the double quotes, a run of letters that is one
+# of the prompt words ("the", "red", "top", …) is one token; everything else — every character inside the
+# quotes, spaces, punctuation, other words — is one token per character. Write `exercise_hybrid_tokens(text,
+# words)` returning the list of token strings (no <bos>/<eos>). Hint: split the text into letter runs and single
+# other characters (`re.findall(r"[A-Za-z]+|[^A-Za-z]", text)`), and flip an "inside the quotes" flag at each `"`.
+
+# %%
+def exercise_hybrid_tokens(text, words):
+    raise NotImplementedError
+
+
+report(checks.check_hybrid_tokens, exercise_hybrid_tokens, "Exercise 1")
+
+# %% [markdown]
+# ## Exercise 2 — a caption the layout planner understands
+# Write `exercise_caption(text, fg, bg, region)`: a caption of your own phrasing for the word `text` in colour
+# `fg` on background `bg` in the named region (e.g. "top left"). The check reads it back with
+# `layout.parse_prompt`, as the pipeline does, and says which part it could not find. Hint: the parser takes
+# the text colour from "in <colour>" or "<colour> letters/text", the background from "on <colour>" or
+# "<colour> background", and the place from words like "top left" or "center".
+
+# %%
+def exercise_caption(text, fg, bg, region):
+    raise NotImplementedError
+
+
+report(checks.check_caption, exercise_caption, "Exercise 2")
+
+# %% [markdown]
+# ## Exercise 3 — character accuracy
+# The table's "characters" column is 1 − d(read, target)/max(len(read), len(target)), with d the Levenshtein
+# distance: the fewest single-character insertions, deletions and substitutions turning one into the other.
+# Write `exercise_char_accuracy(read, target)` for two strings (1.0 for two empty strings). Hint: dynamic
+# programming over prefixes, D[i][j] = min(D[i−1][j] + 1, D[i][j−1] + 1, D[i−1][j−1] + (a_i ≠ b_j)).
+
+# %%
+def exercise_char_accuracy(read, target):
+    raise NotImplementedError
+
+
+report(checks.check_char_accuracy, exercise_char_accuracy, "Exercise 3")
+
+# %% [markdown]
+# ## Questions (answers in `lessons/solutions/14_glyph_aware_text_rendering.py`)
+# 1. The word-token model scores 0 exact on held-out words. Why can no amount of training fix that?
+# 2. The glyph-aware model is given the word's shape. Is it then "just copying"? What must it still learn?
+# 3. What would you change to make the character-token model spell without a canvas?
+
+# %% [markdown]
+# ## What we measured
 # Characters read, seen and held-out words together (n is small in the fast mode: one split alone is noisy).
+
+# %%
 chars = {name: (s["train"].char_acc + s["heldout"].char_acc) / 2 for name, s in scores.items()}
+print("characters read:", ", ".join(f"{name} {c:.0%}" for name, c in chars.items()))
 assert chars["tiny"] > max(chars["tiny-word"], chars["tiny-noglyph"]) + 0.15, chars
