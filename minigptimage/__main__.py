@@ -264,7 +264,7 @@ def cmd_verify(args) -> int:
 
 def cmd_bench(args) -> int:
     from .benchmarks.speed import run_bench
-    run_bench(repeats=args.repeats)
+    run_bench(repeats=args.repeats, device=args.device, precision=args.precision)
     return 0
 
 

@@ -13,6 +13,8 @@ and activation layers reaches only a fraction of it — the gap is memory traffi
 When ``diffusers`` is importable (it is not a dependency), a ``UNet2DConditionModel`` of about the same
 parameter count (channels 32/64/64, cross-attention at the two lower resolutions) is timed alongside.
 Timings are wall-clock: on a shared machine they vary with the load; compare rows measured together.
+``bench --device cuda --precision bf16`` times the same on a GPU under autocast (the ceiling is then that device's
+matmul rate in that precision).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from minigptimage.attention import MultiHeadAttention
+from minigptimage.devices import DTYPES, autocast
 from minigptimage.encoder import PromptEncoder, PromptEncoderConfig
 from minigptimage.unet import UNet, UNetConfig
 
@@ -37,14 +40,16 @@ def median_ms(fn, repeats: int, warmup: int = 2) -> float:
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
+        if torch.cuda.is_available():  # a GPU runs asynchronously: wait for it before reading the clock
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
 
 
-def matmul_gflops(n: int = 1024, repeats: int = 7) -> float:
-    """The machine's float32 matmul rate: 2·n³ FLOPs per n×n product."""
+def matmul_gflops(n: int = 1024, repeats: int = 7, device="cpu", precision: str = "fp32") -> float:
+    """The device's matmul rate in ``precision``: 2·n³ FLOPs per n×n product."""
     g = torch.Generator().manual_seed(0)
-    a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
+    a, b = (torch.randn(n, n, generator=g).to(device, DTYPES[precision]) for _ in range(2))
     return 2 * n ** 3 / median_ms(lambda: a @ b, repeats, warmup=3) / 1e6
 
 
@@ -67,25 +72,34 @@ def params(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def unet_step(model, batch: int, context_dim: int, glyph: bool, diffusers: bool = False):
-    """(forward, forward+backward) closures on fixed random inputs."""
+def unet_step(model, batch: int, context_dim: int, glyph: bool, diffusers: bool = False, device="cpu",
+              precision: str = "fp32"):
+    """(forward, forward+backward) closures on fixed random inputs, on ``device`` under ``precision``'s autocast."""
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, *LATENT, generator=g)
-    t = torch.randint(0, 1000, (batch,), generator=g)
-    context = torch.randn(batch, CONTEXT_LEN, context_dim, generator=g)
-    mask = torch.ones(batch, CONTEXT_LEN, dtype=torch.bool)
-    canvas = torch.rand(batch, 1, IMAGE, IMAGE, generator=g) if glyph else None
+    x = torch.randn(batch, *LATENT, generator=g).to(device)
+    t = torch.randint(0, 1000, (batch,), generator=g).to(device)
+    context = torch.randn(batch, CONTEXT_LEN, context_dim, generator=g).to(device)
+    mask = torch.ones(batch, CONTEXT_LEN, dtype=torch.bool, device=device)
+    canvas = torch.rand(batch, 1, IMAGE, IMAGE, generator=g).to(device) if glyph else None
     if diffusers:
         forward = lambda: model(x, t, encoder_hidden_states=context, encoder_attention_mask=mask).sample  # noqa: E731
     else:
         forward = lambda: model(x, t, context, mask, glyph=canvas)  # noqa: E731
-    return no_grad(forward), lambda: forward().square().mean().backward()
+    forward = autocast_fn(forward, device, precision)
+    return no_grad(forward), lambda: forward().float().square().mean().backward()
 
 
-def vae_step(model, batch: int):
-    x = torch.rand(batch, 3, IMAGE, IMAGE, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    forward = lambda: model.decode(model.encode(x)[0])  # noqa: E731
-    return no_grad(forward), lambda: (forward() - x).square().mean().backward()
+def vae_step(model, batch: int, device="cpu", precision: str = "fp32"):
+    x = (torch.rand(batch, 3, IMAGE, IMAGE, generator=torch.Generator().manual_seed(0)) * 2 - 1).to(device)
+    forward = autocast_fn(lambda: model.decode(model.encode(x)[0]), device, precision)
+    return no_grad(forward), lambda: (forward().float() - x).square().mean().backward()
+
+
+def autocast_fn(fn, device, precision: str):
+    def run():
+        with autocast(device, precision):
+            return fn()
+    return run
 
 
 def no_grad(fn):
@@ -142,34 +156,40 @@ def preset_costs(out):
                                         one, glyph=torch.zeros(1, 1, IMAGE, IMAGE))) // 2
         out(f"{'unet ' + name:<22}{params(unet):>12,}{macs:>14,}")
         try:
-            from minigptimage.vae import VAE, VAEConfig
+            from minigptimage.pipeline import PipelineConfig
+            from minigptimage.vae import VAE
         except ImportError:
             continue
-        vae = VAE(VAEConfig.preset(name))
+        vae = VAE(PipelineConfig.preset(name).vae)  # every preset uses the tiny VAE (pipeline.py)
         macs = count_flops(lambda: vae.decode(vae.encode(torch.zeros(1, 3, IMAGE, IMAGE))[0])) // 2
         out(f"{'vae ' + name + ' (enc+dec)':<22}{params(vae):>12,}{macs:>14,}")
 
 
-def run_bench(batch_sizes=(32, 64), repeats: int = 5, threads: int | None = None, out=print):
-    """Print the speed table for this machine (see the module docstring)."""
+def run_bench(batch_sizes=(32, 64), repeats: int = 5, threads: int | None = None, out=print, device="cpu",
+              precision: str = "fp32"):
+    """Print the speed table for this machine (see the module docstring), on ``device`` under ``precision``."""
     previous = torch.get_num_threads()
     torch.set_num_threads(threads or os.cpu_count() or 1)
+    on = dict(device=device, precision=precision)
     try:
-        out(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-            f"float32 matmul ceiling {matmul_gflops():.1f} GFLOP/s (1024×1024, median)")
+        out(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device} {precision}; "
+            f"matmul ceiling {matmul_gflops(**on):.1f} GFLOP/s (1024×1024, median)")
         preset_costs(out)
         cfg = UNetConfig.preset("tiny")
-        unet = UNet(cfg)
-        rows = measure("unet tiny", unet, lambda b: unet_step(unet, b, cfg.context_dim, cfg.glyph), batch_sizes, repeats)
+        unet = UNet(cfg).to(device)
+        rows = measure("unet tiny", unet, lambda b: unet_step(unet, b, cfg.context_dim, cfg.glyph, **on),
+                       batch_sizes, repeats)
         try:
             from minigptimage.vae import VAE, VAEConfig
-            vae = VAE(VAEConfig.preset("tiny"))
-            rows += measure("vae tiny", vae, lambda b: vae_step(vae, b), batch_sizes, repeats)
+            vae = VAE(VAEConfig.preset("tiny")).to(device)
+            rows += measure("vae tiny", vae, lambda b: vae_step(vae, b, **on), batch_sizes, repeats)
         except ImportError as error:
             out(f"(vae row skipped: {error})")
         try:
             ref, ref_unfused = diffusers_unet(cfg.context_dim)
-            rows += measure("diffusers UNet2DCond.", ref, lambda b: unet_step(ref, b, cfg.context_dim, False, True),
+            ref.to(device)
+            rows += measure("diffusers UNet2DCond.", ref,
+                            lambda b: unet_step(ref, b, cfg.context_dim, False, True, **on),
                             batch_sizes, repeats, ref_unfused)
         except ImportError:
             out("(diffusers not installed: no side-by-side row)")
