@@ -1,35 +1,48 @@
-"""Lesson 03 — the glyph dataset: words drawn with real fonts, with captions, boxes, masks and glyph canvases.
+# %% [markdown]
+# # Lesson 03 — the glyph dataset: text drawn with real fonts, with captions, boxes, masks and glyph canvases
+#
+# **Goal:** see the data every later lesson trains on, and check that its labels are true.
+#
+# **Prerequisites:** none (PyTorch tensors; images are (3, H, W) in [-1, 1]).
+#
+# **Paper section:** the task is the visual-text rendering of Imagen (arXiv:2205.11487, §4.4) and TextDiffuser
+# (arXiv:2305.10855, §3), shrunk to one line of text of 1–10 characters in a 64 × 64 image.
+#
+# **What you should see:**
+# 1. a grid of samples: six kinds of text (upper case, lower case, capitalised, two words, numbers, codes such as
+#    R2D2), three fonts, contrasting colours, nine named regions, the caption's facts above each;
+# 2. captions from a grammar: hundreds of phrasings in a training family and a held-out family that training
+#    never sees; some captions leave out a colour or the place;
+# 3. for a few samples, the image, its layout box, its mask (1 = the region to paint) and its glyph canvas
+#    (the same text in the same font, filling the same box — what the glyph-aware U-Net branch sees);
+# 4. a pair: same style and place, a different text of the same kind and length (what editing lessons use);
+# 5. measured: the mask covers exactly the box, items are reproducible, the planner's box (from the caption
+#    alone) overlaps the true box, and how many images per second the dataset renders;
+# 6. three exercises: the WCAG contrast ratio, the box of a mask, and a caption of your own phrasing.
 
-Goal: see the data every later lesson trains on, and check that its labels are true.
-Prerequisites: none (PyTorch tensors; images are (3, H, W) in [-1, 1]).
-Paper section: the task is the visual-text rendering of Imagen (arXiv:2205.11487, §4.4) and TextDiffuser
-(arXiv:2305.10855, §3), shrunk to one UPPERCASE word of 2–6 letters in a 64 × 64 image.
-What you should see:
-  1. a grid of samples: three fonts, contrasting colours, nine named regions, the caption above each;
-  2. for a few samples, the image, its layout box, its mask (1 = the region to paint) and its glyph canvas
-     (the same word in the same font, filling the same box — what the glyph-aware U-Net branch sees);
-  3. a pair: same style and place, a different word (what editing lessons use);
-  4. measured: the mask covers exactly the box, items are reproducible, the planner's box (from the caption
-     alone) overlaps the true box, and how many images per second the dataset renders.
-"""
 # %%
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()  # lessons/ (a notebook runs there)
+sys.path.insert(0, str(HERE.parent))  # run from anywhere without installing
 
+import importlib
 import time
 
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.patches import Rectangle
 
-from minigptimage.glyphs import GlyphDataset
+from lessons.checks import report
+from minigptimage import captions
+from minigptimage.glyphs import TEXT_KINDS, GlyphDataset
 from minigptimage.layout import plan_box
 from minigptimage.plots import fast_mode, image_grid, output_dir, save_figure, to_numpy_image
 
 torch.set_num_threads(1)
-out = output_dir(__file__)
+checks = importlib.import_module("lessons.checks.03_glyph_dataset")
+out = output_dir(HERE / "03_glyph_dataset.py")
 n = 60 if fast_mode() else 500
 ds = GlyphDataset("train", length=n, seed=0)
 
@@ -45,7 +58,23 @@ for s in samples[:4]:
     print(f"{s.caption!r:70s} box={s.box} font={s.font} size={s.size}")
 
 # %% [markdown]
-# ## 2. Labels: box, mask and glyph canvas
+# ## 2. Text kinds and the caption grammar
+# `TEXT_KINDS` gives the training mixture of kinds. A caption is a *form* of `captions.py` (a sentence frame:
+# subject, text colour, background, place, in some order and wording) filled with the text, the colours and a
+# place phrase. One form in four is held out (`GlyphDataset(phrasing="heldout")`), so a model can be scored on
+# sentences it never saw, built from pieces it did see.
+
+# %%
+for kind, share in TEXT_KINDS.items():
+    examples = [GlyphDataset("train", 3, seed=5, text_kind=kind).caption(i) for i in range(3)]
+    print(f"{kind:>9} ({share:.0%}): " + " | ".join(e[e.index('"'):e.index('"', e.index('"') + 1) + 1] for e in examples))
+print(f"caption forms: {len(captions.forms('train'))} in the training family, {len(captions.forms('heldout'))} held out")
+heldout_phrasing = GlyphDataset("train", 4, seed=0, phrasing="heldout")
+for i in range(4):
+    print("  held-out phrasing:", heldout_phrasing.caption(i))
+
+# %% [markdown]
+# ## 3. Labels: box, mask and glyph canvas
 # The box is the tight box of the ink, with exclusive ends (`image[:, y0:y1, x0:x1]`); the mask is 1 inside it.
 
 # %%
@@ -62,7 +91,7 @@ for row, s in zip(axes, samples[:4]):
 save_figure(fig, out / "03_box_mask_glyph.png")
 
 # %% [markdown]
-# ## 3. Pairs: same colours, font, size and place; a different word
+# ## 4. Pairs: same colours, font, size and place; a different text of the same kind and length
 
 # %%
 pairs = [ds.pair(i) for i in range(4)]
@@ -70,7 +99,7 @@ image_grid(torch.stack([p.image for pair in pairs for p in pair]), out / "03_pai
            titles=[p.text for pair in pairs for p in pair], ncols=8)
 
 # %% [markdown]
-# ## 4. Measure what the labels promise
+# ## 5. Measure what the labels promise
 
 # %%
 items = [ds[i] for i in range(n)]
@@ -94,4 +123,54 @@ rate = n / (time.process_time() - start)
 print(f"mask area == box area for all {n}: {torch.equal(mask_area, box_area)}; reproducible: {same}")
 print(f"planned box (from the caption only) vs true box: mean IoU {mean_iou:.3f}")
 print(f"{rate:.0f} renders per CPU-second (first renders; repeated words and sizes are cached)")
+
+# %% [markdown]
+# ## Exercise 1 — the contrast ratio
+# The dataset only pairs colours whose WCAG 2 contrast ratio is at least 3.5. Write
+# `exercise_contrast_ratio(rgb1, rgb2)` for two (r, g, b) tuples of 0–255 ints, returning a float:
+# (L_light + 0.05)/(L_dark + 0.05), where a colour's relative luminance is L = 0.2126·R + 0.7152·G + 0.0722·B
+# of its *linear* channels: c = v/255, then c/12.92 if c ≤ 0.03928 else ((c + 0.055)/1.055)^2.4.
+
+# %%
+def exercise_contrast_ratio(rgb1, rgb2):
+    raise NotImplementedError
+
+
+report(checks.check_contrast_ratio, exercise_contrast_ratio, "Exercise 1")
+
+# %% [markdown]
+# ## Exercise 2 — the box of a mask
+# Write `exercise_box_from_mask(mask)`: mask is (1, H, W) float, 1 inside a rectangle. Return (x0, y0, x1, y1)
+# as ints with exclusive ends, so that `mask[:, y0:y1, x0:x1]` is exactly the ones. Hint: `mask[0].nonzero()`
+# gives (row, column) pairs; x is the column.
+
+# %%
+def exercise_box_from_mask(mask):
+    raise NotImplementedError
+
+
+report(checks.check_box_from_mask, exercise_box_from_mask, "Exercise 2")
+
+# %% [markdown]
+# ## Exercise 3 — a caption of your own phrasing
+# Write `exercise_caption(text, color, background, region)` returning a caption that asks for `text` in
+# `color` on `background` at `region` (a key of `layout.REGIONS`, e.g. "top left") in words of your own. The
+# check reads it back with `layout.parse_prompt` — the parser the generator uses — and says which fact it
+# could not find. Hint: look at the printed phrasings above, and at `captions.PLACES` for the places.
+
+# %%
+def exercise_caption(text, color, background, region):
+    raise NotImplementedError
+
+
+report(checks.check_caption, exercise_caption, "Exercise 3")
+
+# %% [markdown]
+# ## Questions (answers in `lessons/solutions/03_glyph_dataset.py`)
+# 1. Why must the held-out words never appear in a training caption, not even as a second word?
+# 2. Why does the glyph canvas use the image's own font in training, while at generation time the planner
+#    draws it in a neutral font?
+# 3. The planner's box reaches a mean IoU of about 0.8 with the true box, not 1. Where do the differences come from?
+
+# %%
 assert torch.equal(mask_area, box_area) and same and mean_iou > 0.7
