@@ -217,7 +217,7 @@ class VAE(nn.Module):
 
     def encode_latents(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, 3, H, W) -> scaled latents z = mean·s (B, C, h, w): what the diffusion model sees."""
-        return self.encode(x)[0] * self.scale_factor
+        return self.encode(x)[0].float() * self.scale_factor  # float32 under autocast too: the schedule's math
 
     def decode_latents(self, z: torch.Tensor) -> torch.Tensor:
         """Scaled latents (B, C, h, w) -> image (B, 3, H, W): decode(z / s)."""

@@ -136,7 +136,10 @@ def test_sampling_in_bf16_is_close_to_fp32_and_each_is_deterministic(micro_run):
     assert torch.equal(fp32, model.generate([PROMPT, PROMPT], steps=3, noise=x_T))  # x_T given = x_T drawn
     with pytest.raises(ValueError, match="noise: expected x_T of shape"):
         model.generate([PROMPT], noise=x_T)
-    with autocast("cpu", "bf16"):
+    edited = model.edit(fp32[:1], [PROMPT], 0.5, steps=3, precision="bf16")          # SDEdit under autocast
+    assert edited.dtype == torch.float32 and (edited - model.edit(fp32[:1], [PROMPT], 0.5, steps=3)).abs().mean() < 0.05
+    with autocast("cpu", "bf16"):  # what reaches the schedule's arithmetic is float32
+        assert model.vae.encode_latents(fp32).dtype == torch.float32
         assert model.denoise(torch.zeros(1, *model.latent_shape(1)[1:]), torch.tensor([10]),
                              model.null_condition(1)).dtype == torch.float32
 
