@@ -373,9 +373,9 @@ class Trainer:
     def update_ema(self) -> None:
         decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
         with torch.no_grad():
-            for n, ema in self.ema.items():
-                for p_ema, p in zip(ema.parameters(), getattr(self.model, n).parameters()):
-                    p_ema.lerp_(p.detach(), 1 - decay)
+            for n, ema in self.ema.items():  # θ_ema ← θ_ema + (1 − decay)·(θ − θ_ema), every tensor in one call:
+                # on a GPU a Python loop's hundreds of tiny kernel launches would cost more than the update itself
+                torch._foreach_lerp_(list(ema.parameters()), list(getattr(self.model, n).parameters()), 1 - decay)
 
     def train_step(self, total_steps: int, draws: dict | None = None) -> float:
         """One optimiser step on this process's batch; ``draws`` (t, noise, dropout) overrides the generator."""
