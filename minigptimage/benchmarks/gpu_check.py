@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,46 +152,62 @@ def main(argv=None) -> int:
         print("no CUDA GPU here: use --dry-run to rehearse the check on this machine", file=sys.stderr)
         return 2
     start, rows = time.perf_counter(), []
-    row = lambda what, value, seconds: rows.append((what, value, f"{seconds:.1f}"))  # noqa: E731
     head = f"{describe(device, precision)}, torch {torch.__version__}, {os.cpu_count()} CPU cores" + \
         (" — DRY RUN: the figures mean nothing" if dry else "")
     print(head, flush=True)
 
-    result, s = timed(gpu_tests)
-    row("`pytest -m gpu`", result, s)
-    with tempfile.TemporaryDirectory() as tmp:
-        tiny, t = train("tiny", device, precision, Path(tmp) / "tiny", cfg, steps=cfg.tiny_steps)
-        row(f"tiny latent cache ({cfg.cache} items rendered + encoded)",
-            f"{cfg.cache / t['cache_s']:.0f} items/s", t["cache_s"])
-        row(f"tiny recipe: {t['steps']} steps of {t['batch']} (target ≤ 60 s)",
-            f"{t['step_ms']:.1f} ms/step ({t['batch'] * 1000 / t['step_ms']:.0f} img/s); "
-            f"cache batch {t['data_ms']:.2f} ms", t["train_s"])
-        result, s = timed(lambda: scores(tiny.ema_model(), precision, cfg.eval_n))
-        row("tiny: evaluate (CPU 10-min model: 82% / 74%, colour 96% / 98%)", result, s)
-        del tiny
+    def row(what, value, seconds=None):
+        rows.append((what, value, "" if seconds is None else f"{seconds:.1f}"))
+        print(f"{what}: {value}", flush=True)
 
+    def attempt(what, fn):
+        """One part; its failure becomes its row, so a one-shot GPU run keeps the rest of its table."""
+        try:
+            return fn()
+        except Exception as err:  # noqa: BLE001
+            traceback.print_exc()
+            row(what, "FAILED: " + (" ".join(str(err).split())[:300] or type(err).__name__))
+
+    def trained(preset, label, **budget):
+        trainer, t = train(preset, device, precision, Path(tmp) / f"run{len(rows)}", cfg, **budget)
+        n_params = sum(p.numel() for p in trainer.model.parameters())
+        row(f"{preset} latent cache ({cfg.cache} items rendered + encoded)",
+            f"{cfg.cache / t['cache_s']:.0f} items/s", t["cache_s"])
+        row(f"{preset}: {n_params / 1e6:.1f}M parameters, batch {t['batch']}, lr {t['lr']:g}, {label}",
+            f"{t['steps']} steps, {t['step_ms']:.1f} ms/step ({t['batch'] * 1000 / t['step_ms']:.0f} img/s); "
+            f"a cache batch {t['data_ms']:.2f} ms", t["train_s"])
+        return trainer.ema_model()
+
+    attempt("`pytest -m gpu`", lambda: row("`pytest -m gpu`", *timed(gpu_tests)))
+    with tempfile.TemporaryDirectory() as tmp:
+        tiny = attempt("tiny recipe", lambda: trained("tiny", f"{cfg.tiny_steps} steps (target ≤ 60 s)",
+                                                      steps=cfg.tiny_steps))
+        if tiny is not None:
+            attempt("tiny: evaluate", lambda: row("tiny: evaluate (CPU 10-min model: 82% / 74%, colour 96% / 98%)",
+                                                  *timed(lambda: scores(tiny, precision, cfg.eval_n))))
         left = cfg.budget_minutes - (time.perf_counter() - start) / 60 - 1.5  # keep 1.5 min for what follows
         minutes = max(0.1, min(cfg.small_minutes, left))
-        small, t = train(cfg.small_preset, device, precision, Path(tmp) / "small", cfg, minutes=minutes,
-                         batch=cfg.small_batch)
-        n_params = sum(p.numel() for p in small.model.parameters())
-        row(f"{cfg.small_preset}: {n_params / 1e6:.1f}M parameters, batch {t['batch']}, lr {t['lr']:g}, "
-            f"{minutes:.1f} min (cache {t['cache_s']:.0f} s)",
-            f"{t['steps']} steps, {t['step_ms']:.1f} ms/step ({t['batch'] * 1000 / t['step_ms']:.0f} img/s)",
-            t["cache_s"] + t["train_s"])
-        small_model = small.ema_model()
-        del small
-        result, s = timed(lambda: scores(small_model, precision, cfg.eval_n))
-        row(f"{cfg.small_preset}: evaluate (target ≥ 95% held-out, colour 100%)", result, s)
+        small = attempt(cfg.small_preset, lambda: trained(cfg.small_preset, f"{minutes:.1f} min, cache included",
+                                                           minutes=minutes, batch=cfg.small_batch))
+        if small is not None:
+            attempt(f"{cfg.small_preset}: evaluate",
+                    lambda: row(f"{cfg.small_preset}: evaluate (target ≥ 95% held-out, colour 100%)",
+                                *timed(lambda: scores(small, precision, cfg.eval_n))))
 
-    for name, model in (("shipped tiny", MiniGPTImage.load(PRETRAINED).to(device)),
-                        (cfg.small_preset, small_model)):
+    def speed(name, model):
         (ips, cond_share), s = timed(lambda: sampling(model, precision, cfg))
         row(f"{name}: sampling, batch {cfg.sample_batch}, 30 DDIM steps (target ≥ 500 img/s)",
             f"{ips:.0f} img/s; {cond_share:.0%} of it in condition() (glyph canvases, tokens: CPU)", s)
-    (same, delta), s = timed(lambda: determinism(device, precision, cfg.compare_n))
-    row("same seed twice on the device / CPU fp32 vs device from the same x_T",
-        f"{'identical' if same else 'DIFFERENT'} / mean abs pixel difference {delta:.4f} (pixels in [-1, 1])", s)
+
+    attempt("shipped tiny: sampling", lambda: speed("shipped tiny", MiniGPTImage.load(PRETRAINED).to(device)))
+    if small is not None:
+        attempt(f"{cfg.small_preset}: sampling", lambda: speed(cfg.small_preset, small))
+
+    def compare():
+        (same, delta), s = timed(lambda: determinism(device, precision, cfg.compare_n))
+        row("same seed twice on the device / CPU fp32 vs device from the same x_T",
+            f"{'identical' if same else 'DIFFERENT'} / mean abs pixel difference {delta:.4f} (pixels in [-1, 1])", s)
+    attempt("determinism", compare)
 
     table = [head, "", "| step | measured | s |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
     table.append(f"\ntotal {time.perf_counter() - start:.0f} s")
