@@ -60,8 +60,9 @@ def rotary(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) -> t
     """RoPE (RoFormer eq. 34): rotate the channel pairs (x_2i, x_2i+1) of x (B, N, L, d) by positions (B, L)
     (floats allowed) × θ_i, θ_i = base^(−2i/d). Position 0 leaves a token unchanged."""
     d = x.shape[-1]
-    theta = base ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)  # (d/2,)
-    angle = positions.float()[:, None, :, None] * theta  # (B, 1, L, d/2)
+    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32  # angles never in half precision
+    theta = base ** (-torch.arange(0, d, 2, device=x.device, dtype=dtype) / d)  # (d/2,)
+    angle = positions.to(dtype)[:, None, :, None] * theta  # (B, 1, L, d/2)
     cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)
     even, odd = x[..., 0::2], x[..., 1::2]  # (B, N, L, d/2) each
     rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)  # (B, N, L, d/2, 2)

@@ -147,7 +147,7 @@ class PromptEncoder(nn.Module):
         cfg = self.cfg
         B, L = ids.shape
         text = self.token_embed(ids) + self.type_embed.weight[TEXT]  # (B, L, D)
-        quoted = quoted_tokens(ids, cfg.quote_id)  # (B, L) bool
+        quoted = quoted_tokens(ids, cfg.quote_id) & mask  # (B, L) bool, padding never quoted
         if cfg.positions == "learned":
             text = text + self.pos_embed[:L]
         if cfg.segments:

@@ -1,9 +1,14 @@
 """Does the image say the prompt's word? Generate from dataset captions and score what comes out.
 
-For ``n`` captions of training-vocabulary words and ``n`` of held-out words (never seen in training), the model
-generates an image per caption; the glyph reader (``reader.py``) reads it, and ``scoring.py`` names the glyphs'
-colour and region. Reported per split: exact-word accuracy, character accuracy, colour accuracy, position
-accuracy, and seconds per image — with the sampler, steps and guidance that produced them.
+For ``n`` captions of training-vocabulary texts and ``n`` of held-out texts (never seen in training), in the
+training phrasings and naming both colours and the place, the model generates an image per caption; the
+glyph reader (``reader.py``) reads it, and ``scoring.py`` names the glyphs' colour, the background's colour
+and the region. Reported per split: exact-word accuracy, character accuracy, text colour, **colour binding**
+(the text colour *and* the background colour both right: a swap, red on white for white on red, gets the
+text colour of neither right, but a model that always draws black on white can get one colour right by
+chance, never both), position accuracy and seconds per image — with the sampler, steps and guidance.
+``score_images`` does the scoring for any list of dataset items; ``benchmarks/prompts.py`` uses it per
+prompt family (phrasings, lengths, kinds of text).
 
 The multimodal prompts have their own two measures:
 * ``evaluate_layout``: each held-out word is asked for in a box moved to a random place (not one of the named
@@ -35,11 +40,24 @@ class SplitScore:
     colour_acc: float       # named glyph colour == the caption's colour
     position_acc: float     # glyph centroid's region == the caption's region
     seconds_per_image: float
+    binding_acc: float = float("nan")  # glyph colour and background colour both == the caption's
 
 
-def evaluation_samples(split: str, n: int, seed: int = 1234):
-    """The fixed captions an evaluation uses: items of a dataset seed that training does not use."""
-    return [GlyphDataset(split, length=n, seed=seed)[i] for i in range(n)]
+def evaluation_samples(split: str, n: int, seed: int = 1234, **dataset_options):
+    """The fixed captions an evaluation uses: items of a dataset seed that training does not use, each naming
+    both colours and the place (``complete``); ``dataset_options`` go to GlyphDataset (phrasing, text_kind, …)."""
+    ds = GlyphDataset(split, length=n, seed=seed, **{"complete": True, **dataset_options})
+    return [ds[i] for i in range(n)]
+
+
+def score_images(images: torch.Tensor, samples, reader: GlyphReader, split: str, seconds: float) -> SplitScore:
+    """Score generated images (n, 3, H, W) against the dataset items they were asked for."""
+    n, read, texts = len(samples), reader.read(images), [s.text for s in samples]
+    colour = [glyph_colour(im) == s.color for im, s in zip(images, samples)]
+    background = [background_colour(im) == s.background for im, s in zip(images, samples)]
+    return SplitScore(split, n, word_accuracy(read, texts), char_accuracy(read, texts), sum(colour) / n,
+                      sum(glyph_position(im) == s.position for im, s in zip(images, samples)) / n, seconds,
+                      sum(c and b for c, b in zip(colour, background)) / n)
 
 
 def generate_in_batches(model, prompts: list[str], steps: int = 30, seed: int = 0, batch_size: int = 25,
@@ -69,25 +87,18 @@ def evaluate(model, n: int = 50, steps: int = 30, sampler: str = "ddim", guidanc
         start = time.perf_counter()
         images = generate_in_batches(model, [s.caption for s in samples], steps, seed, batch_size,
                                      sampler=sampler, guidance=guidance, progress=progress)  # (n, 3, H, W)
-        seconds = (time.perf_counter() - start) / n
-        read = reader.read(images)
-        texts = [s.text for s in samples]
-        scores.append(SplitScore(
-            split, n, word_accuracy(read, texts), char_accuracy(read, texts),
-            sum(glyph_colour(im) == s.color for im, s in zip(images, samples)) / n,
-            sum(glyph_position(im) == s.position for im, s in zip(images, samples)) / n,
-            seconds))
+        scores.append(score_images(images, samples, reader, split, (time.perf_counter() - start) / n))
     return scores
 
 
 def format_table(scores: list[SplitScore], steps: int, sampler: str, guidance: float) -> str:
     lines = [f"sampler {sampler}, {steps} steps, guidance {guidance:g}",
-             "| words | n | exact word | characters | colour | position | s/image |",
-             "|---|---|---|---|---|---|---|"]
+             "| texts | n | exact word | characters | text colour | colour binding | position | s/image |",
+             "|---|---|---|---|---|---|---|---|"]
     for s in scores:
-        name = "training vocabulary" if s.split == "train" else "held-out (never seen)"
+        name = {"train": "training vocabulary", "heldout": "held-out (never seen)"}.get(s.split, s.split)
         lines.append(f"| {name} | {s.n} | {s.word_acc:.1%} | {s.char_acc:.1%} | {s.colour_acc:.1%} | "
-                     f"{s.position_acc:.1%} | {s.seconds_per_image:.3f} |")
+                     f"{s.binding_acc:.1%} | {s.position_acc:.1%} | {s.seconds_per_image:.3f} |")
     return "\n".join(lines)
 
 

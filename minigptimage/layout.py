@@ -185,7 +185,8 @@ def parse_prompt(prompt: str) -> PromptLayout:
         raise ValueError(f"prompt has unbalanced double quotes: {prompt!r}")
     parts = prompt.split('"')  # even indices outside the quotes, odd inside
     if len(parts) < 3:
-        raise ValueError(f'prompt must name the word to draw in double quotes, like "CAT": {prompt!r}')
+        raise ValueError(f'the prompt must put the text to draw in double quotes, like "CAT" (a model of this '
+                         f'project draws text, not objects): {prompt!r}')
     if len(parts) > 3:
         raise ValueError(f"prompt must quote exactly one word, got {len(parts) // 2}: {prompt!r}")
     text = check_text(parts[1], "the quoted word")

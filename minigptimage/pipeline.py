@@ -98,6 +98,7 @@ PRESETS = tuple(f"{b}{v}" for b in ("tiny", "small", "micro") for v in ("", "-no
 
 
 def check_prompts(prompts) -> list[str]:
+    """The prompts as a list, each non-empty and quoting exactly one text to draw (layout.parse_prompt)."""
     if isinstance(prompts, str):
         prompts = [prompts]
     if not isinstance(prompts, (list, tuple)) or not prompts:
@@ -105,6 +106,10 @@ def check_prompts(prompts) -> list[str]:
     for k, p in enumerate(prompts):
         if not isinstance(p, str) or not p.strip():
             raise ValueError(f"prompts[{k}]: the prompt is empty")
+        try:
+            layout.parse_prompt(p)
+        except ValueError as err:
+            raise ValueError(f"prompts[{k}]: {err}") from None
     return list(prompts)
 
 

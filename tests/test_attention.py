@@ -100,3 +100,32 @@ def test_record_attention_returns_the_maps_the_block_used():
     torch.testing.assert_close(out, block.cross_attn(block.norm2(x + block.self_attn(block.norm1(x))), ctx, mask))
     block(x, context=ctx, context_mask=mask)
     assert len(block.cross_attn._forward_hooks) == 0  # hooks removed on exit
+
+
+@given(B=st.integers(1, 2), heads=st.integers(1, 3), L=st.integers(1, 8), shift=st.floats(-50, 50),
+       seed=st.integers(0, 99))
+def test_rotary_scores_depend_only_on_relative_positions(B, heads, L, shift, seed):
+    """RoFormer eq. 34: rotating q_m and k_n by m·θ and n·θ leaves q·k a function of m − n, so moving every
+    position by the same amount changes no score."""
+    from minigptimage.attention import rotary
+    g = torch.Generator().manual_seed(seed)
+    q, k = torch.randn(2, B, heads, L, 8, generator=g, dtype=torch.float64)
+    pos = torch.rand(B, L, generator=g, dtype=torch.float64) * 20
+    scores = rotary(q, pos) @ rotary(k, pos).transpose(-2, -1)
+    moved = rotary(q, pos + shift) @ rotary(k, pos + shift).transpose(-2, -1)
+    assert torch.allclose(scores, moved, atol=1e-8)
+
+
+def test_rotary_is_a_rotation_of_each_channel_pair():
+    """Reference: pair (x_2i, x_2i+1) as the complex number x_2i + i·x_2i+1, multiplied by e^(i·m·θ_i)."""
+    from minigptimage.attention import rotary
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 5, 8, generator=g, dtype=torch.float64)
+    pos = torch.tensor([[0.0, 1, 2, 3.5, 7], [4, 0, 1, 1, 2]], dtype=torch.float64)
+    theta = 10000.0 ** (-torch.arange(0, 8, 2, dtype=torch.float64) / 8)  # (4,)
+    z = torch.complex(x[..., 0::2], x[..., 1::2]) * torch.polar(torch.ones((), dtype=torch.float64), pos[:, None, :, None] * theta)
+    expected = torch.stack([z.real, z.imag], dim=-1).flatten(-2)
+    out = rotary(x, pos)
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert torch.allclose(out.norm(dim=-1), x.norm(dim=-1))  # lengths are kept
+    assert torch.equal(rotary(x, torch.zeros(2, 5))[..., :], x)  # position 0 is the identity

@@ -128,3 +128,48 @@ def test_image_present_masks_the_image_tokens_of_rows_without_a_reference():
     assert torch.allclose(ctx[1, :10], alone[0], atol=1e-5)  # its text never attended to the image
     with pytest.raises(ValueError, match="image_present"):
         enc(ids, mask, image=image, image_present=torch.tensor([1, 0]))
+
+
+ROTARY = PromptEncoder(PromptEncoderConfig(dim=32, depth=2, heads=4, max_len=20, image_size=32, patch_size=8,
+                                           positions="rotary", segments=True, quote_id=6)).eval()
+
+
+@given(before=st.integers(0, 6), n=st.integers(1, 12), after=st.integers(1, 6))
+def test_text_positions_count_the_quoted_span_as_one(before, n, after):
+    """Tokens after the quotes sit at the same positions whatever the quoted text's length; the quoted
+    tokens keep their order inside one unit."""
+    from minigptimage.encoder import quoted_tokens, text_positions
+    ids = torch.tensor([[9] * before + [6] + [40] * n + [6] + [9] * after])  # 6 = '"' in CharTokenizer
+    quoted = quoted_tokens(ids, quote_id=6)
+    assert quoted[0].tolist() == [False] * before + [True] * (n + 2) + [False] * after
+    pos = text_positions(quoted)[0]
+    assert torch.allclose(pos[before + n + 2:], torch.arange(after) + before + 1.0)
+    inside = pos[before:before + n + 2]
+    assert (inside.diff() > 0).all() and abs(inside[0] - before) < 1e-5 and inside[-1] < before + 1
+
+
+@given(B=st.integers(1, 3), L=st.integers(1, 12), pad=st.integers(1, 8), seed=st.integers(0, 99))
+def test_rotary_encoder_ignores_padding_and_has_no_length_limit(B, L, pad, seed):
+    g = torch.Generator().manual_seed(seed)
+    ids, mask = prompt(B, L, g)
+    ids[:, 0] = 6  # a quote opens the prompt: the segments are not all zero
+    out, _ = ROTARY(ids, mask)
+    padded, _ = ROTARY(torch.nn.functional.pad(ids, (0, pad)), torch.nn.functional.pad(mask, (0, pad)))
+    assert torch.allclose(out[mask], padded[:, :L][mask], atol=1e-5)
+    long_ids = torch.randint(7, CFG.vocab_size, (1, 40), generator=g)  # twice max_len: fine without a table
+    assert ROTARY(long_ids, torch.ones_like(long_ids, dtype=torch.bool))[0].shape == (1, 40, 32)
+    assert not hasattr(ROTARY, "pos_embed") and hasattr(ENC, "pos_embed")
+
+
+def test_segment_embedding_marks_the_quoted_tokens():
+    """Segment 1 reaches the encoder exactly when the prompt quotes something."""
+    quoted, plain = torch.tensor([[1, 40, 6, 40, 6, 2]]), torch.tensor([[1, 40, 41, 40, 42, 2]])
+    mask = torch.ones_like(quoted, dtype=torch.bool)
+    with torch.no_grad():
+        before = [ROTARY(ids, mask)[0] for ids in (quoted, plain)]
+        change = torch.randn(32, generator=torch.Generator().manual_seed(0))  # (not constant: LayerNorm removes that)
+        ROTARY.segment_embed.weight[1] += change
+        after = [ROTARY(ids, mask)[0] for ids in (quoted, plain)]
+        ROTARY.segment_embed.weight[1] -= change
+    assert not torch.allclose(before[0], after[0], atol=1e-3)  # the quoted prompt uses segment 1
+    assert torch.allclose(before[1], after[1])  # a prompt without quotes never does

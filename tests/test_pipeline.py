@@ -183,3 +183,10 @@ def test_generate_is_the_documented_loop(untrained):
     made = model.make_sampler("ddim", 7, eta=0.5)
     assert (made.spacing, made.eta, made.prediction) == ("trailing", 0.5, model.config.prediction)
     assert model.make_sampler("ddpm", 7, eta=0.0).prediction == model.config.prediction
+
+
+def test_a_prompt_without_quoted_text_gets_an_error_that_names_it():
+    from minigptimage.pipeline import MiniGPTImage
+    model = MiniGPTImage.from_preset("micro")
+    with pytest.raises(ValueError, match=r'^prompts\[1\]: the prompt must put the text to draw in double quotes'):
+        model.generate(['the word "CAT" in red on white', "a red apple"], steps=1)

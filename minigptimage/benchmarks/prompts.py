@@ -1,0 +1,129 @@
+"""Prompt understanding, family by family: does the model follow a prompt phrased as a person types it?
+
+    python -m minigptimage.benchmarks.prompts [--checkpoint PATH] [--n 50]
+    python -m minigptimage.benchmarks.prompts --by-length --checkpoint A.pt --checkpoint B.pt --out fig.png
+
+Every family asks for held-out text (words and strings never used in training) and names both colours and
+the place, so the scores are comparable; each family differs from the first in one thing:
+
+| family | phrasing | text |
+|---|---|---|
+| training phrasings | forms of the training family (captions.py) | upper-case words of 2–6 letters |
+| held-out phrasings | forms training never saw | the same |
+| 7–10 characters | training forms | upper-case words of 7–10 letters |
+| lower case and digits | training forms | lower-case words, numbers and codes (a third each) |
+| two words | training forms | two words (upper, lower or capitalised) |
+
+Scores (evaluate.score_images): exact word and characters read by our glyph reader, **colour binding** (text
+colour and background colour both right), position, seconds per image; and Tesseract's exact reading where the
+``tesseract`` program is installed (benchmarks/ocr_legibility.py). ``--by-length`` draws colour binding and exact
+word against the text's length for one or more checkpoints (the README's comparison of the encoder's positions).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+
+import torch
+
+from ..evaluate import evaluation_samples, generate_in_batches, score_images
+from ..pipeline import PRETRAINED, MiniGPTImage
+from ..reader import GlyphReader
+from ..scoring import word_accuracy
+
+FAMILIES = {  # name -> list of (share of n, GlyphDataset options); all on the held-out texts
+    "training phrasings": [(1, dict(phrasing="train", text_kind="upper", lengths=(2, 6)))],
+    "held-out phrasings": [(1, dict(phrasing="heldout", text_kind="upper", lengths=(2, 6)))],
+    "7-10 characters": [(1, dict(phrasing="train", text_kind="upper", lengths=(7, 10)))],
+    "lower case and digits": [(1 / 3, dict(phrasing="train", text_kind=k)) for k in ("lower", "digits", "code")],
+    "two words": [(1, dict(phrasing="train", text_kind="two words"))],
+}
+
+
+def family_samples(name: str, n: int, seed: int = 1234) -> list:
+    """The ``n`` held-out items of a family (fixed for a seed)."""
+    parts = FAMILIES[name]
+    counts = [round(share * n) for share, _ in parts]
+    counts[-1] = n - sum(counts[:-1])
+    return [s for c, (_, options) in zip(counts, parts) for s in evaluation_samples("heldout", c, seed, **options)]
+
+
+def run_family(model, reader, name: str, n: int, steps: int = 30, seed: int = 0):
+    """(SplitScore, Tesseract exact or None) for one family."""
+    samples = family_samples(name, n)
+    start = time.perf_counter()
+    images = generate_in_batches(model, [s.caption for s in samples], steps, seed)  # (n, 3, H, W)
+    score = score_images(images, samples, reader, name, (time.perf_counter() - start) / n)
+    tesseract = None
+    if shutil.which("tesseract"):
+        from .ocr_legibility import prepare, tesseract_read
+        tesseract = word_accuracy(tesseract_read([prepare(im) for im in images]), [s.text for s in samples])
+    return score, tesseract
+
+
+def binding_by_length(model, reader, n: int, steps: int = 30, lengths=range(2, 11), seed: int = 0) -> dict:
+    """{length: (colour binding, exact word)} on ``n`` held-out upper-case words of each length."""
+    out = {}
+    for length in lengths:
+        samples = evaluation_samples("heldout", n, 1234, phrasing="train", text_kind="upper",
+                                     lengths=(length, length))
+        images = generate_in_batches(model, [s.caption for s in samples], steps, seed)
+        score = score_images(images, samples, reader, str(length), 0.0)
+        out[length] = (score.binding_acc, score.word_acc)
+    return out
+
+
+def plot_by_length(results: dict, path) -> None:
+    """results {label: {length: (binding, exact)}} → a two-panel line figure at ``path``."""
+    import matplotlib.pyplot as plt
+
+    from ..plots import save_figure
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for label, by_length in results.items():
+        lengths = sorted(by_length)
+        for k, ax in enumerate(axes):
+            ax.plot(lengths, [100 * by_length[m][k] for m in lengths], marker="o", label=label)
+    for ax, title in zip(axes, ("colour binding (text and background right)", "exact word")):
+        ax.set(title=title, xlabel="letters in the held-out word", ylabel="%", ylim=(-3, 103))
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    save_figure(fig, path)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", action="append", help="model file (repeat with --by-length to compare)")
+    p.add_argument("--n", type=int, default=50, help="prompts per family (per length with --by-length)")
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--by-length", action="store_true", help="colour binding against word length, as a figure")
+    p.add_argument("--out", default="prompts_by_length.png", help="the --by-length figure")
+    args = p.parse_args(argv)
+    checkpoints = args.checkpoint or [str(PRETRAINED)]
+    reader = GlyphReader.pretrained()
+    if args.by_length:
+        results = {}
+        for path in checkpoints:
+            model = MiniGPTImage.load(path)
+            label = f"{path.rsplit('/', 1)[-1]} ({model.config.encoder.positions} positions)"
+            results[label] = binding_by_length(model, reader, args.n, args.steps)
+            print(label, {m: f"{b:.0%} / {w:.0%}" for m, (b, w) in results[label].items()}, flush=True)
+        plot_by_length(results, args.out)
+        print(f"figure: {args.out}")
+        return 0
+    model = MiniGPTImage.load(checkpoints[0])
+    print(f"checkpoint {checkpoints[0]}, n = {args.n} held-out prompts per family, DDIM {args.steps}, "
+          f"guidance {model.config.guidance:g}\n")
+    print("| family | exact word | characters | colour binding | text colour | position | s/image | Tesseract exact |\n"
+          "|---|---|---|---|---|---|---|---|")
+    for name in FAMILIES:
+        s, tess = run_family(model, reader, name, args.n, args.steps)
+        print(f"| {name} | {s.word_acc:.0%} | {s.char_acc:.0%} | {s.binding_acc:.0%} | {s.colour_acc:.0%} | "
+              f"{s.position_acc:.0%} | {s.seconds_per_image:.3f} | {'—' if tess is None else f'{tess:.0%}'} |",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(torch.get_num_threads())
+    raise SystemExit(main())
