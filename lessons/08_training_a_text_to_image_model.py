@@ -92,8 +92,8 @@ print("first captions:", batch["caption"][:3])
 # | 5 | ∇θ ‖ε − ε_θ(√ᾱ_t·x₀ + √(1−ᾱ_t)·ε, t)‖² | the same with v = √ᾱ_t·ε − √(1−ᾱ_t)·z₀ in place of ε |
 #
 # **Why v and not ε?** At t near T, z_t is almost pure noise: predicting ε there is trivial (ε ≈ z_t) and says
-# nothing about the image, and turning ε̂ back into x̂₀ = (z_t − √(1−ᾱ)·ε̂)/√ᾱ divides by √ᾱ ≈ 0.002, blowing up
-# every error. v = √ᾱ·ε − √(1−ᾱ)·z₀ moves smoothly from ε (at t = 0) to −z₀ (at t = T): the network must say
+# nothing about the image, and turning ε̂ back into x̂₀ = (z_t − √(1−ᾱ)·ε̂)/√ᾱ divides by √ᾱ (5·10⁻⁵ at t = 999),
+# blowing up every error. v = √ᾱ·ε − √(1−ᾱ)·z₀ moves smoothly from ε (at t = 0) to −z₀ (at t = T): the network must say
 # something about the image at every noise level, and x̂₀ = √ᾱ·z_t − √(1−ᾱ)·v̂ never divides
 # (Salimans & Ho, sec. 4). For z₀ and ε of unit variance, v has unit variance at every t.
 
@@ -148,11 +148,11 @@ print(f"gradient norm {grad_norm:.3f}; the same batch and draws after one step: 
 # The weights after the last step carry the noise of the last few batches. Sampling uses an average instead:
 # after every step, θ_ema ← d·θ_ema + (1 − d)·θ — with d = 0.999 that averages roughly the last 1/(1−d) = 1000
 # steps. Early in training the average would be dominated by the random initial weights, so the trainer warms
-# the decay up: d = min(0.999, (1 + s)/(10 + s)) at step s (0.1 at s = 0, 0.5 at s = 8, 0.9 at s = 80).
+# the decay up: d = min(0.999, (1 + s)/(10 + s)) after step s (0.18 after the first, 0.5 at s = 8, 0.9 at s = 80).
 # Checkpoints store the EMA weights for sampling and keep the raw ones only to resume training.
 
 # %%
-step = 0
+step = 1  # the trainer counts the step just taken
 decay = min(cfg.ema_decay, (1 + step) / (10 + step))
 with torch.no_grad():
     for name, averaged in ema.items():

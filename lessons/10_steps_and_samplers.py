@@ -46,7 +46,7 @@ print(f"model: {CHECKPOINT or 'the shipped tiny model'}")
 T = model.config.num_steps
 
 # %% [markdown]
-# ## 1. Which timesteps does DDIM visit? Leading and trailing spacing
+# ## 1. Which timesteps does DDIM visit? Leading and trailing spacing (lesson 02, on our model's schedule)
 # With n steps out of T, DDIM jumps by T//n each time. "Leading" spacing (DDIM's own code) takes 0, k, 2k, …
 # and so starts at T − k: for n = 10 its first step is t = 900, where ᾱ is not yet 0 — the sampler starts from
 # pure noise but treats it as if it still held a trace of the image. "Trailing" (Lin et al. table 2) counts down
@@ -151,7 +151,8 @@ save_figure(fig, OUT / "lesson10_quality_vs_steps.png")
 # %% [markdown]
 # ## Exercise 1 — one DDIM step (η = 0) from v̂
 # Write `exercise_ddim_step(v_pred, x_t, alpha_bar, alpha_bar_prev)`: v_pred and x_t are (B, C, h, w), alpha_bar
-# and alpha_bar_prev two floats (ᾱ_t and ᾱ at t_prev). Return x_prev with the three lines of section 2.
+# and alpha_bar_prev two floats (ᾱ_t and ᾱ at t_prev). Return x_prev with the three lines of section 2
+# (lesson 02's exercise took ε̂; our model predicts v̂).
 # Hint: compute x̂₀ and ε̂ first. The check compares with `DDIMSampler.step` at several t, the last step included.
 
 # %%
@@ -162,19 +163,7 @@ def exercise_ddim_step(v_pred, x_t, alpha_bar, alpha_bar_prev):
 report(checks.check_ddim_step, exercise_ddim_step, "Exercise 1")
 
 # %% [markdown]
-# ## Exercise 2 — trailing timesteps
-# Write `exercise_trailing_timesteps(T, n)`: return the list of n timesteps, descending, round(T − i·T/n) − 1
-# for i = 0 … n−1. Hint: for T = 1000 and n = 20 it starts 999, 949, … and ends at 49.
-
-# %%
-def exercise_trailing_timesteps(T, n):
-    raise NotImplementedError
-
-
-report(checks.check_trailing_timesteps, exercise_trailing_timesteps, "Exercise 2")
-
-# %% [markdown]
-# ## Exercise 3 — DDIM's noise σ_t(η)
+# ## Exercise 2 — DDIM's noise σ_t(η)
 # DDIM eq. 16: σ_t(η) = η·√((1−ᾱ_prev)/(1−ᾱ_t))·√(1 − ᾱ_t/ᾱ_prev). Write `exercise_ddim_sigma(alpha_bar,
 # alpha_bar_prev, eta)` for tensors alpha_bar, alpha_bar_prev (B,) and a float η. Hint: when DDIM skips steps,
 # 1 − ᾱ_t/ᾱ_prev is not the β_t of one step — use the ᾱ's you are given.
@@ -184,7 +173,21 @@ def exercise_ddim_sigma(alpha_bar, alpha_bar_prev, eta):
     raise NotImplementedError
 
 
-report(checks.check_ddim_sigma, exercise_ddim_sigma, "Exercise 3")
+report(checks.check_ddim_sigma, exercise_ddim_sigma, "Exercise 2")
+
+# %% [markdown]
+# ## Exercise 3 — the DDIM step with η > 0
+# DDIM eq. 12 in full: x_prev = √ᾱ_prev·x̂₀ + √(1 − ᾱ_prev − σ²)·ε̂ + σ·z, with σ = σ_t(η) of exercise 2 and z
+# fresh noise. Write `exercise_ddim_step_eta(v_pred, x_t, alpha_bar, alpha_bar_prev, eta, noise)` (tensors
+# (B, C, h, w), ᾱ's as floats, z = noise). Hint: reuse your two functions above; with η = 0 it must give
+# exercise 1's answer.
+
+# %%
+def exercise_ddim_step_eta(v_pred, x_t, alpha_bar, alpha_bar_prev, eta, noise):
+    raise NotImplementedError
+
+
+report(checks.check_ddim_step_eta, exercise_ddim_step_eta, "Exercise 3")
 
 # %% [markdown]
 # ## Questions (answers in `lessons/solutions/10_steps_and_samplers.py`)

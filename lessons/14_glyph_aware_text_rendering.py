@@ -95,19 +95,19 @@ for name, model in models.items():
         print(row.replace(VARIANTS["tiny"], labels[name]) if name == "yours" else row)
 
 # %% [markdown]
-# ## Exercise 1 — the hybrid tokenizer's split
-# The models' tokenizer is `CharTokenizer(PROMPT_WORDS)`: outside the double quotes, a run of letters that is one
-# of the prompt words ("the", "red", "top", …) is one token; everything else — every character inside the
-# quotes, spaces, punctuation, other words — is one token per character. Write `exercise_hybrid_tokens(text,
-# words)` returning the list of token strings (no <bos>/<eos>). Hint: split the text into letter runs and single
-# other characters (`re.findall(r"[A-Za-z]+|[^A-Za-z]", text)`), and flip an "inside the quotes" flag at each `"`.
+# ## Exercise 1 — what the word-token model sees
+# The word variant splits a caption into words and punctuation marks, lower-cases everything outside the double
+# quotes (the quoted text's case is what must be drawn) and looks each piece up in its vocabulary. Write
+# `exercise_word_pieces(text)` returning the list of pieces (before the lookup). Hint: `re.findall(r"\w+|[^\w\s]",
+# text)` gives runs of letters/digits and single punctuation marks (quotes included); flip a flag at each `"`.
+# The check compares with `tokenizer.split_words`.
 
 # %%
-def exercise_hybrid_tokens(text, words):
+def exercise_word_pieces(text):
     raise NotImplementedError
 
 
-report(checks.check_hybrid_tokens, exercise_hybrid_tokens, "Exercise 1")
+report(checks.check_word_pieces, exercise_word_pieces, "Exercise 1")
 
 # %% [markdown]
 # ## Exercise 2 — a caption the layout planner understands

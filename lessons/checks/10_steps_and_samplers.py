@@ -1,4 +1,4 @@
-"""Checks for lesson 10's exercises: a DDIM step from v̂, trailing timesteps, DDIM's σ_t(η)."""
+"""Checks for lesson 10's exercises: a DDIM step from v̂, DDIM's σ_t(η), the step with η > 0."""
 from __future__ import annotations
 
 import torch
@@ -34,20 +34,6 @@ def check_ddim_step(fn) -> str | None:
     return None
 
 
-def check_trailing_timesteps(fn) -> str | None:
-    for T, n in ((1000, 20), (1000, 30), (1000, 7), (50, 50)):
-        want = DDIMSampler(NoiseSchedule.cosine(T), n, spacing="trailing").timesteps.tolist()
-        got = fn(T, n)
-        got = got.tolist() if isinstance(got, torch.Tensor) else got
-        if not isinstance(got, (list, tuple)) or [int(v) for v in got] != want:
-            if isinstance(got, (list, tuple)) and len(got) == n and list(got) == sorted(want):
-                return f"for T = {T}, n = {n}: your timesteps go up; a sampler walks them from noisy to clean (descending)"
-            if isinstance(got, (list, tuple)) and len(got) == n and [int(v) - 1 for v in got] == want:
-                return f"for T = {T}, n = {n}: yours start at {int(got[0])}, one too high — timesteps count 0 … T−1"
-            return f"for T = {T}, n = {n}: expected {want[:4]} … {want[-2:]} ({n} values), got {str(got)[:80]}"
-    return None
-
-
 def check_ddim_sigma(fn) -> str | None:
     schedule = NoiseSchedule.cosine(1000)
     t = torch.tensor([999, 700, 300, 60])
@@ -63,5 +49,30 @@ def check_ddim_sigma(fn) -> str | None:
                 if isinstance(got, torch.Tensor) and got.shape == want.shape and \
                         torch.allclose(got.double(), eta * (1 - ab / ab_prev).sqrt()):
                     return problem + " — the factor √((1−ᾱ_prev)/(1−ᾱ_t)) is missing"
+                return problem
+    return None
+
+
+def check_ddim_step_eta(fn) -> str | None:
+    schedule = NoiseSchedule.cosine(1000)
+    g = torch.Generator().manual_seed(22)
+    for eta in (0.0, 0.5, 1.0):
+        sampler = DDIMSampler(schedule, 20, eta=eta, spacing="trailing", prediction="v")
+        for t in (999, 449, 19):
+            x_t, v_pred, noise = (torch.randn(2, 4, 8, 8, generator=g) for _ in range(3))
+            t_prev = t - sampler.step_ratio
+            alpha_bar = float(schedule.alphas_cumprod[t])
+            alpha_bar_prev = float(schedule.alphas_cumprod[t_prev]) if t_prev >= 0 else 1.0
+            want = sampler.step(v_pred, t, x_t, noise=noise)
+            got = fn(v_pred.clone(), x_t.clone(), alpha_bar, alpha_bar_prev, eta, noise.clone())
+            problem = compare(got, want, f"your x_prev with η = {eta:g} for the step t = {t} -> {t_prev}", atol=1e-4)
+            if problem:
+                if eta > 0 and isinstance(got, torch.Tensor) and got.shape == want.shape:
+                    x0 = alpha_bar ** 0.5 * x_t - (1 - alpha_bar) ** 0.5 * v_pred
+                    eps = (1 - alpha_bar) ** 0.5 * x_t + alpha_bar ** 0.5 * v_pred
+                    sigma = eta * ((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev)) ** 0.5
+                    plain = alpha_bar_prev ** 0.5 * x0 + (1 - alpha_bar_prev) ** 0.5 * eps + sigma * noise
+                    if torch.allclose(got, plain, atol=1e-4):
+                        return problem + " — with noise added, shrink ε̂'s coefficient to √(1 − ᾱ_prev − σ²)"
                 return problem
     return None

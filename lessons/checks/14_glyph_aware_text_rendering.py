@@ -1,34 +1,32 @@
-"""Checks for lesson 14's exercises: the hybrid tokenizer's split, a caption the planner reads, character accuracy."""
+"""Checks for lesson 14's exercises: the word model's pieces, a caption the planner reads, character accuracy."""
 from __future__ import annotations
 
 from minigptimage.layout import parse_prompt
 from minigptimage.scoring import char_accuracy
-from minigptimage.tokenizer import PROMPT_WORDS, CharTokenizer
+from minigptimage.tokenizer import split_words
 
 TEXTS = ['the word "the" in red on white, at the top', 'A title reading "Go 4" in blue letters on a yellow '
          'background.', 'red text "RED" on black', '"x-ray" near the bottom', 'a sign that says "on top"']
 
 
-def check_hybrid_tokens(fn) -> str | None:
-    tokenizer = CharTokenizer(PROMPT_WORDS)
+def check_word_pieces(fn) -> str | None:
     for text in TEXTS:
-        ids, mask = tokenizer.encode([text], 200)
-        want = tokenizer.tokens(ids[0][mask[0]].tolist())[1:-1]  # without <bos> and <eos>
-        got = fn(text, PROMPT_WORDS)
+        want = split_words(text)
+        got = fn(text)
         if not isinstance(got, (list, tuple)) or not all(isinstance(t, str) for t in got):
-            return f"return a list of token strings for {text!r}, got {type(got).__name__}"
+            return f"return a list of strings for {text!r}, got {type(got).__name__}"
         got = list(got)
         if got != want:
             k = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
             expected = want[k] if k < len(want) else "(the end)"
             yours = got[k] if k < len(got) else "(the end)"
             hint = ""
-            if k < len(want) and len(want[k]) == 1 and yours in PROMPT_WORDS:
-                hint = " — inside the double quotes every character is its own token, prompt word or not"
-            elif k < len(want) and want[k] in PROMPT_WORDS and len(yours) == 1:
-                hint = f" — outside the quotes, {want[k]!r} is one of the prompt words: one token"
-            return (f"for {text!r}: token {k} should be {expected!r}, yours is {yours!r} "
-                    f"(expected {len(want)} tokens, you gave {len(got)}){hint}")
+            if isinstance(yours, str) and yours.lower() == expected and yours != expected:
+                hint = " — outside the quotes, lower-case every word"
+            elif isinstance(yours, str) and yours == expected.lower() and yours != expected:
+                hint = " — inside the double quotes keep the case: it is what must be drawn"
+            return (f"for {text!r}: piece {k} should be {expected!r}, yours is {yours!r} "
+                    f"(expected {len(want)} pieces, you gave {len(got)}){hint}")
     return None
 
 

@@ -38,11 +38,11 @@ def mistake_ema_update(ema_params, params, decay):
 
 ANSWERS = """
 Q1. Why can the held-out loss not reach 0?  At large t, z_t is nearly pure noise: many different images z₀
-    are compatible with it, and the best any network can do is predict the average v over them, E[v | z_t].
-    The loss of that best guess is the variance of v given z_t, which is large at high noise (close to
-    1 − ᾱ_t·… for t near T, where v ≈ −z₀ and z₀ is barely constrained by z_t) and small at low noise. The
-    unweighted v loss averages over all t, so this irreducible part keeps it far above 0 even for a perfect
-    model; what falls during training is the reducible part.
+    are compatible with it, and the best any network can do is predict their average, E[v | z_t]. Its loss is
+    the variance of v given z_t — near T, where v ≈ −z₀ and z_t says almost nothing about z₀, close to the
+    variance of z₀ itself, 1 — and it shrinks towards 0 only as t → 0. The unweighted loss averages over all
+    t, so this irreducible part keeps it far above 0 even for a perfect model; training removes only the
+    reducible part.
 
 Q2. Why must the draws be shared?  The loss is a random variable: it depends on which t and ε each item
     gets (and which rows lose their prompt). Two correct implementations with different draws give different

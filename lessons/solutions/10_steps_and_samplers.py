@@ -11,14 +11,18 @@ def exercise_ddim_step(v_pred, x_t, alpha_bar, alpha_bar_prev):
     return alpha_bar_prev ** 0.5 * x0_pred + (1 - alpha_bar_prev) ** 0.5 * eps_pred  # (B, C, h, w)
 
 
-def exercise_trailing_timesteps(T, n):
-    # Lin et al. 2023, table 2: start at T − 1 and go down by T/n (rounded).
-    return [round(T - i * T / n) - 1 for i in range(n)]
-
-
 def exercise_ddim_sigma(alpha_bar, alpha_bar_prev, eta):
     # DDIM eq. 16: σ_t(η) = η·√((1−ᾱ_prev)/(1−ᾱ_t))·√(1 − ᾱ_t/ᾱ_prev).
     return eta * ((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev)).sqrt()
+
+
+def exercise_ddim_step_eta(v_pred, x_t, alpha_bar, alpha_bar_prev, eta, noise):
+    # DDIM eq. 12: x_prev = √ᾱ_prev·x̂₀ + √(1 − ᾱ_prev − σ²)·ε̂ + σ·z.
+    x0_pred = alpha_bar ** 0.5 * x_t - (1 - alpha_bar) ** 0.5 * v_pred
+    eps_pred = (1 - alpha_bar) ** 0.5 * x_t + alpha_bar ** 0.5 * v_pred
+    sigma = eta * ((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev)) ** 0.5
+    direction = max(1 - alpha_bar_prev - sigma ** 2, 0.0) ** 0.5 * eps_pred  # "direction pointing to x_t"
+    return alpha_bar_prev ** 0.5 * x0_pred + direction + sigma * noise
 
 
 # Common mistakes the checks recognise (the test suite makes sure each gets a message, not "correct").
@@ -26,8 +30,9 @@ def mistake_ddim_step(v_pred, x_t, alpha_bar, alpha_bar_prev):
     return alpha_bar ** 0.5 * x_t - (1 - alpha_bar) ** 0.5 * v_pred  # stops at x̂₀
 
 
-def mistake_trailing_timesteps(T, n):
-    return [round(T - i * T / n) for i in range(n)]  # starts at T, outside 0 … T−1
+def mistake_ddim_step_eta(v_pred, x_t, alpha_bar, alpha_bar_prev, eta, noise):
+    sigma = eta * ((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev)) ** 0.5
+    return exercise_ddim_step(v_pred, x_t, alpha_bar, alpha_bar_prev) + sigma * noise  # ε̂'s share not shrunk
 
 
 def mistake_ddim_sigma(alpha_bar, alpha_bar_prev, eta):
@@ -57,5 +62,5 @@ if __name__ == "__main__":
     from lessons.checks import report
 
     checks = importlib.import_module("lessons.checks.10_steps_and_samplers")
-    for name in ("ddim_step", "trailing_timesteps", "ddim_sigma"):
+    for name in ("ddim_step", "ddim_sigma", "ddim_step_eta"):
         report(getattr(checks, f"check_{name}"), globals()[f"exercise_{name}"], name)

@@ -5,15 +5,13 @@ Run this file to check every solution: `python lessons/solutions/14_glyph_aware_
 import re
 
 
-def exercise_hybrid_tokens(text, words):
-    tokens, quoted = [], False
-    for piece in re.findall(r"[A-Za-z]+|[^A-Za-z]", text):  # letter runs, or one other character
-        quoted ^= piece == '"'  # the opening quote turns it on, the closing one off
-        if not quoted and piece in words:
-            tokens.append(piece)  # a whole prompt word
-        else:
-            tokens.extend(piece)  # one token per character
-    return tokens
+def exercise_word_pieces(text):
+    pieces, quoted = [], False
+    for piece in re.findall(r"\w+|[^\w\s]", text):  # words (letters, digits) or one punctuation mark
+        if piece == '"':
+            quoted = not quoted
+        pieces.append(piece if quoted else piece.lower())  # the quoted text keeps its case
+    return pieces
 
 
 def exercise_caption(text, fg, bg, region):
@@ -31,11 +29,8 @@ def exercise_char_accuracy(read, target):
 
 
 # Common mistakes the checks recognise (the test suite makes sure each gets a message, not "correct").
-def mistake_hybrid_tokens(text, words):
-    tokens = []
-    for piece in re.findall(r"[A-Za-z]+|[^A-Za-z]", text):
-        tokens.extend([piece] if piece in words else piece)  # ignores the quotes: "the" inside them too
-    return tokens
+def mistake_word_pieces(text):
+    return [piece.lower() for piece in re.findall(r"\w+|[^\w\s]", text)]  # the quoted text lower-cased too
 
 
 def mistake_caption(text, fg, bg, region):
@@ -74,5 +69,5 @@ if __name__ == "__main__":
     from lessons.checks import report
 
     checks = importlib.import_module("lessons.checks.14_glyph_aware_text_rendering")
-    for name in ("hybrid_tokens", "caption", "char_accuracy"):
+    for name in ("word_pieces", "caption", "char_accuracy"):
         report(getattr(checks, f"check_{name}"), globals()[f"exercise_{name}"], name)
