@@ -16,8 +16,10 @@
 # 1. softmax(QKᵀ/√d)V written out agrees with ``torch.nn.functional.scaled_dot_product_attention`` to ~1e-15
 #    in float64, padding included;
 # 2. two tiny encoders trained on the same captions to read the *text colour* (chance 1/8): one on character
-#    tokens, one on hybrid tokens (RESULTS_ACCURACY); the hybrid encoder's attention, RESULTS_ATTENTION
-#    (heat map ``05_attention_over_caption.png``);
+#    tokens, one on hybrid tokens, on the same batches; both printed before and after training, with the
+#    hybrid encoder's captions half as long. The hybrid encoder's attention maps for one held-out caption
+#    (``05_attention_over_caption.png``), and how much the <bos> query of its last block looks at the
+#    text-colour token compared with the uniform 1/L;
 # 3. rotary positions that count the quoted text as one position, so "in red" sits at the same distance after
 #    "CAT" as after "KNOWLEDGE"; the multimodal sequence: text tokens, then 64 image-patch tokens, a box token
 #    and 64 layout-mask tokens, each with its type embedding, and the learned null prompt of classifier-free
