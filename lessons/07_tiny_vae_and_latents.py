@@ -13,10 +13,11 @@
 # (Baldi & Hornik 1989).
 #
 # **What you should see:**
-# 1. where training starts: PCA of 4×4 patches — 4 channels give blocky words the reader mostly cannot read,
-#    8 channels give legible ones (reader ≈ 80 %);
-# 2. held-out words (never seen in training) and their reconstructions by the shipped tiny_data/vae.pt, with
-#    the PSNR (≈ 31 dB) and whether the glyph reader still reads each word (≈ 96 %);
+# 1. where training starts: PCA of 4×4 patches — 4 channels give blocky text the reader can rarely read,
+#    8 channels read far more often (both printed);
+# 2. held-out texts (never seen in training) and their reconstructions by the shipped tiny_data/vae.pt, with
+#    the PSNR (about 30 dB) and whether the glyph reader reads each reconstruction about as often as it reads
+#    the original (both printed: the reader's own limits are not the VAE's fault);
 # 3. the latent channels of one image: 16×16 maps on which the word's place stands out from the flat
 #    background; each letter is only a few cells wide, so its shape is spread over the 8 channels;
 # 4. the scale factor: latents of std 5.5 (as Stable Diffusion's VAE gives) instead of 1 would raise the
@@ -127,7 +128,8 @@ print(f"posterior std exp(logvar/2) ≈ {(0.5 * logvar).exp().mean():.1e}: the K
 # decided; with σ = 5.5 (Stable Diffusion's VAE) it moves from the middle of the schedule to near its end,
 # and most steps would be spent refining an image already fixed. So SD multiplies its latents by
 # s = 0.18215 ≈ 1/5.5 before noising (and divides by s before decoding). Our linear path is *whitened* PCA,
-# so our latents come out with std ≈ 1 already, and fit_scale_factor measures the little that training moved it.
+# so our latents come out with a std close to 1 already, and fit_scale_factor measures the little that training
+# moved it (on data unlike the VAE's training data the std drifts a little: refit it with one call).
 
 # %%
 raw_std = mean.std().item()
