@@ -10,7 +10,8 @@ The repository itself is never modified: the files are copied to a temporary fol
 HEAD, or ``git ls-files`` of the working tree), and each mutant is written there, tested, then undone. A run of
 the unmutated copy comes first: its tests must pass, or the figures would mean nothing. Each mutant runs only
 the fast test files (or single tests) that should catch it, with ``-x``; the whole run takes ~10 minutes of one
-CPU core. A mutant whose ``old`` text is no longer in the source is reported as stale (update it), not counted.
+CPU core. A mutant whose ``old`` text is no longer in the source is reported as stale (update it), and one whose tests
+run past ``--timeout`` as undecided; neither is counted.
 
 Target: ≥ 90 % killed. A survivor means a test is missing, or that the mutant is equivalent (changes nothing a
 user could observe); the equivalent ones are marked below with the reason, and reported apart.
@@ -232,7 +233,10 @@ def main(argv=None) -> int:
                 passed, why, seconds = run_tests(copy, m.tests, args.timeout)
             finally:
                 target.write_text(original)
-            if not passed:
+            if why == "timed out":  # a slow machine, not a failing test: decide nothing
+                stale.append(m)
+                print(f"TIMEOUT   {m.name} ({seconds:.0f} s): rerun it with a larger --timeout")
+            elif not passed:
                 killed.append(m)
                 print(f"killed    {m.name} ({seconds:.0f} s) by {why}")
             elif m.equivalent:
@@ -246,7 +250,7 @@ def main(argv=None) -> int:
             print(f"\nkilled {len(killed)}/{counted} = {100 * len(killed) / counted:.0f}%"
                   f" ({len(killed)}/{len(killed) + len(survived)} = "
                   f"{100 * len(killed) / max(1, len(killed) + len(survived)):.0f}% without the {len(equivalent)}"
-                  f" equivalent); {len(stale)} stale")
+                  f" equivalent); {len(stale)} stale or timed out")
         for m in survived:
             print(f"  survivor: {m.name}")
     return 0 if not survived and not stale else 1
