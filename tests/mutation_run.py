@@ -47,6 +47,7 @@ class Mutant:
 S, SA, ED, TR = "minigptimage/schedule.py", "minigptimage/samplers.py", "minigptimage/editing.py", "minigptimage/train.py"
 PI, UN = "minigptimage/pipeline.py", "minigptimage/unet.py"
 T_SCHED, T_SAMP, T_EDIT = ("tests/test_schedule.py",), ("tests/test_samplers.py",), ("tests/test_editing.py",)
+T_UNET = ("tests/test_unet.py", "-k", "not fits_one_batch and not presets")  # the two slow ones train or build big
 T_TRAIN_FAST = ("tests/test_train.py", "-k", "definition or recurrence or ema_weights or crash or killed")
 
 MUTANTS = [
@@ -146,9 +147,9 @@ MUTANTS = [
            "guidance = config.guidance if guidance is None else guidance", "guidance = 1.0 if guidance is None else guidance",
            ("tests/test_pipeline.py", "-k", "documented_loop")),
     Mutant("unet: FiLM scales by γ instead of 1 + γ", UN, "h = self.norm2(h) * (1 + gamma) + beta",
-           "h = self.norm2(h) * gamma + beta", ("tests/test_unet.py",)),
+           "h = self.norm2(h) * gamma + beta", T_UNET),
     Mutant("unet: timestep embedding of cosines only", UN, "torch.cat([angles.cos(), angles.sin()], dim=-1)",
-           "torch.cat([angles.cos(), angles.cos()], dim=-1)", ("tests/test_unet.py",)),
+           "torch.cat([angles.cos(), angles.cos()], dim=-1)", T_UNET),
     Mutant("tokenizer: trim_padding to the longest row (4e93e34 reverted)", "minigptimage/tokenizer.py",
            "    real = mask.any(dim=0).nonzero()  # columns that hold a real token in some row\n"
            "    end = int(real.max()) + 1 if len(real) else 0\n",
