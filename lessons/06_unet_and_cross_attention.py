@@ -28,8 +28,8 @@
 #    at 16×16 and 8×8, a coarse blob at 4×4 — a letter is only one or two cells wide, so no map shows strokes;
 # 4. cross-attention maps at 8×8 for the quoted word, the text-colour and the background-colour words;
 # 5. from almost pure noise (t = T−1), the prediction with the glyph canvas has the word's shape in the right
-#    place; without it the ink is spread thin: the ink channel's x₀ error is about 10× lower with the canvas
-#    (full mode). The prompt, not the canvas, tells the colours;
+#    place; without it the ink is spread thin: the ink channel's x₀ error is far lower with the canvas (11×
+#    lower in a 600-step run; the full mode asserts at least 2×). The prompt, not the canvas, tells the colours;
 # 6. three exercises: the timestep embedding, AdaGN, the pooled prompt.
 # %%
 import sys
@@ -250,9 +250,9 @@ save_figure(fig, out / "06_cross_attention.png")
 # From x_t at t = T−1 (almost pure noise) the network must invent x₀. With the canvas it knows the letters;
 # with the prompt it knows the colours. Rows of the figure: the target, then the prediction with both inputs,
 # with the prompt only, with the canvas only; left the RGB channels, right the ink channel. Measured in full
-# mode: with the canvas the ink lands where the word is (x₀ error of the ink channel ~10× lower than with the
-# prompt only, whose ink is spread thin over likely places); without the prompt the colours are a guess (RGB
-# error ~10× higher).
+# mode (600 steps): with the canvas the ink lands where the word is (x₀ error of the ink channel 0.009 against
+# 0.098 with the prompt only, whose ink is spread thin over likely places); without the prompt the colours are
+# a guess (RGB error 0.88 against 0.045 with both).
 
 # %%
 t_end = torch.full((len(held_out),), 999)
