@@ -13,7 +13,14 @@
 # s = 1 is the plain conditional model (the paper's w = 0), s = 0 the unconditional one (w = −1), and the
 # shipped model's recommended s = 2 is the paper's w = 1.
 #
-# **What you should see** (measured in full mode with the shipped model): RESULTS
+# **What you should see** (measured in full mode):
+# 1. the formula on one step: s = 1 returns the conditional prediction exactly; at t = 500 the prompt changes
+#    the prediction by most of its size (80% for a model of this recipe), which s multiplies;
+# 2. the sweep: s = 0 is the unconditional model (no prompt, no canvas) — no readable word, colours at chance;
+#    from s = 1 on, the word reads and the colours follow the prompt;
+# 3. measured (n = 8 per split: read the trend, not the digits): the reader's scores jump from s = 0 to s = 1
+#    and change little over the larger scales — the glyph canvas already fixes the letters, so guidance
+#    mostly sharpens colour and contrast (the grid's last rows).
 #
 # Set `MINIGPTIMAGE_CHECKPOINT` to a checkpoint file or training folder (lesson 08) to run this on your model.
 
@@ -74,7 +81,7 @@ print(f"at t = 500 the prompt changes the prediction by {relative:.0%} of its si
 # is only how hard each step is pushed towards the prompt.
 
 # %%
-scales = [0.0, 1.0, 3.0] if FAST else [0.0, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0]
+scales = [0.0, 1.0, 3.0] if FAST else [0.0, 1.0, 2.0, 3.0, 5.0, 8.0]
 steps = 8 if FAST else 30
 rows, titles = [], []
 for scale in scales:
@@ -88,7 +95,7 @@ image_grid(torch.cat(rows), OUT / "lesson09_guidance_grid.png", titles=titles, n
 # caption at the given scale and reads it back (lesson 08, section 5).
 
 # %%
-n = 4 if FAST else 40
+n = 4 if FAST else 8
 accuracy = {}
 for scale in scales:
     seen, held = evaluate(model, n=n, steps=steps, guidance=scale, reader=reader)

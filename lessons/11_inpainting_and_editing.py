@@ -46,7 +46,7 @@ FAST = fast_mode()
 CHECKPOINT = os.environ.get("MINIGPTIMAGE_CHECKPOINT")  # your model from lesson 08; unset: the shipped one
 model, reader = MiniGPTImage.load(resolve_checkpoint(CHECKPOINT)), GlyphReader.pretrained()
 print(f"model: {CHECKPOINT or 'the shipped tiny model'}")
-n, steps = (4, 10) if FAST else (20, 30)
+n, steps = (4, 10) if FAST else (12, 30)
 
 # %% [markdown]
 # ## 1. Repaint a word
@@ -125,7 +125,7 @@ print(f"reader: {hits}/{n} repainted images read as the new word; e.g. {list(zip
 with torch.no_grad():
     frames = model.decode(traj["x_t"][:, 0])  # (S+1, 3, 64, 64), the first image's latents decoded
 labels = ["ε"] + [max(t - model.config.num_steps // steps, -1) for t in traj["timesteps"].tolist()]
-keep = list(range(0, len(frames), max(1, len(frames) // 8)))[:8] + [len(frames) - 1]
+keep = torch.linspace(0, len(frames) - 1, min(9, len(frames))).round().long().tolist()  # x_T … x₀, evenly
 trajectory(frames[keep], [labels[k] for k in keep], out / "11_inpaint_trajectory.png",
            title="RePaint: x after each step (t_prev)")
 

@@ -50,7 +50,7 @@ CHECKPOINT = os.environ.get("MINIGPTIMAGE_CHECKPOINT")  # your model from lesson
 model = MiniGPTImage.load(resolve_checkpoint(CHECKPOINT))
 print(f"model: {CHECKPOINT or 'the shipped tiny model'}")
 reader = GlyphReader.pretrained()
-n, steps = (8, 10) if fast_mode() else (50, 30)
+n, steps = (8, 10) if fast_mode() else (20, 30)
 
 # %% [markdown]
 # ## 1. A box in the prompt

@@ -21,7 +21,7 @@
 # (Liu et al. 2023, arXiv 2212.10562, sec. 3–4); glyph conditioning: GlyphControl (Yang et al. 2023, arXiv
 # 2305.18259, sec. 3) and TextDiffuser (Chen et al. 2023, arXiv 2305.10855, sec. 3.2).
 #
-# **What you should see** (measured in full mode, n = 50 per split): RESULTS
+# **What you should see** (measured in full mode, n = 20 per split): RESULTS
 #
 # The three variants were each trained by `python -m minigptimage train` for the same 10-minute CPU budget
 # (`tiny_data/README.md`); the full-size table is `python -m minigptimage.benchmarks.comparison`. Set
@@ -56,7 +56,7 @@ if CHECKPOINT:
     models["yours"] = MiniGPTImage.load(resolve_checkpoint(CHECKPOINT))
 labels = {**VARIANTS, "yours": f"yours ({Path(CHECKPOINT).name})" if CHECKPOINT else ""}
 reader = GlyphReader.pretrained()
-n, steps = (8, 10) if fast_mode() else (50, 30)
+n, steps = (8, 10) if fast_mode() else (20, 30)
 
 # %% [markdown]
 # ## 1. What each model reads
