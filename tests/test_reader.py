@@ -1,5 +1,7 @@
-"""The glyph reader: CTC decoding against its definition, shapes, augmentation, a short training run, and
-the shipped tiny_data/reader.pt on clean and degraded held-out renders."""
+"""The glyph reader: its alphabet against the dataset, CTC decoding against its definition, shapes,
+augmentation, a short training run, and the shipped tiny_data/reader.pt on clean renders of every text kind
+and on degraded ones."""
+import string
 import subprocess
 import sys
 
@@ -8,16 +10,27 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minigptimage.glyphs import GlyphDataset, collate
+from minigptimage.glyphs import TEXT_KINDS, GlyphDataset, collate, load_words
 from minigptimage.reader import (ALPHABET, PRETRAINED, GlyphReader, ReaderConfig, augment, ctc_greedy_decode,
                                  encode_words, train_reader)
 from minigptimage.scoring import word_accuracy
 
-word = st.text(alphabet=ALPHABET, min_size=1, max_size=6)
+word = st.text(alphabet=ALPHABET, min_size=1, max_size=10)
 
 
-@given(word, st.lists(st.integers(1, 3), min_size=6, max_size=6), st.lists(st.integers(0, 2), min_size=7,
-                                                                            max_size=7))
+def test_alphabet_covers_every_character_the_dataset_draws():
+    assert ALPHABET == string.ascii_uppercase + string.ascii_lowercase + string.digits + " "
+    assert len(set(ALPHABET)) == len(ALPHABET)  # one class per character
+    for split in ("train", "heldout"):
+        assert set("".join(load_words(split))) <= set(string.ascii_uppercase)  # words: upper, lower, title
+    for split in ("train", "heldout", "random"):
+        ds = GlyphDataset(split, length=120, seed=3)
+        texts = [ds[i].text for i in range(len(ds))]
+        assert set("".join(texts)) <= set(ALPHABET), f"{split}: characters outside ALPHABET"
+
+
+@given(word, st.lists(st.integers(1, 3), min_size=10, max_size=10),
+       st.lists(st.integers(0, 2), min_size=11, max_size=11))
 def test_greedy_decode_inverts_any_ctc_path(w, repeats, blanks):
     """A CTC path: each letter repeated ≥ 1 times, blanks anywhere, and ≥ 1 blank between equal neighbours."""
     path = [0] * blanks[0]
@@ -34,10 +47,20 @@ def test_greedy_decode_known_cases():
 
 
 def test_encode_words():
-    ids, lengths = encode_words(["AB", "Z"])
-    assert ids.tolist() == [1, 2, 26] and lengths.tolist() == [2, 1]
-    with pytest.raises(ValueError, match="words"):
-        encode_words(["ab"])
+    ids, lengths = encode_words(["AB", "Z", "a1 "])
+    assert ids.tolist() == [1, 2, 26, 27, 54, 63] and lengths.tolist() == [2, 1, 3]  # a → 27, 1 → 53 + 1, " " → 63
+    for bad in (["é"], ['"A"'], [""]):
+        with pytest.raises(ValueError, match="words"):
+            encode_words(bad)
+
+
+@pytest.mark.parametrize("texts", [["R2D2", "hot tea", "Go Big", "2026"], ["OO", "ll 11", "a"]])
+def test_encode_then_decode_round_trip(texts):
+    """Encode, then lay the ids out as the shortest CTC path (a blank after every character) and decode."""
+    ids, lengths = encode_words(texts)
+    for text, chunk in zip(texts, ids.split(lengths.tolist())):
+        path = [k for c in chunk.tolist() for k in (c, 0)]
+        assert ctc_greedy_decode(path) == text
 
 
 @given(st.integers(1, 3), st.sampled_from([32, 64]))
@@ -58,28 +81,35 @@ def test_augment_keeps_shape_and_range_and_follows_the_generator():
 
 
 def test_ctc_training_reduces_the_loss():
-    batch = collate([GlyphDataset("train", length=16, seed=1)[i] for i in range(16)])
+    batch = collate([GlyphDataset("train", length=16, seed=1, text_kind="upper", lengths=(2, 6))[i] for i in range(16)])
     reader = GlyphReader(ReaderConfig(channels=(16, 16, 32, 32), seq_channels=32), seed=0)
-    losses = train_reader(reader, batch["image"], batch["text"], steps=40, batch_size=16, lr=3e-3,
+    losses = train_reader(reader, batch["image"], batch["text"], steps=40, batch_size=16, lr=1e-2,
                           augment_prob=0.0, progress=False)
     assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5
 
 
 @pytest.fixture(scope="module")
 def heldout():
-    return collate([GlyphDataset("heldout", length=192, seed=11)[i] for i in range(192)])
+    return collate([GlyphDataset("heldout", length=192, seed=11)[i] for i in range(192)])  # the training mixture
 
 
-def test_shipped_reader_is_small_plain_and_reads_heldout_words(heldout):
+def test_shipped_reader_is_small_plain_and_reads_heldout_texts(heldout):
     assert PRETRAINED.stat().st_size < 2_000_000
     code = f"import torch; d = torch.load({str(PRETRAINED)!r}, weights_only=True); print(d['format'])"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "1"
     reader = GlyphReader.pretrained()
     read = reader.read(heldout["image"])
-    assert word_accuracy(read, heldout["text"]) >= 0.97  # measured ≥ 0.99 on 1000 (see reader.py)
+    assert word_accuracy(read, heldout["text"]) >= 0.92  # measured 96.2% on 500 of the mixture (see reader.py)
     assert reader.read(heldout["image"][:5], batch_size=2) == read[:5]  # eval mode: no batch dependence
+
+
+@pytest.mark.parametrize("kind", list(TEXT_KINDS))
+def test_shipped_reader_reads_clean_renders_of_every_kind(kind):
+    batch = GlyphDataset("heldout", length=32, seed=12, text_kind=kind, cache=True).batch(range(32))
+    read = GlyphReader.pretrained().read(batch["image"])
+    assert word_accuracy(read, batch["text"]) >= 28 / 32, kind  # measured 92–98.6% on 500 of each (reader.py)
 
 
 def test_shipped_reader_reads_degraded_images(heldout):
     x = augment(heldout["image"], torch.Generator().manual_seed(0))
-    assert word_accuracy(GlyphReader.pretrained().read(x), heldout["text"]) >= 0.85
+    assert word_accuracy(GlyphReader.pretrained().read(x), heldout["text"]) >= 0.70  # measured 77.2% on 500
