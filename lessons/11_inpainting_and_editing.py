@@ -11,7 +11,21 @@
 # region is re-noised to the level of every step's output), sec. 4.2 (resampling); Meng et al. 2022, "SDEdit"
 # (arXiv 2108.01073), sec. 3 (the strength t₀ trades faithfulness to the input for realism).
 #
-# **What you should see** (measured in full mode with the shipped model): RESULTS
+# **What you should see** (measured in full mode):
+# 1. held-out texts repainted with another text of the same length: every pixel outside the mask comes back
+#    exactly (PSNR = ∞), while decoding the whole latent would have changed them (PSNR 20–35 dB); each
+#    repainted image is titled with what the glyph reader reads in it;
+# 2. the first step's merge written out by hand equals `inpaint`'s;
+# 3. the trajectory of one repaint: outside the mask the original under less and less noise, inside the new
+#    word condensing out of it;
+# 4. SDEdit, the trade-off in two strips (the printout names each result's colours and PSNR to the input).
+#    A change of style ("ROBOT" red on white in the center; the prompt asks for blue on yellow at the top):
+#    strength 0 is the VAE's reconstruction; as the strength grows the input's red word fades and the prompt's
+#    word appears at the top, with in-between strengths showing both; only the largest strengths, which start
+#    from nearly pure noise, leave nothing of the input. A damaged input (blurred, noisy) with its own caption:
+#    small strengths (0.05–0.2) already remove the noise and keep the input's letters, colours and place;
+#    larger ones keep less and less — the letters take the model's own shapes — and strength 1 (plain
+#    generation) is a new sample of the prompt.
 #
 # Set `MINIGPTIMAGE_CHECKPOINT` to a checkpoint file or training folder (lesson 08) to run this on your model.
 
@@ -216,7 +230,7 @@ report(checks.check_region_psnr, exercise_region_psnr, "Exercise 3")
 # ## Questions (answers in `lessons/solutions/11_inpainting_and_editing.py`)
 # 1. What goes wrong if x_known is noised to t (the step's input level) instead of t_prev?
 # 2. Why does decoding the whole latent ("decoded only" above) change pixels outside the mask?
-# 3. In the SDEdit "style" strip, at which strength do the colours switch to the prompt's, and why there?
+# 3. In the SDEdit "style" strip, why does the input's word fade gradually while the background changes late?
 
 # %% [markdown]
 # ## What we measured

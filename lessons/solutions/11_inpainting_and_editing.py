@@ -50,11 +50,13 @@ Q2. The VAE is lossy (lesson 07: about 31 dB on held-out renders): decode(encode
     latent replaces every pixel by its reconstruction, so even untouched regions change slightly — the PSNR
     outside the mask printed for "decoded only". The pixel blend puts the input's own pixels back there.
 
-Q3. See the printout of section 3: the text and background colours keep the input's red on white up to a
-    middle strength and then switch to the prompt's blue on yellow. SDEdit starts at t₀ ≈ strength·T; with the
-    cosine schedule ᾱ falls slowly at first (lesson 01), so at small t₀ the noisy latent still carries the
-    input's colours and place plainly and the model keeps them. Only once ᾱ_{t₀} is small do the noisiest
-    steps — where colours and layout are decided — see little of the input and follow the prompt instead.
+Q3. SDEdit starts at t₀ ≈ strength·T from z_{t₀} = √ᾱ_{t₀}·z₀ + √(1−ᾱ_{t₀})·ε. With the cosine schedule ᾱ falls
+    slowly at first (lesson 01), so at small t₀ the noisy latent still carries the input plainly, and the
+    model, asked for another place, draws the new word at the top while the old one is only partly removed —
+    both show. The background is one large flat area that the noisy latent still states clearly; the model
+    repaints it only once ᾱ_{t₀} is small, i.e. when the run starts at the noisiest steps, where colours and
+    layout are decided from the prompt (lesson 10's trajectory). That is the trade-off: the later the start,
+    the more the prompt and the less the input decides.
 """
 
 if __name__ == "__main__":
