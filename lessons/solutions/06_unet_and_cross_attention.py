@@ -41,13 +41,13 @@ def mistake_pooled_context(context, context_mask):
 ANSWERS = """
 Q1. Why add the timestep to every residual block instead of feeding t once at the input?
     The same weights must denoise at t = 5 (remove a faint grain) and at t = 990 (invent a layout). FiLM lets
-    every block rescale and shift its features per noise level — the section 0 figure shows γ changing with t
+    every block rescale and shift its features per noise level — the section 2 figure (06_film_gamma.png) shows γ changing with t
     in every channel. An input channel carrying t would have to survive every convolution to reach the deep
     blocks; AdaGN hands it to each one directly (Dhariwal & Nichol 2021, table 1: AdaGN beats addition).
 
 Q2. The 16×16 level has no attention. How does it learn the text colour?
     Through the pooled prompt: the mean of the context tokens goes through a linear layer into the time
-    embedding, and so into the FiLM of every residual block, at every level (section 0 measures the change
+    embedding, and so into the FiLM of every residual block, at every level (section 2 measures the change
     when only the colour word changes). Spatial facts (where the letters go) reach it through the skips from
     the attention levels below and through the glyph branch.
 
