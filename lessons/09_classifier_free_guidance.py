@@ -16,11 +16,12 @@
 # **What you should see** (measured in full mode):
 # 1. the formula on one step: s = 1 returns the conditional prediction exactly; at t = 500 the prompt changes
 #    the prediction by most of its size (80% for a model of this recipe), which s multiplies;
-# 2. the sweep: s = 0 is the unconditional model (no prompt, no canvas) — no readable word, colours at chance;
-#    from s = 1 on, the word reads and the colours follow the prompt;
-# 3. measured (n = 8 per split: read the trend, not the digits): the reader's scores jump from s = 0 to s = 1
-#    and change little over the larger scales — the glyph canvas already fixes the letters, so guidance
-#    mostly sharpens colour and contrast (the grid's last rows).
+# 2. the sweep: s = 0 is the unconditional model (no prompt, no canvas) — no readable word, colours at
+#    chance; s = 1 draws the word's shape, soft; s = 2–3 draws it crisply; at s = 5–8 the colours saturate and
+#    the strokes burn (coloured fringes and speckles), as extrapolating far past the conditional prediction
+#    pushes the latents outside what the model saw in training;
+# 3. measured (n = 8 per split: read the trend, not the digits): the characters read rise from s = 0 to a
+#    peak around s = 2–3 and fall again by s = 8.
 #
 # Set `MINIGPTIMAGE_CHECKPOINT` to a checkpoint file or training folder (lesson 08) to run this on your model.
 

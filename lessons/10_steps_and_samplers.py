@@ -19,9 +19,9 @@
 #    canvas shows the U-Net the letters' shapes at every step, from t = 999 on. What the first steps decide is
 #    the colours (x̂₀ changes most between the first frames, 0.3 in mean |Δ|, and by a few hundredths per frame
 #    at the end); the last steps sharpen the strokes. The reader's reading of each frame is in its title;
-# 4. quality against steps: the reader's scores rise steeply from 2 to 5 DDIM steps and slowly after (n = 6 per
-#    split here: read the trend, not the digits; with the earlier shipped model 10 DDIM steps read as well as 50
-#    and as DDPM's 1000 — README). Cost is one guided step = two U-Net calls, so time grows linearly with the
+# 4. quality against steps: the reader's scores rise steeply from 2 to 5 DDIM steps and change little from 10
+#    to 50 (n = 6 per split: read the trend, not the digits; with the earlier shipped model 10 DDIM steps read
+#    as well as 50 and as DDPM's 1000 — README). Cost is one guided step = two U-Net calls, so time grows linearly with the
 #    steps and DDPM's 1000 steps cost 2000 calls per image, 33 times 30 DDIM steps.
 #
 # Set `MINIGPTIMAGE_CHECKPOINT` to a checkpoint file or training folder (lesson 08) to run this on your model.

@@ -27,7 +27,7 @@
 #    spell it out;
 # 2. the grid, each image titled with what the glyph reader reads: only the glyph-aware model draws legible
 #    text, seen and new words alike (lower case and digits included); the two tokenizer-only models draw
-#    word-shaped smears in about the right colours and place;
+#    word-shaped smears;
 # 3. the table: after the same 10-minute budget, character tokens alone read no better than word tokens —
 #    next to nothing exact, seen or new — so at this scale *seeing* the characters is not enough; the glyph
 #    canvas, which shows where each letter's ink goes, is what makes the model write. (Liu et al. find that
