@@ -57,10 +57,11 @@ Q2. If the caption named the colours, the model could take them from the text an
     the image' the colours exist only in the image, so the loss can only fall by attending to it. Section 3's
     "without it" row shows what is left when the image is missing: chance.
 
-Q3. The word is squeezed into letters about 6 pixels tall, below the smallest sizes the dataset draws
-    (layout.MIN_LETTER_HEIGHT is 5 for capitals, and most training words are larger), so the model draws
-    blurry, partly merged strokes and the reader often fails; the ink box may also spill out of the box, as
-    the canvas's anti-aliased strokes do. Try it: `model.generate([prompt], boxes=[(4, 30, 60, 36)])`.
+Q3. The canvas squeezes the word into letters about 6 pixels tall, at the bottom of the sizes the dataset
+    draws (layout.MIN_LETTER_HEIGHT = 5 for capitals; most training words are larger), and on the 16×16 latent
+    grid a 6-pixel row is a single cell and a half. Expect the model to place ink in the box but to draw the
+    letters as blurred, merged strokes that the reader often cannot read; check it with
+    `model.generate([prompt], boxes=[(4, 30, 60, 36)])` and `reader.read(...)`.
 """
 
 if __name__ == "__main__":
