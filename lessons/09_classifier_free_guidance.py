@@ -96,7 +96,7 @@ image_grid(torch.cat(rows), OUT / "lesson09_guidance_grid.png", titles=titles, n
 # caption at the given scale and reads it back (lesson 08, section 5).
 
 # %%
-n = 4 if FAST else 8
+n = 2 if FAST else 8
 accuracy = {}
 for scale in scales:
     seen, held = evaluate(model, n=n, steps=steps, guidance=scale, reader=reader)
