@@ -21,8 +21,8 @@
 # 4. SDEdit, the trade-off in two strips (the printout names each result's colours and PSNR to the input).
 #    A change of style ("ROBOT" red on white in the center; the prompt asks for blue on yellow at the top):
 #    strength 0 is the VAE's reconstruction; as the strength grows the input's red word fades and the prompt's
-#    word appears at the top, with in-between strengths showing both; only the largest strengths, which start
-#    from nearly pure noise, leave nothing of the input. A damaged input (blurred, noisy) with its own caption:
+#    word appears at the top, with in-between strengths (0.05–0.4) showing a ghost of both; from about 0.6 on
+#    nothing of the input is left. A damaged input (blurred, noisy) with its own caption:
 #    small strengths (0.05–0.2) already remove the noise and keep the input's letters, colours and place;
 #    larger ones keep less and less — the letters take the model's own shapes — and strength 1 (plain
 #    generation) is a new sample of the prompt.
