@@ -17,8 +17,8 @@
 # 1. one prompt drawn into four boxes of our choosing, off the nine named regions: the ink lands in each asked
 #    box (each title gives the IoU of the ink's box with it, and what the reader reads — placing the word is
 #    easier for the model than drawing every letter cleanly at an unusual size);
-# 2. reference images lending a new word their background, place and (less reliably) text colour, next to the
-#    same prompts without the image: the prompt names no colour, so without it the colours are a guess;
+# 2. reference images lending a new word their background, text colour and place, next to the same prompts
+#    without the image: the prompt names no colour, so without it the colours are a guess;
 # 3. measured: the ink's box overlaps the asked box with IoU > 0.5 on average (asserted), and with the
 #    reference the background and region agree with it far more often than without (asserted for the text
 #    colour: at least 25 points more).
