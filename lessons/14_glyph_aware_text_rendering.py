@@ -66,7 +66,7 @@ if CHECKPOINT:
     models["yours"] = MiniGPTImage.load(resolve_checkpoint(CHECKPOINT))
 labels = {**VARIANTS, "yours": f"yours ({Path(CHECKPOINT).name})" if CHECKPOINT else ""}
 reader = GlyphReader.pretrained()
-n, steps = (8, 10) if fast_mode() else (20, 30)
+n, steps = (4, 10) if fast_mode() else (20, 30)
 
 # %% [markdown]
 # ## 1. What each model reads
