@@ -17,7 +17,8 @@
 #    in float64, padding included;
 # 2. two tiny encoders trained on the same captions to read the *text colour* (chance 1/8): one on character
 #    tokens, one on hybrid tokens, on the same batches; both printed before and after training, with the
-#    hybrid encoder's captions half as long. The hybrid encoder's attention maps for one held-out caption
+#    hybrid encoder's captions half as long (full mode, 400 steps: characters 0.22 → 0.87, hybrid 0.08 →
+#    1.00 on held-out captions; 70.6 against 34.1 tokens a caption). The hybrid encoder's attention maps for one held-out caption
 #    (``05_attention_over_caption.png``), and how much the <bos> query of its last block looks at the
 #    text-colour token compared with the uniform 1/L;
 # 3. rotary positions that count the quoted text as one position, so "in red" sits at the same distance after
