@@ -36,7 +36,7 @@ FG_AFTER = (" in {fg}", " in {fg} letters", " written in {fg}")  # the text colo
 BG_AFTER = (" on {bg}", " on a {bg} background", " against a {bg} background")  # the background after it
 FG_NOUNS = ("text " + T, "letters spelling " + T, "word " + T)  # '{fg} text "X"': a colour adjective first
 SCENES = ("image", "sign", "poster", "background")  # 'a white sign with the word "X" …'
-FRAMES = {  # name -> function (subject, fg_after, bg_after, fg_noun, scene) -> forms, some with colours left out
+FRAMES = {  # name -> function () -> its forms, some with a colour left out (no {fg} or no {bg}/{a_bg} slot)
     "subject, text colour, background": lambda: [s + f + b for s in SUBJECTS for f in ("",) + FG_AFTER
                                                  for b in ("",) + BG_AFTER],
     "subject, background, text colour": lambda: [s + b + f for s in SUBJECTS for f in FG_AFTER for b in BG_AFTER],
@@ -55,7 +55,6 @@ PLACES = {  # region of layout.REGIONS -> ways to say it (layout.parse_prompt re
     **{f"{v} {h}": (f"at the {v} {h}", f"in the {v} {h} corner", f"in the {u} {h} corner")
        for v, u in (("top", "upper"), ("bottom", "lower")) for h in ("left", "right")},
 }
-FOREGROUND_OMITTED, BACKGROUND_OMITTED = "{fg}", "{bg}"  # a form without these slots leaves that colour out
 
 
 @lru_cache(maxsize=None)
@@ -78,7 +77,7 @@ def forms(split: str, complete: bool = False) -> tuple[str, ...]:
     if split not in ("train", "heldout"):
         raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")
     chosen = [f for f in all_forms() if is_heldout(f) == (split == "heldout")]
-    return tuple(f for f in chosen if not complete or ("{fg}" in f and ("{bg}" in f or "{a_bg}" in f)))
+    return tuple(f for f in chosen if not complete or all(names_colour(f)))
 
 
 def fill(form: str, text: str, fg: str, bg: str, region: str | None, place: int = 0, comma: bool = True,
@@ -101,9 +100,7 @@ def random_caption(rng: np.random.Generator, split: str, text: str, fg: str, bg:
     The place is left out one time in ten (never with ``complete``)."""
     family = forms(split, complete)
     form = family[int(rng.integers(len(family)))]
-    keep_place = complete or rng.random() >= 0.1
-    if "{where_first}" in form and not keep_place:
-        keep_place = True  # a place-first form needs its place
+    keep_place = (complete or rng.random() >= 0.1) or "{where_first}" in form  # place-first forms need it
     return fill(form, text, fg, bg, region if keep_place else None, place=int(rng.integers(4)),
                 comma=bool(rng.random() < 0.7), stop=bool(rng.random() < 0.2), capital=bool(rng.random() < 0.3))
 
