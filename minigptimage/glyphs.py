@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from . import captions, layout
-from .layout import FONTS, REGIONS  # noqa: F401  (re-exported: the dataset's fonts and regions)
+from .layout import FONTS, MAX_TEXT, REGIONS  # noqa: F401  (re-exported: the dataset's fonts, regions, length limit)
 
 WORDS_DIR = Path(__file__).resolve().parent.parent / "tiny_data"
 SPLITS = {"train": 0, "heldout": 1, "random": 2}  # split name -> split_id in the per-item seed
@@ -52,7 +52,6 @@ COLORS = {
 TEXT_KINDS = {  # kind -> share of the training mixture (GlyphDataset with text_kind=None)
     "upper": 0.40, "lower": 0.15, "title": 0.10, "two words": 0.15, "digits": 0.10, "code": 0.10,
 }
-MAX_TEXT = 10  # characters, spaces included
 REFERENCE_CAPTION = 'the word "{text}" in the style of the image'  # a prompt that comes with a reference image
 LIST_FIELDS = ("caption", "text", "color", "background", "font", "position")  # collated as lists
 

@@ -52,6 +52,7 @@ def margin(image_size: int) -> int:
 
 
 MIN_LETTER_HEIGHT = 5  # pixels: capitals smaller than this are not drawn anywhere
+MAX_TEXT = 10  # characters, spaces included: the longest text the data (and so a model) has
 
 
 def min_letter_height(image_size: int) -> int:
@@ -231,8 +232,9 @@ def plan_box(prompt_or_word: str, image_size: int = 64, region: str | None = Non
     row = ROW_OF[region]
     size = word_size(text, row, image_size)
     if not size:
-        raise ValueError(f"the word {text!r} ({len(text)} characters) cannot fit legibly in a "
-                         f"{image_size}x{image_size} image")
+        raise ValueError(f"the text {text!r} ({len(text)} characters) cannot fit legibly in a "
+                         f"{image_size}x{image_size} image: its capitals would be under {MIN_LETTER_HEIGHT} px "
+                         f"tall even across a whole row; use fewer or narrower characters")
     x0, y0, x1, y1 = place(ink_coverage(text, CANVAS_FONT, size).shape, row, image_size)
     m, w = margin(image_size), x1 - x0
     if region.endswith("left"):

@@ -98,7 +98,8 @@ PRESETS = tuple(f"{b}{v}" for b in ("tiny", "small", "micro") for v in ("", "-no
 
 
 def check_prompts(prompts) -> list[str]:
-    """The prompts as a list, each non-empty and quoting exactly one text to draw (layout.parse_prompt)."""
+    """The prompts as a list, each non-empty and quoting exactly one text to draw (layout.parse_prompt) of at
+    most ``layout.MAX_TEXT`` characters."""
     if isinstance(prompts, str):
         prompts = [prompts]
     if not isinstance(prompts, (list, tuple)) or not prompts:
@@ -107,9 +108,12 @@ def check_prompts(prompts) -> list[str]:
         if not isinstance(p, str) or not p.strip():
             raise ValueError(f"prompts[{k}]: the prompt is empty")
         try:
-            layout.parse_prompt(p)
+            text = layout.parse_prompt(p).text
         except ValueError as err:
             raise ValueError(f"prompts[{k}]: {err}") from None
+        if len(text) > layout.MAX_TEXT:
+            raise ValueError(f"prompts[{k}]: the text {text!r} has {len(text)} characters; a model draws at most "
+                             f"{layout.MAX_TEXT} (spaces included), the longest its training data had")
     return list(prompts)
 
 
@@ -214,10 +218,11 @@ class MiniGPTImage(nn.Module):
             reference = check_reference(reference, len(prompts), size)
             from .scoring import glyph_box
             boxes = [b if b is not None else glyph_box(r) for b, r in zip(boxes, reference)]
-        try:
-            boxes = [layout.plan_box(p, size, box=b) for p, b in zip(prompts, boxes)]  # user's, or planned
-        except ValueError as err:
-            raise ValueError(f"boxes: {err}") from None
+        for k, (p, b) in enumerate(zip(prompts, boxes)):
+            try:
+                boxes[k] = layout.plan_box(p, size, box=b)  # the user's box, or the planned one
+            except ValueError as err:
+                raise ValueError(f"{'prompts' if b is None else 'boxes'}[{k}]: {err}") from None
         box_t = torch.tensor(boxes, dtype=torch.float32, device=device)  # (B, 4) pixels
         context, context_mask = self.encoder(
             ids.to(device), mask.to(device), image=None if reference is None else reference.to(device),

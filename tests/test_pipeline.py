@@ -190,3 +190,14 @@ def test_a_prompt_without_quoted_text_gets_an_error_that_names_it():
     model = MiniGPTImage.from_preset("micro")
     with pytest.raises(ValueError, match=r'^prompts\[1\]: the prompt must put the text to draw in double quotes'):
         model.generate(['the word "CAT" in red on white', "a red apple"], steps=1)
+
+
+def test_text_too_long_or_too_wide_gets_an_error_that_names_the_prompt_and_the_limit():
+    from minigptimage.pipeline import MiniGPTImage
+    model = MiniGPTImage.from_preset("micro")
+    with pytest.raises(ValueError, match=r"^prompts\[0\]: the text 'ABCDEFGHIJK' has 11 characters; a model draws at most 10"):
+        model.generate(['the word "ABCDEFGHIJK" in red on white'], steps=1)
+    with pytest.raises(ValueError, match=r"^prompts\[1\]: the text 'WWWWWWWWWW' .* under 5 px tall"):
+        model.generate(['the word "CAT"', 'the word "WWWWWWWWWW" at the top left'], steps=1)
+    with pytest.raises(ValueError, match=r"^boxes\[0\]: box must satisfy"):  # the user's box is named as theirs
+        model.generate(['the word "CAT"'], steps=1, boxes=[(0, 0, 99, 10)])
