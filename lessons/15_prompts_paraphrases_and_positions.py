@@ -255,7 +255,7 @@ save_figure(fig, out / "15_prompts_by_length.png")
 # itself. (The fast mode runs 2 prompts of two families with 8 steps: its numbers are not a measurement.)
 
 # %%
-families = ["training phrasings", "7-10 characters"] if fast_mode() else list(FAMILIES)
+families = ["training phrasings", "7–10 characters"] if fast_mode() else list(FAMILIES)
 n = 2 if fast_mode() else 20
 print(f"{PRETRAINED.name}: {cfg.positions} positions, segments {cfg.segments}; n = {n} held-out prompts per "
       f"family, DDIM {steps}, guidance {model.config.guidance:g}\n")

@@ -29,7 +29,7 @@ def test_each_family_asks_for_held_out_text_in_its_phrasing():
                                               for p in range(4) for c in (0, 1) for t in (0, 1) for k in (0, 1)}}
             family = wanted.get(name, "train")
             assert caption_forms and all(captions.is_heldout(f) == (family == "heldout") for f in caption_forms)
-        if name == "7-10 characters":
+        if name == "7–10 characters":
             assert all(7 <= len(s.text) <= 10 for s in samples)
         if name == "two words":
             assert all(len(s.text.split()) == 2 for s in samples)

@@ -35,7 +35,7 @@ from ..scoring import word_accuracy
 FAMILIES = {  # name -> list of (share of n, GlyphDataset options); all on the held-out texts
     "training phrasings": [(1, dict(phrasing="train", text_kind="upper", lengths=(2, 6)))],
     "held-out phrasings": [(1, dict(phrasing="heldout", text_kind="upper", lengths=(2, 6)))],
-    "7-10 characters": [(1, dict(phrasing="train", text_kind="upper", lengths=(7, 10)))],
+    "7–10 characters": [(1, dict(phrasing="train", text_kind="upper", lengths=(7, 10)))],
     "lower case and digits": [(1 / 3, dict(phrasing="train", text_kind=k)) for k in ("lower", "digits", "code")],
     "two words": [(1, dict(phrasing="train", text_kind="two words"))],
 }
