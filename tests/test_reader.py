@@ -63,9 +63,10 @@ def test_encode_then_decode_round_trip(texts):
         assert ctc_greedy_decode(path) == text
 
 
-@given(st.integers(1, 3), st.sampled_from([32, 64]))
-def test_forward_gives_log_probabilities_per_column(batch, width):
-    reader = GlyphReader(ReaderConfig(channels=(8, 8, 8, 8), seq_channels=8), seed=0).eval()
+@given(st.integers(1, 3), st.sampled_from([32, 64]), st.sampled_from([1, 3, 5]), st.booleans())
+def test_forward_gives_log_probabilities_per_column(batch, width, context, row_mean):
+    cfg = ReaderConfig(channels=(8, 8, 8, 8), seq_channels=8, context=context, row_mean=row_mean)
+    reader = GlyphReader(cfg, seed=0).eval()
     log_probs = reader(torch.rand(batch, 3, 64, width) * 2 - 1)
     assert log_probs.shape == (batch, len(ALPHABET) + 1, width // 2)
     torch.testing.assert_close(log_probs.logsumexp(dim=1), torch.zeros(batch, width // 2))
