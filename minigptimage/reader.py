@@ -35,6 +35,12 @@ have one shape (S/s, O/o, C/c, V/v, W/w, X/x: only size tells them apart, and a 
 compare with), 0/O, I/T in serif and a wide lower-case m; the first reader (A–Z only) read 99.8% of upper-case
 2–6 letter words. Scores that use it (evaluate, benchmarks) inherit these limits: an image read wrongly may
 be right.
+
+Better, not shipped yet: ``train_shipped_reader(preset="tiny-wide", rounds=3)`` (265,376 parameters, 1.1 MB;
+74 min on a shared CPU) gives the 1-D conv 5 columns and the mean over rows beside the max, so it sees how tall
+a stroke is and the letters either side: upper 2–6 99.4% (94.4%), 7–10 98.4% (74.6%), lower case 97.2%
+(80.8%), capitalised 97.8% (85.0%), numbers 98.8% (87.0%), codes 93.0% (74.2%), two words 98.6% (88.6%), the
+mixture 98.0% (83.2%) — every family better, still short of 99%; it waits for the next re-ship of reader.pt.
 """
 from __future__ import annotations
 
@@ -64,7 +70,8 @@ class ReaderConfig:
 
     @classmethod
     def preset(cls, name: str) -> "ReaderConfig":
-        presets = {"tiny": cls(context=5, row_mean=True)}
+        presets = {"tiny": cls(),  # the shipped reader's
+                   "tiny-wide": cls(context=5, row_mean=True)}  # reads better (below), not shipped yet
         if name not in presets:
             raise ValueError(f"name: expected one of {sorted(presets)}, got {name!r}")
         return presets[name]
@@ -223,7 +230,8 @@ def train_reader(reader: GlyphReader, images: torch.Tensor, words: list[str], st
 
 
 def train_shipped_reader(path=PRETRAINED, steps: int = 1500, batch_size: int = 32, seed: int = 0,
-                         n_images: int = 16000, rounds: int = 3, progress: bool = True) -> GlyphReader:
+                         n_images: int = 16000, rounds: int = 2, preset: str = "tiny",
+                         progress: bool = True) -> GlyphReader:
     """How tiny_data/reader.pt was made: ``rounds`` rounds of ``steps`` one-cycle steps, round k on ``n_images``
     fresh renders (dataset seed ``seed + k``) of the dataset's training mixture (every kind of
     ``glyphs.TEXT_KINDS``, 1–10 characters): ¾ from the "train" split, ¼ from the "random" split (random
@@ -232,7 +240,7 @@ def train_shipped_reader(path=PRETRAINED, steps: int = 1500, batch_size: int = 3
     96.2% exact: one round of 16,000 images was too little for 63 characters.)"""
     from .glyphs import GlyphDataset  # imported here: the reader itself does not depend on the data
 
-    reader = GlyphReader(ReaderConfig.preset("tiny"), seed=seed)
+    reader = GlyphReader(ReaderConfig.preset(preset), seed=seed)
     n_random = n_images // 4
     for k in range(rounds):
         datasets = [GlyphDataset("train", length=n_images - n_random, seed=seed + k, cache=True),
