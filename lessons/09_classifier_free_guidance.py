@@ -15,14 +15,16 @@
 #
 # **What you should see** (measured in full mode):
 # 1. the formula on one step: s = 1 returns the conditional prediction exactly; at t = 500 the prompt changes
-#    the prediction by most of its size (84% for the shipped model), which s multiplies;
+#    the prediction by two thirds of its size (66% for the shipped model), which s multiplies;
 # 2. the sweep: s = 0 is the unconditional model (no prompt, no canvas) — no readable word, colours at
-#    chance; from s = 1 on the word reads in the asked colours and place; at s = 5–8 the letters darken and the
-#    flat background fills with coloured speckles: extrapolating far past the conditional prediction pushes the
-#    latents off what the model saw in training. (A less trained model, such as lesson 08's, draws soft
-#    letters at s = 1 and needs s ≈ 2–3 to draw them crisply.)
-# 3. measured (n = 8 per split: read the trend, not the digits): the characters read jump from near 0 at s = 0
-#    to most of them at s = 1, peak near the recommended s = 2, and decline slowly at larger scales.
+#    chance; from s = 1 on the word reads in the asked colours and place (at s = 1 the letters are still a
+#    little soft, crisp from s = 2); at s = 5–8 the letters darken and the flat background fills with coloured
+#    speckles: extrapolating far past the conditional prediction pushes the latents off what the model saw in
+#    training. (A less trained model, such as lesson 08's, draws soft letters at s = 1 and needs s ≈ 2–3 to
+#    draw them crisply.)
+# 3. measured (n = 8 per split: read the trend, not the digits): the characters read jump from 6% at s = 0 to
+#    75% at s = 1, peak at the recommended s = 2 (89%; exact words 69%), then fall: 82% at s = 3, 63% at
+#    s = 5, 33% at s = 8. The colour is right every time at s = 1–3 (12%, chance, at s = 0; 81–88% at 5–8).
 #
 # Set `MINIGPTIMAGE_CHECKPOINT` to a checkpoint file or training folder (lesson 08) to run this on your model.
 

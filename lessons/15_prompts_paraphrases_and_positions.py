@@ -29,16 +29,22 @@
 #    (`15_positions.png`); a rotary score unchanged to ~1e-14 (rounding) when both positions shift, while an
 #    additive position table's scores change by more than their own size; the quoted span of a caption with
 #    colour words inside its quotes, marked by its segment;
-# 4. the benchmark's by-length figure, learned against rotary positions (`15_prompts_by_length.png`), and a
-#    live run of the benchmark on the shipped model — exact word, characters, colour binding, swaps, position
-#    per family (`15_benchmark_samples.png`);
+# 4. the benchmark's by-length figure, learned against rotary positions (`15_prompts_by_length.png`: rotary
+#    binds colours 57–70% at every length, learned 27–37%, neither falls with length), and a live run of the
+#    benchmark on the shipped model — exact word, characters, colour binding, swaps, position per family
+#    (`15_benchmark_samples.png`);
 # 5. the shipped model on paraphrases of one prompt, a prompt outside the grammar, colour words inside the
 #    quotes and a long word, each read back (`15_paraphrases.png`).
-# FIGURES: filled in by the lead after the retrained model lands
 #
-# Every number in the text below the failure's table comes from what the lesson prints; the full-size table is
-# `python -m minigptimage.benchmarks.prompts` (n = 50 per family) and the by-length figure is
-# `python -m minigptimage.benchmarks.prompts --by-length --checkpoint A.pt --checkpoint B.pt`.
+# Measured in full mode on the shipped model (rotary, 7158 steps of 32), n = 20 per family — colour binding /
+# swapped: training phrasings 95% / 0%, held-out phrasings 95% / 0%, 7–10 characters 95% / 0%, lower case and
+# digits 100% / 0%, two words 95% / 5%; exact word 65%, 70%, 20%, 55%, 70%. All eight prompts of section 5 come
+# out bound; HELLO and 2024 read exactly, "blue sky" as "blue Siky", ABDICATION as "AnDiCATIOw" / "ABDICATIOw".
+#
+# Every number in the text below the failure's table comes from what the lesson prints, except the by-length
+# figure's; the full-size table is `python -m minigptimage.benchmarks.prompts` (n = 50 per family) and the
+# by-length figure is `python -m minigptimage.benchmarks.prompts --by-length --n 30 --checkpoint A.pt
+# --checkpoint B.pt`.
 
 # %%
 import sys
@@ -236,9 +242,13 @@ print("(token|segment@position; segment 1 = the quoted span, spaces not shown)")
 # first in one thing: training phrasings, held-out phrasings, 7–10 characters, lower case and digits, two
 # words. Every caption names both colours and the place, and the glyph reader and `scoring.py` read the word,
 # the two colours and the region back. The `--by-length` figure draws colour binding and exact word against the
-# word's length, for a model with learned positions and one with rotary positions — the test of the
-# hypothesis: if it is right, the learned curve falls where the words grow past what training showed, and the
-# rotary one does not.
+# word's length (30 held-out upper-case words per length, training phrasings) for two models trained on the
+# new data with the same recipe and seed for 2588 steps of 32 — one with learned positions, one with rotary
+# positions — and the shipped model beside them. The result: **rotary positions bind colours about twice as
+# often at every length** (57–70% against 27–37%, chance ~5%), and **neither falls with length** — this data
+# has words of up to 10 letters, so no length is new to either model: the figure compares the two kinds of
+# position at lengths both were trained on, not past them. Exact word falls with length for both 2588-step
+# models alike: spelling a long word is a matter of training time, not of positions.
 
 # %%
 figure = matplotlib.image.imread(Path(PRETRAINED).parent / "prompts_by_length.png")
@@ -294,6 +304,9 @@ image_grid(torch.cat(shown), out / "15_benchmark_samples.png", ncols=4, titles=s
 #
 # Below: the prompt and three paraphrases of it (two from the grammar's families, one typed by a person
 # outside the grammar), colour words inside the quotes, a number, and a long held-out word. Same seed for all.
+# In full mode the shipped model binds the colours in all eight (no swap); what it still gets wrong is letters:
+# "blue sky" reads "blue Siky", the ten-letter ABDICATION "AnDiCATIOw" and "ABDICATIOw" — as in the
+# benchmark, where the colours bind 95–100% in every family and the 7–10 character words read exactly 20%.
 
 # %%
 long_word = next(w for w in load_words("heldout") if len(w) == 10)
