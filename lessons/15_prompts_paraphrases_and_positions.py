@@ -265,6 +265,11 @@ save_figure(fig, out / "15_prompts_by_length.png")
 # itself. (The fast mode runs 2 prompts of two families with 8 steps: its numbers are not a measurement.)
 
 # %%
+def verdict(drawn, color, background):
+    """'bound' when the drawn (text, background) colours are the asked ones, 'swapped' when each is the other's."""
+    return "bound" if drawn == (color, background) else "swapped" if drawn == (background, color) else "wrong"
+
+
 families = ["training phrasings", "7–10 characters"] if fast_mode() else list(FAMILIES)
 n = 2 if fast_mode() else 20
 print(f"{PRETRAINED.name}: {cfg.positions} positions, segments {cfg.segments}; n = {n} held-out prompts per "
@@ -277,11 +282,9 @@ for name in families:
     images = generate_in_batches(model, [s.caption for s in samples], steps)  # (n, 3, H, W)
     score = score_images(images, samples, reader, name, (time.perf_counter() - start) / n)
     drawn = [(glyph_colour(im), background_colour(im)) for im in images]  # (text, background) the pixels show
-    bound = [d == (s.color, s.background) for d, s in zip(drawn, samples)]  # = the score's colour binding
-    swapped = [d == (s.background, s.color) for d, s in zip(drawn, samples)]  # each colour where the other goes
-    assert abs(sum(bound) / n - score.binding_acc) < 1e-9, (bound, score)
-    verdicts = ["bound" if b else "swapped" if w else "wrong" for b, w in zip(bound, swapped)]
-    bench[name] = (score, sum(swapped) / n)
+    verdicts = [verdict(d, s.color, s.background) for d, s in zip(drawn, samples)]
+    assert abs(verdicts.count("bound") / n - score.binding_acc) < 1e-9, (verdicts, score)  # = the score's binding
+    bench[name] = (score, verdicts.count("swapped") / n)
     print(f"| {name} | {score.word_acc:.0%} | {score.char_acc:.0%} | {score.binding_acc:.0%} | "
           f"{bench[name][1]:.0%} | {score.position_acc:.0%} | {score.seconds_per_image:.3f} |", flush=True)
     read = reader.read(images[:4])
@@ -328,8 +331,7 @@ closing = []
 for (label, p), r, image in zip(paraphrases, read, results):
     wanted = layout.parse_prompt(p)
     drawn = glyph_colour(image), background_colour(image)
-    v = ("bound" if drawn == (wanted.text_color, wanted.background) else
-         "swapped" if drawn == (wanted.background, wanted.text_color) else "wrong")
+    v = verdict(drawn, wanted.text_color, wanted.background)
     closing.append((wanted.text, r, v, drawn[0]))
     print(f"{label}: {p!r}\n    asks {wanted.text!r} {wanted.text_color} on {wanted.background} → reads {r!r}, "
           f"draws {drawn[0]} on {drawn[1]} at {glyph_position(image)}: {v}")
