@@ -115,10 +115,12 @@ def moved_boxes(samples, image_size: int, seed: int) -> list[tuple[int, int, int
 
 
 @torch.no_grad()
-def evaluate_layout(model, n: int = 50, steps: int = 30, seed: int = 0, reader: GlyphReader | None = None) -> dict:
-    """Held-out words asked for in random boxes → {"iou": mean IoU, "iou>0.5": fraction, "word_acc": exact}."""
+def evaluate_layout(model, n: int = 50, steps: int = 30, seed: int = 0, reader: GlyphReader | None = None,
+                    **dataset_options) -> dict:
+    """Held-out words asked for in random boxes → {"iou": mean IoU, "iou>0.5": fraction, "word_acc": exact};
+    ``dataset_options`` choose the text (e.g. text_kind="upper", lengths=(2, 6); default the training mixture)."""
     reader = reader or GlyphReader.pretrained()
-    samples = evaluation_samples("heldout", n)
+    samples = evaluation_samples("heldout", n, **dataset_options)
     boxes = moved_boxes(samples, model.config.image_size, seed)
     prompts = [f'the word "{s.text}" in {s.color} on {s.background}' for s in samples]
     images = generate_in_batches(model, prompts, steps, seed, boxes=boxes)  # (n, 3, H, W)

@@ -10,7 +10,9 @@
       glyph_colour    the per-channel median colour of the ink's core (threshold 0.75: fully inked pixels),
                       named by the nearest colour of glyphs.COLORS
       glyph_position  the ink centroid, named by the nearest centre of the regions in glyphs.REGIONS
-      glyph_box       the bounding box of the ink (x0, y0, x1, y1), exclusive ends, like GlyphDataset's box
+      glyph_box       the bounding box of the ink (x0, y0, x1, y1), exclusive ends, like GlyphDataset's box,
+                      once specks are dropped (``drop_specks``): a blot of one latent pixel (4×4 image pixels)
+                      the sampler leaves in a corner is not a letter, and would stretch the box to that corner
   An image without ink (contrast below ``MIN_CONTRAST``) gets None from all three.
 
 Thin strokes of small serif letters are mostly anti-aliased pixels, blends of text and background; the
@@ -27,6 +29,7 @@ from .reader import ink_map
 BORDER = 2  # width in pixels of the frame whose median colour is the background
 MIN_CONTRAST = 0.25  # below this strongest ink-to-background distance ([-1, 1] units) there is no ink
 CONTRAST_QUANTILE = 0.998  # "strongest contrast" = this quantile of the pixel distances (robust to strays)
+MIN_SPECK = 20  # a cluster of fewer ink pixels is a speck, not text (a 4×4 latent blot is 16)
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -108,13 +111,34 @@ def glyph_position(image: torch.Tensor) -> str | None:
 
 
 def glyph_box(image: torch.Tensor, threshold: float = 0.25) -> tuple[int, int, int, int] | None:
-    """Bounding box (x0, y0, x1, y1), exclusive ends, of the ink; a lower threshold than the colour's so
-    faint anti-aliased edges count, as they do in GlyphDataset's box. None without ink."""
+    """Bounding box (x0, y0, x1, y1), exclusive ends, of the ink without its specks (``drop_specks``); a lower
+    threshold than the colour's so faint anti-aliased edges count, as they do in GlyphDataset's box. None
+    without ink."""
     mask = glyph_mask(image, threshold)
     if mask is None:
         return None
+    mask = drop_specks(mask)
+    if not mask.any():
+        return None
     ys, xs = torch.nonzero(mask, as_tuple=True)
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def drop_specks(mask: torch.Tensor, min_pixels: int = MIN_SPECK, reach: int = 2) -> torch.Tensor:
+    """(H, W) bool → the same without its specks: clusters of fewer than ``min_pixels`` ink pixels, where ink
+    up to ``2·reach`` pixels apart shares a cluster (so the letters of a word chain into one, and a lone blot
+    does not). Clusters are labelled by spreading the largest pixel number through the widened mask (a 3×3
+    max-pool kept inside it) until nothing changes; a cluster's size is the ink pixels that share its label."""
+    H, W = mask.shape
+    wide = torch.nn.functional.max_pool2d(mask[None, None].float(), 2 * reach + 1, 1, reach)[0, 0] > 0  # (H, W)
+    labels = torch.arange(1, H * W + 1, dtype=torch.float32).view(H, W) * wide  # 0 off the widened ink
+    while True:
+        spread = torch.nn.functional.max_pool2d(labels[None, None], 3, stride=1, padding=1)[0, 0] * wide
+        if torch.equal(spread, labels):
+            break
+        labels = spread
+    ink = torch.bincount(labels[mask].long(), minlength=H * W + 1)  # (H·W + 1,) ink pixels per cluster
+    return mask & (ink[labels.long()] >= min_pixels)
 
 
 def box_iou(a, b) -> float:

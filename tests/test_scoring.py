@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from minigptimage.glyphs import COLOR_PAIRS, GlyphDataset, render_word
 from minigptimage.reader import GlyphReader
-from minigptimage.scoring import (background_colour, box_iou, char_accuracy, edit_distance, glyph_box,
-                                  glyph_colour, glyph_position, word_accuracy)
+from minigptimage.scoring import (MIN_SPECK, background_colour, box_iou, char_accuracy, drop_specks, edit_distance,
+                                  glyph_box, glyph_colour, glyph_position, word_accuracy)
 
 words = st.text(alphabet="ABC", max_size=5)
 
@@ -67,6 +67,26 @@ def test_colour_of_single_renders(color, background):
     image, box = render_word("HELLO", color, background, position="center")
     image = image.float() / 127.5 - 1
     assert glyph_colour(image) == color and box_iou(glyph_box(image), box) >= 0.8
+
+
+def test_a_stray_blot_does_not_stretch_the_box():
+    image, _ = render_word("HELLO", "black", "white", position="bottom")
+    image = image.float() / 127.5 - 1  # (3, 64, 64)
+    blotted = image.clone()
+    blotted[:, 4:8, 56:60] = -1.0  # one latent pixel's 4×4 blot of the text colour, far from the word
+    assert glyph_box(blotted) == glyph_box(image)
+    assert glyph_box(blotted)[1] > 20  # the word is at the bottom, the blot at the top
+
+
+@given(st.integers(0, 30), st.integers(0, 30), st.integers(1, 20), st.integers(1, 20))
+def test_drop_specks_keeps_large_ink_and_drops_small_lone_ink(x, y, w, h):
+    mask = torch.zeros(64, 64, dtype=torch.bool)
+    mask[y:y + h, x:x + w] = True  # one lone rectangle
+    kept = drop_specks(mask)
+    assert not (kept & ~mask).any()  # never adds ink
+    assert torch.equal(kept, mask) if w * h >= MIN_SPECK else not kept.any()
+    mask[62, 62] = True  # a lone speck beside it changes nothing about the rectangle
+    assert torch.equal(drop_specks(mask)[:60, :60], kept[:60, :60]) and not drop_specks(mask)[62, 62]
 
 
 def test_blank_image_has_no_glyphs():
