@@ -56,3 +56,14 @@ def test_benchmark_runs_end_to_end_on_a_micro_model(tmp_path):
     by_length = prompts.binding_by_length(model, reader, 1, steps=1, lengths=(3, 8))
     prompts.plot_by_length({"micro": by_length}, tmp_path / "fig.png")
     assert set(by_length) == {3, 8} and (tmp_path / "fig.png").stat().st_size > 0
+
+
+def test_vae_ceiling_reads_clean_renders_and_a_broken_vae_loses_them():
+    from minigptimage.vae import VAE
+    reader, vae = GlyphReader.pretrained(), VAE.pretrained()
+    clean, round_trip = prompts.vae_ceiling(vae, reader, "training phrasings", 8)
+    assert clean >= 0.75 and round_trip >= 0.5  # the shipped reader and VAE keep short words readable
+    with torch.no_grad():
+        for p in vae.parameters():
+            p.zero_()  # a VAE that decodes everything to one flat image
+    assert prompts.vae_ceiling(vae, reader, "training phrasings", 8) == (clean, 0.0)

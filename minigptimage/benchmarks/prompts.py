@@ -2,6 +2,7 @@
 
     python -m minigptimage.benchmarks.prompts [--checkpoint PATH] [--n 50]
     python -m minigptimage.benchmarks.prompts --by-length --checkpoint A.pt --checkpoint B.pt --out fig.png
+    python -m minigptimage.benchmarks.prompts --ceiling [--vae PATH]
 
 Every family asks for held-out text (words and strings never used in training) and names both colours and
 the place, so the scores are comparable; each family differs from the first in one thing:
@@ -18,6 +19,9 @@ Scores (evaluate.score_images): exact word and characters read by our glyph read
 colour and background colour both right), position, seconds per image; and Tesseract's exact reading where the
 ``tesseract`` program is installed (benchmarks/ocr_legibility.py). ``--by-length`` draws colour binding and exact
 word against the text's length for one or more checkpoints (the README's comparison of the encoder's positions).
+``--ceiling`` reads each family's clean held-out renders before and after a round trip through the VAE (the
+model's, or ``--vae PATH``): a diffusion model that learned the latents of its training images perfectly would
+read no better than the round trip, so this is the most the latent leaves for the words.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from ..evaluate import evaluation_samples, generate_in_batches, score_images
 from ..pipeline import PRETRAINED, MiniGPTImage
 from ..reader import GlyphReader
 from ..scoring import word_accuracy
+from ..vae import VAE
 
 FAMILIES = {  # name -> list of (share of n, GlyphDataset options); all on the held-out texts
     "training phrasings": [(1, dict(phrasing="train", text_kind="upper", lengths=(2, 6)))],
@@ -74,6 +79,17 @@ def binding_by_length(model, reader, n: int, steps: int = 30, lengths=range(2, 1
     return out
 
 
+@torch.no_grad()
+def vae_ceiling(vae, reader, name: str, n: int, batch_size: int = 50) -> tuple[float, float]:
+    """(exact word on the clean renders, exact word after encode → decode) for ``n`` held-out items of a family."""
+    samples = family_samples(name, n)
+    clean = torch.stack([s.image for s in samples]).float()  # (n, 3, H, W) in [-1, 1]
+    round_trip = torch.cat([vae.decode_latents(vae.encode_latents(clean[k:k + batch_size])).clamp(-1, 1)
+                            for k in range(0, n, batch_size)])
+    texts = [s.text for s in samples]
+    return word_accuracy(reader.read(clean), texts), word_accuracy(reader.read(round_trip), texts)
+
+
 def plot_by_length(results: dict, path) -> None:
     """results {label: {length: (binding, exact)}} → a two-panel line figure at ``path``."""
     import matplotlib.pyplot as plt
@@ -98,9 +114,20 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--by-length", action="store_true", help="colour binding against word length, as a figure")
     p.add_argument("--out", default="prompts_by_length.png", help="the --by-length figure")
+    p.add_argument("--ceiling", action="store_true", help="what the VAE's round trip leaves readable, per family")
+    p.add_argument("--vae", help="with --ceiling: a VAE file (vae.train_shipped_vae) instead of the model's")
     args = p.parse_args(argv)
     checkpoints = args.checkpoint or [str(PRETRAINED)]
     reader = GlyphReader.pretrained()
+    if args.ceiling:
+        vae = VAE.load(args.vae) if args.vae else MiniGPTImage.load(checkpoints[0]).vae
+        print(f"VAE {args.vae or checkpoints[0]}: latent {vae.cfg.latent_channels} × (side / "
+              f"{vae.cfg.downsample})², n = {args.n} clean held-out renders per family\n")
+        print("| family | reader on clean renders | after the VAE round trip |\n|---|---|---|")
+        for name in FAMILIES:
+            clean, round_trip = vae_ceiling(vae, reader, name, args.n)
+            print(f"| {name} | {clean:.0%} | {round_trip:.0%} |", flush=True)
+        return 0
     if args.by_length:
         results = {}
         for path in checkpoints:
