@@ -22,7 +22,8 @@
 #    4× compression blurs first. The shipped VAE was trained on upper-case words before the data gained
 #    lower-case text, digits and two-word lines, but that is not the cause: the same recipe on the new data
 #    (`vae.train_shipped_vae()` today) reads 79.8 % of its reconstructions (PSNR 30.4 dB) — the bottleneck is
-#    the 16×16×8 latent itself;
+#    the 16×16×8 latent itself. A 32×32×4 latent (patch 2) keeps 93 % of 7–10-letter words readable where
+#    this one keeps 66 % (`python -m minigptimage.benchmarks.prompts --ceiling`, README);
 # 3. the latent channels of one image: 16×16 maps on which the word's place stands out from the flat
 #    background; each letter is only a few cells wide, so its shape is spread over the 8 channels;
 # 4. the scale factor: latents of std 5.5 (as Stable Diffusion's VAE gives) instead of 1 would raise the
