@@ -67,3 +67,9 @@ def test_vae_ceiling_reads_clean_renders_and_a_broken_vae_loses_them():
         for p in vae.parameters():
             p.zero_()  # a VAE that decodes everything to one flat image
     assert prompts.vae_ceiling(vae, reader, "training phrasings", 8) == (clean, 0.0)
+
+
+def test_ceiling_command_prints_a_row_per_family(capsys):
+    assert prompts.main(["--ceiling", "--n", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "latent 8 × (side / 4)²" in out and all(f"| {name} |" in out for name in prompts.FAMILIES)
