@@ -51,7 +51,8 @@ def family_samples(name: str, n: int, seed: int = 1234) -> list:
     parts = FAMILIES[name]
     counts = [round(share * n) for share, _ in parts]
     counts[-1] = n - sum(counts[:-1])
-    return [s for c, (_, options) in zip(counts, parts) for s in evaluation_samples("heldout", c, seed, **options)]
+    return [s for c, (_, options) in zip(counts, parts) if c > 0  # a small n may leave a part empty
+            for s in evaluation_samples("heldout", c, seed, **options)]
 
 
 def run_family(model, reader, name: str, n: int, steps: int = 30, seed: int = 0):
