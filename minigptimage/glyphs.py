@@ -195,19 +195,24 @@ class GlyphDataset(torch.utils.data.Dataset):
 
     def _word(self, rng: np.random.Generator, length: int) -> str:
         """An upper-case word of the split with ``length`` letters (the nearest length the list has)."""
-        if self.words is None:
-            return "".join(rng.choice(list(string.ascii_uppercase), size=max(2, length)))
+        if self.words is None:  # the "random" split: letter strings on the training side of the held-out rule
+            return self._string(rng, string.ascii_uppercase, max(2, length))
         by_length = self.by_length
         length = min(by_length, key=lambda n: (abs(n - length), n))
         words = by_length[length]
         return words[int(rng.integers(len(words)))]
 
     def _string(self, rng: np.random.Generator, alphabet: str, length: int) -> str:
-        """A random string of ``alphabet`` on this split's side of the held-out rule (strings of one or two
-        characters are too few to split, so both splits use them all)."""
+        """A random string of ``alphabet`` on this split's side of the held-out rule. Numbers and codes of one
+        or two characters are too few to split, so "train" and "heldout" share them (numbers 0–99, single
+        characters, codes such as A4 or 7B); the
+        "random" split (which trains the VAE and the reader) keeps to the training side at every length."""
         while True:
             text = "".join(rng.choice(list(alphabet), size=length))
-            if length <= 2 or self.split == "random" or is_heldout_text(text) == (self.split == "heldout"):
+            if self.split == "random":
+                if not is_heldout_text(text):
+                    return text
+            elif length <= 2 or is_heldout_text(text) == (self.split == "heldout"):
                 return text
 
     def _text(self, rng: np.random.Generator, font: str, kind: str | None = None, length: int | None = None) -> tuple:
