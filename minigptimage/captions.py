@@ -83,13 +83,14 @@ def forms(split: str, complete: bool = False) -> tuple[str, ...]:
 def fill(form: str, text: str, fg: str, bg: str, region: str | None, place: int = 0, comma: bool = True,
          stop: bool = False, capital: bool = False) -> str:
     """A caption from ``form``: the text, the colour names, ``PLACES[region][place]`` (no place when
-    ``region`` is None), ", " or " " before the place, an optional final full stop and capital first letter."""
+    ``region`` is None; a place-first form needs one), ", " or " " before the place, an optional final full
+    stop and capital first letter."""
+    if region is None and "{where_first}" in form:  # it would read as another form's caption without a place
+        raise ValueError(f"region: a place-first form needs a place, got None for {form!r}")
     where = PLACES[region][place % len(PLACES[region])] if region else ""
     a_bg = ("an " if bg[0] in "aeiou" else "a ") + bg
     caption = form.format(text=text, fg=fg, bg=bg, a_bg=a_bg, where_first=where,
                           where=((", " if comma else " ") + where) if where else "")
-    if caption.startswith(", "):  # a place-first form whose place was left out
-        caption = caption[2:]
     caption += "." if stop else ""
     return caption[0].upper() + caption[1:] if capital and caption[0] != '"' else caption
 

@@ -18,9 +18,11 @@ def test_families_split_the_forms():
 
 
 def wordings(form, text, fg, bg, region):
-    """Every caption ``fill`` can make from one form (all places, punctuation and capitals)."""
+    """Every caption ``fill`` can make from one form (all places, punctuation and capitals; no place only where
+    the form allows it, as random_caption does: a place-first form always has one)."""
+    regions = (region,) if "{where_first}" in form else (region, None)
     return {captions.fill(form, text, fg, bg, r, place=p, comma=c, stop=s, capital=k)
-            for r in (region, None) for p in range(4) for c in (True, False) for s in (True, False)
+            for r in regions for p in range(4) for c in (True, False) for s in (True, False)
             for k in (True, False)}
 
 
@@ -36,6 +38,13 @@ def test_a_random_caption_comes_from_its_family_and_parses(seed, split, colours,
     named_fg, named_bg = captions.names_colour(family[0])
     assert parsed.text == "Hi 2" and parsed.region in (region, None)
     assert parsed.text_color == (fg if named_fg else None) and parsed.background == (bg if named_bg else None)
+
+
+def test_a_place_first_form_needs_a_place():
+    form = next(f for f in captions.all_forms() if f.startswith("{where_first}"))
+    assert captions.fill(form, "HI", "red", "white", "top").startswith("at the top, ")
+    with pytest.raises(ValueError, match="place-first"):
+        captions.fill(form, "HI", "red", "white", None)
 
 
 @pytest.mark.parametrize("caption, fg, bg", [
