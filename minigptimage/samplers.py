@@ -23,7 +23,7 @@ import numbers
 import torch
 from tqdm.auto import tqdm
 
-from .schedule import PREDICTIONS, NoiseSchedule, predict_x0_and_eps
+from .schedule import PREDICTIONS, NoiseSchedule, noise_like, predict_x0_and_eps
 
 
 def _check_common(schedule, prediction) -> None:
@@ -37,14 +37,6 @@ def _check_output(model_output: torch.Tensor, x_t: torch.Tensor) -> None:
     if model_output.shape != x_t.shape:
         raise ValueError(f"model_output must have the shape of x_t, {tuple(x_t.shape)}, "
                          f"got {tuple(model_output.shape)}")
-
-
-def _noise(noise, x_t: torch.Tensor, generator) -> torch.Tensor:
-    if noise is None:
-        return torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype, device=x_t.device)
-    if noise.shape != x_t.shape:
-        raise ValueError(f"noise must have the shape of x_t, {tuple(x_t.shape)}, got {tuple(noise.shape)}")
-    return noise
 
 
 class DDIMSampler:
@@ -77,8 +69,9 @@ class DDIMSampler:
         self.timesteps = torch.tensor(timesteps, dtype=torch.long)  # (n,), descending
 
     def _alpha_bars(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """ᾱ_t and ᾱ_{t_prev} in float64, with ᾱ = 1 before step 0."""
-        ab = self.schedule.alphas_cumprod.to(t.device)
+        """ᾱ_t and ᾱ_{t_prev} in float64 on the CPU (t from check_timesteps), with ᾱ = 1 before step 0; the
+        step's coefficients are computed there and reach x's device through `broadcast`, in x's dtype."""
+        ab = self.schedule.alphas_cumprod
         t_prev = t - self.step_ratio
         return ab[t], torch.where(t_prev >= 0, ab[t_prev.clamp(min=0)], torch.ones_like(ab[t]))
 
@@ -100,7 +93,7 @@ class DDIMSampler:
         # 5. eq. (12): x_{t_prev} = √ᾱ_{t_prev}·x̂₀ + direction + σ_t·z
         x_prev = self.schedule.broadcast(alpha_bar_prev.sqrt(), x_t) * x0_pred + direction
         if self.eta > 0:
-            x_prev = x_prev + self.schedule.broadcast(sigma, x_t) * _noise(noise, x_t, generator)
+            x_prev = x_prev + self.schedule.broadcast(sigma, x_t) * noise_like(x_t, noise, generator)
         return x_prev
 
     def invert_step(self, model_output: torch.Tensor, t, x_prev: torch.Tensor) -> torch.Tensor:
@@ -133,6 +126,7 @@ class DDPMSampler:
         _check_common(schedule, prediction)
         self.schedule, self.prediction = schedule, prediction
         self.num_inference_steps = schedule.num_steps
+        self.step_ratio = 1                                            # t_prev = t − 1: every step is walked
         self.timesteps = torch.arange(schedule.num_steps - 1, -1, -1)  # (T,), T−1 … 0
 
     def step(self, model_output: torch.Tensor, t, x_t: torch.Tensor, noise: torch.Tensor | None = None,
@@ -147,7 +141,7 @@ class DDPMSampler:
         # 3. x_{t−1} = μ̃_t + √β̃_t·z, no noise at t = 0
         if bool((t == 0).all()):
             return mean
-        return mean + variance.sqrt() * _noise(noise, x_t, generator)
+        return mean + variance.sqrt() * noise_like(x_t, noise, generator)
 
     def __repr__(self) -> str:
         return f"DDPMSampler(T={self.num_inference_steps}, prediction={self.prediction!r})"
@@ -163,8 +157,10 @@ def classifier_free_guidance(cond_out: torch.Tensor, uncond_out: torch.Tensor, s
     return uncond_out + scale * (cond_out - uncond_out)
 
 
-def _guided_output(denoiser, x_t, t_batch, cond, uncond, guidance):
-    """The denoiser's output, guided when asked (two calls: the condition can be anything, so no batching)."""
+def guided_output(denoiser, x_t: torch.Tensor, t: int, cond, uncond, guidance: float | None) -> torch.Tensor:
+    """denoiser(x_t, t, cond) with t as a (B,) LongTensor on x_t's device, guided by eq. (6) with `uncond` unless
+    guidance is None or 1 (two calls: the condition can be anything, so no batching). Every loop calls this."""
+    t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)  # (B,)
     out = denoiser(x_t, t_batch, cond)
     if guidance is None or guidance == 1:
         return out
@@ -195,8 +191,7 @@ def sample_loop(denoiser, sampler, x_T: torch.Tensor, cond=None, uncond=None, gu
     x_t = x_T
     xs, x0_preds = [x_T], []
     for t in tqdm(sampler.timesteps.tolist(), disable=not progress, desc="sampling"):
-        t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)  # (B,)
-        out = _guided_output(denoiser, x_t, t_batch, cond, uncond, guidance)
+        out = guided_output(denoiser, x_t, t, cond, uncond, guidance)
         if return_trajectory:
             x0_preds.append(sampler.schedule.to_x0_and_eps(out, x_t, t, sampler.prediction)[0])
         x_t = sampler.step(out, t, x_t, generator=generator)
@@ -217,8 +212,7 @@ def ddim_invert(denoiser, sampler: DDIMSampler, x0: torch.Tensor, cond=None, unc
         raise ValueError(f"sampler must be a DDIMSampler with eta=0 to be inverted, got {sampler!r}")
     x = x0
     for t in tqdm(sampler.timesteps.flip(0).tolist(), disable=not progress, desc="inverting"):
-        t_batch = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)  # (B,)
-        x = sampler.invert_step(_guided_output(denoiser, x, t_batch, cond, uncond, guidance), t, x)
+        x = sampler.invert_step(guided_output(denoiser, x, t, cond, uncond, guidance), t, x)
     return x
 
 

@@ -20,9 +20,11 @@ x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε, any one of them plus x_t gives the ot
 Shapes: x₀, x_t, ε, v are any (B, …) tensors, e.g. images (B, C, H, W). A timestep t is a Python int, a
 0-d tensor or a (B,) tensor; its coefficients are broadcast over the remaining dims.
 
-Precision: the schedule's tensors are stored in float64 (ᾱ_t of the cosine schedule reaches ~1e-9, and a
-float32 cumulative product drifts by ~1e-6). Every method returns the dtype of its tensor input, so float32
-models see float32 numbers. If you index the attributes yourself, cast them: `schedule.alphas_cumprod[t].to(x)`.
+Precision: the schedule's tensors are stored in float64 on the CPU (ᾱ_t of the cosine schedule reaches ~1e-9,
+and a float32 cumulative product drifts by ~1e-6). They never travel as float64: a method indexes them on the
+CPU, casts the few values it needs to the dtype of its tensor input, and only then moves them to that input's
+device — so float32 models see float32 numbers, and Apple's MPS (which has no float64) works. If you index the
+attributes yourself, do the same: `schedule.alphas_cumprod[t].to(x.dtype).to(x.device)`.
 Simplified: no "zero terminal SNR" rescaling, no scaled-linear or learned-variance schedules.
 """
 from __future__ import annotations
@@ -106,7 +108,8 @@ class NoiseSchedule:
 
     # ---- timesteps ----------------------------------------------------------------------------------
     def check_timesteps(self, t, x: torch.Tensor) -> torch.Tensor:
-        """t (int, 0-d or (B,) integer tensor) as a LongTensor on x's device, checked against [0, T)."""
+        """t (int, 0-d or (B,) integer tensor) as a LongTensor on the CPU (where the tables are, so indexing
+        them moves no float64 anywhere), checked against [0, T) and x's batch size."""
         if isinstance(t, numbers.Integral) and not isinstance(t, bool):
             t = torch.tensor(int(t))
         if not isinstance(t, torch.Tensor) or t.dtype.is_floating_point or t.dtype == torch.bool:
@@ -116,31 +119,33 @@ class NoiseSchedule:
                              f"for x of shape {tuple(x.shape)}")
         if t.numel() and (int(t.min()) < 0 or int(t.max()) >= self.num_steps):
             raise ValueError(f"t must lie in [0, {self.num_steps}), got {t.tolist()}")
-        return t.long().to(x.device)
+        return t.long().cpu()
 
     @staticmethod
     def broadcast(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """A 0-d or (B,) tensor as (B, 1, …, 1) (or 0-d) in x's dtype and device, ready to multiply x."""
+        """A 0-d or (B,) tensor as (B, 1, …, 1) (or 0-d) in x's dtype and device, ready to multiply x: cast
+        first, then moved (a float64 tensor never reaches x's device unless x itself is float64)."""
         if values.dim() == 1:
             values = values.reshape(-1, *([1] * (x.dim() - 1)))  # (B, 1, …, 1)
-        return values.to(dtype=x.dtype, device=x.device)
+        return values.to(x.dtype).to(x.device)
 
     def at(self, values: torch.Tensor, t, x: torch.Tensor) -> torch.Tensor:
-        """values[t] broadcast over x: e.g. `schedule.at(schedule.alphas_cumprod, t, x)` is ᾱ_t."""
-        return self.broadcast(values.to(x.device)[self.check_timesteps(t, x)], x)
+        """values[t] broadcast over x: e.g. `schedule.at(schedule.alphas_cumprod, t, x)` is ᾱ_t. Indexed on the
+        CPU, then cast to x's dtype, then moved to x's device."""
+        return self.broadcast(values[self.check_timesteps(t, x)], x)
 
     # ---- the forward process ------------------------------------------------------------------------
     def q_sample(self, x0: torch.Tensor, t, noise: torch.Tensor | None = None,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """A sample of x_t ~ q(x_t | x₀) in one go, DDPM eq. (4): x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε."""
-        eps = _noise_like(x0, noise, generator)
+        eps = noise_like(x0, noise, generator)
         alpha_bar = self.at(self.alphas_cumprod, t, x0)
         return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * eps
 
     def q_step(self, x_prev: torch.Tensor, t, noise: torch.Tensor | None = None,
                generator: torch.Generator | None = None) -> torch.Tensor:
         """One Markov step x_{t−1} -> x_t, DDPM eq. (2): x_t = √(1−β_t)·x_{t−1} + √β_t·ε (t = 0 takes x₀)."""
-        eps = _noise_like(x_prev, noise, generator)
+        eps = noise_like(x_prev, noise, generator)
         beta = self.at(self.betas, t, x_prev)
         return (1 - beta).sqrt() * x_prev + beta.sqrt() * eps
 
@@ -196,8 +201,10 @@ def _check_same_shape(**tensors: torch.Tensor) -> None:
         raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
 
 
-def _noise_like(x: torch.Tensor, noise: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
-    """The given noise (checked) or a fresh N(0, I) draw from `generator` (torch's default one when None)."""
+def noise_like(x: torch.Tensor, noise: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """The given noise (checked: the shape of x) or a fresh N(0, I) draw of x's shape, dtype and device from
+    `generator` (torch's default one when None). The forward process and the samplers draw through it."""
     if noise is None:
         return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     if noise.shape != x.shape:

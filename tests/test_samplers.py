@@ -8,6 +8,8 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 
 from minigptimage.samplers import (DDIMSampler, DDPMSampler, GaussianMixture, classifier_free_guidance,
                                    ddim_invert, sample_loop)
@@ -206,6 +208,41 @@ def test_invert_step_is_the_same_for_epsilon_and_v():
         torch.testing.assert_close(by_v, by_eps)
         # with ε̂ frozen, stepping back undoes the inversion exactly (the only error of ddim_invert is ε̂ changing)
         torch.testing.assert_close(DDIMSampler(COSINE, 20, spacing="trailing").step(eps, t, by_eps), x_prev)
+
+
+class DeviceTensors(TorchDispatchMode):
+    """Records the dtype of every tensor an operation leaves on the "meta" device, which stands in for a GPU or
+    Apple's MPS (no float64 there): the schedule's float64 tables must be cast on the CPU before they travel."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []  # (operation, dtype)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        self.seen += [(str(func), o.dtype) for o in tree_flatten(out)[0]
+                      if isinstance(o, torch.Tensor) and o.device.type == "meta"]
+        return out
+
+
+def test_only_float32_reaches_the_device():
+    """schedule.py's precision policy: the tables are float64 on the CPU; what the schedule and the samplers send
+    to x's device — and what they return — is x's dtype, float32 here (plus the int64 timesteps of the loop)."""
+    x = torch.empty(2, 3, 4, 4, device="meta")  # float32
+    z, t_batch = torch.empty_like(x), torch.tensor([3, 999])
+    with DeviceTensors() as device:
+        outputs = [COSINE.q_sample(x, 500, noise=z), COSINE.q_sample(x, t_batch, noise=z), COSINE.q_step(x, 7, noise=z),
+                   *COSINE.q_posterior(x, x, t_batch), COSINE.get_v(x, z, 10), COSINE.v_to_eps(x, x, t_batch)]
+        for prediction in ("epsilon", "v", "x0"):
+            outputs += [DDIMSampler(COSINE, 10, eta=0.5, prediction=prediction).step(x, 899, x, noise=z),
+                        DDIMSampler(COSINE, 10, prediction=prediction).step(x, t_batch, x),
+                        DDPMSampler(COSINE, prediction=prediction).step(x, 5, x, noise=z)]
+        outputs.append(DDIMSampler(COSINE, 10, spacing="trailing").invert_step(x, 99, x))
+        outputs += list(sample_loop(lambda x_t, t, c: torch.zeros_like(x_t), DDIMSampler(COSINE, 3, prediction="v"),
+                                    x, return_trajectory=True)[1].values())[1:]
+    assert all(o.dtype == torch.float32 for o in outputs)
+    wrong = {(op, dtype) for op, dtype in device.seen if dtype not in (torch.float32, torch.int64)}
+    assert device.seen and not wrong, wrong
 
 
 @pytest.mark.parametrize("call, argument", [
