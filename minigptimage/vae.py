@@ -70,6 +70,9 @@ class VAEConfig:
     kl_weight: float = 1e-6  # weight of the KL term, per latent value relative to per pixel value (see vae_loss)
     edge_weight: float = 1.0  # weight of the L1 loss on image gradients (keeps glyph edges crisp)
     linear_path: bool = False  # add a linear patch autoencoder beside the convolutions (PCA-initialisable)
+    decoder_mult: int = 1  # the decoder's widths are channels × this (it runs once per image, so it can be wider)
+    decoder_res_blocks: int = 0  # residual blocks at the latent resolution in the decoder (0: res_blocks)
+    ink_weight: float = 0.0  # extra weight of the pixel error on and around the text's strokes (see vae_loss)
     logvar_clamp: float = 20.0  # logvar is clamped to ±this before exp, for numerical safety
 
     @classmethod
@@ -79,6 +82,11 @@ class VAEConfig:
             # parameters); 3,200 steps of 16 images take about 3 minutes on one CPU core
             "tiny": cls(latent_channels=8, patch=4, channels=(64,), linear_path=True),
             "small": cls(latent_channels=8, patch=4, channels=(128,), res_blocks=2, linear_path=True),
+            # the latents compared in lesson 07 and RESULTS.md ("Choosing a latent"):
+            "tiny-decoder": cls(latent_channels=8, patch=4, channels=(64,), linear_path=True, decoder_mult=2,
+                                ink_weight=4.0),  # the same 16×16×8 latent, a 2× wider decoder, text-weighted
+            "tiny-12ch": cls(latent_channels=12, patch=4, channels=(64,), linear_path=True),  # 16×16×12
+            "tiny-32px": cls(latent_channels=4, patch=2, channels=(64,), linear_path=True),   # 32×32×4
         }
         if name not in presets:
             raise ValueError(f"name: expected one of {sorted(presets)}, got {name!r}")
@@ -130,11 +138,12 @@ class VAE(nn.Module):
         self.encoder = nn.Sequential(*enc)
         # Decoder: the mirror image; a transposed conv (kernel 4, stride 2) doubles the side per level, and a
         # sub-pixel conv (Shi et al. 2016, arXiv 1609.05158) predicts each p×p pixel block at the end.
-        dec = [nn.Conv2d(cfg.latent_channels, c[-1], 3, padding=1)]
-        dec += [ResBlock(c[-1], c[-1], g) for _ in range(cfg.res_blocks)]
-        for c_in, c_out in zip(c[:0:-1], c[-2::-1]):
+        d = [width * cfg.decoder_mult for width in c]
+        dec = [nn.Conv2d(cfg.latent_channels, d[-1], 3, padding=1)]
+        dec += [ResBlock(d[-1], d[-1], g) for _ in range(cfg.decoder_res_blocks or cfg.res_blocks)]
+        for c_in, c_out in zip(d[:0:-1], d[-2::-1]):
             dec += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), ResBlock(c_out, c_out, g)]
-        dec += [nn.GroupNorm(g, c[0]), nn.SiLU(), nn.Conv2d(c[0], p * p * cfg.in_channels, 3, padding=1),
+        dec += [nn.GroupNorm(g, d[0]), nn.SiLU(), nn.Conv2d(d[0], p * p * cfg.in_channels, 3, padding=1),
                 nn.PixelShuffle(p)]
         self.decoder = nn.Sequential(*dec)
         if cfg.linear_path:  # see init_from_pca: the convolutions then only learn corrections to it
@@ -243,8 +252,20 @@ def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 
 
+def ink_mask(x: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:
+    """(B, 3, H, W) -> (B, 1, H, W) float, 1 on the strokes and the pixel around them: where a pixel's colour
+    is more than ``threshold`` from the background's (the median of the border, which the dataset keeps blank),
+    grown by one pixel (a 3×3 max filter) so the edges' anti-aliasing counts as text too."""
+    border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)  # (B, 3, 2H+2W)
+    background = border.median(dim=-1).values[..., None, None]                              # (B, 3, 1, 1)
+    ink = ((x - background).abs().amax(dim=1, keepdim=True) > threshold).float()             # (B, 1, H, W)
+    return F.max_pool2d(ink, 3, stride=1, padding=1)
+
+
 def vae_loss(vae: VAE, x: torch.Tensor, generator=None, noise=None) -> tuple[torch.Tensor, dict]:
     """MSE(x̂, x) + edge_weight·L1(∇x̂, ∇x) + kl_weight·KL/(values per image); returns (loss, parts).
+    With ``ink_weight`` = λ > 0 the MSE is a weighted mean, weight 1 + λ on the text (``ink_mask``) and 1 on the
+    background: a letter covers a few percent of the pixels, so a plain mean lets the background dominate.
 
     MSE rather than L1 on pixels: with most pixels flat background, L1 keeps pushing every background pixel
     with a gradient of constant size, while MSE's gradient fades where the error is small and so goes to the
@@ -253,7 +274,8 @@ def vae_loss(vae: VAE, x: torch.Tensor, generator=None, noise=None) -> tuple[tor
     (3·H·W) so that kl_weight means the same as in Rombach et al., whose reconstruction loss is a sum.
     """
     x_hat, mean, logvar = vae(x, generator=generator, noise=noise)
-    mse = (x_hat - x).pow(2).mean()
+    weight = 1 + vae.cfg.ink_weight * ink_mask(x) if vae.cfg.ink_weight else torch.ones_like(x[:, :1])  # (B, 1, H, W)
+    mse = (weight * (x_hat - x).pow(2)).mean() / weight.mean()
     (gx_hat, gy_hat), (gx, gy) = image_gradients(x_hat), image_gradients(x)
     edge = 0.5 * ((gx_hat - gx).abs().mean() + (gy_hat - gy).abs().mean())
     kl = vae.kl(mean, logvar).mean()
@@ -313,9 +335,12 @@ def train_vae(vae: VAE, data, steps: int = 2000, batch_size: int = 32, lr: float
 
 
 def train_shipped_vae(path=PRETRAINED, cfg: VAEConfig | None = None, steps: int = 3200, batch_size: int = 16,
-                      lr: float = 2e-3, seed: int = 0, n_images: int = 16000, progress: bool = True) -> VAE:
+                      lr: float = 2e-3, seed: int = 0, n_images: int = 16000, progress: bool = True,
+                      encoder_of: VAE | None = None) -> VAE:
     """How tiny_data/vae.pt was made: render `n_images` training images (¾ from the "train" word list, ¼
-    random letter strings; never held-out words), train, fit the scale factor on 2,000 of them, save."""
+    random letter strings; never held-out text), train, fit the scale factor on 2,000 of them, save.
+    ``encoder_of``: a trained VAE with the same latent shape whose encoder is copied and frozen, so only a new
+    decoder trains — the latents stay exactly the same, and so does any diffusion model trained on them."""
     from .glyphs import GlyphDataset, collate  # imported here: the VAE itself does not depend on the data
 
     n_random = n_images // 4
@@ -325,8 +350,18 @@ def train_shipped_vae(path=PRETRAINED, cfg: VAEConfig | None = None, steps: int 
     vae = VAE(cfg or VAEConfig.preset("tiny"), seed=seed)
     if vae.cfg.linear_path:
         vae.init_from_pca(images[:2000])
+    if encoder_of is not None:
+        frozen = [vae.encoder] + ([vae.patch_in] if vae.cfg.linear_path else [])
+        vae.encoder.load_state_dict(encoder_of.encoder.state_dict())
+        if vae.cfg.linear_path:
+            vae.patch_in.load_state_dict(encoder_of.patch_in.state_dict())
+        for module in frozen:
+            module.requires_grad_(False)
     train_vae(vae, images, steps=steps, batch_size=batch_size, lr=lr, seed=seed, progress=progress)
-    vae.fit_scale_factor(images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:2000]])
+    if encoder_of is not None:
+        vae.scale_factor.copy_(encoder_of.scale_factor)  # the same latents, scaled the same
+    else:
+        vae.fit_scale_factor(images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:2000]])
     if path is not None:
         vae.save(path)
     return vae
