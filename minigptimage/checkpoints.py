@@ -1,7 +1,8 @@
 """Checkpoint files that survive a crash and say what is wrong with them.
 
-* ``atomic_save``: write to a temporary file beside the target, fsync, then rename over it — a reader sees the
-  old file or the new one, never half of one (a crash mid-write loses nothing).
+* ``atomic_write``: write to a temporary file beside the target, fsync, then rename over it — a reader sees the
+  old file or the new one, never half of one (a crash mid-write loses nothing). ``atomic_save`` writes a
+  checkpoint this way, and ``provenance.write_png`` a PNG.
 * ``read_checkpoint``: ``torch.load(..., weights_only=True)`` (tensors, numbers, strings, lists and dicts only: a
   pickle that would run code is refused) with one error, ``CheckpointError``, that names the file.
 * ``save_module`` / ``load_module``: the plain-dict format of the small stand-alone networks (``VAE``,
@@ -13,6 +14,7 @@ import dataclasses
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 import torch
 
@@ -21,15 +23,15 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used: missing, corrupt, another format version or another config."""
 
 
-def atomic_save(obj, path) -> Path:
-    """torch.save to a temporary file in the same folder, flush and fsync, then rename over ``path``:
-    a reader sees the old file or the new one, never half of one."""
+def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
+    """``write(f)`` into a temporary file in ``path``'s folder, flush and fsync, then rename it over ``path``
+    (atomic on POSIX and Windows): a reader sees the old file or the new one, never half of one, and a failed
+    write leaves no temporary file behind. The folder must exist."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -38,6 +40,13 @@ def atomic_save(obj, path) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def atomic_save(obj, path) -> Path:
+    """torch.save ``obj`` to ``path`` atomically (``atomic_write``), creating its folder if needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def first_line(err: Exception) -> str:

@@ -21,7 +21,9 @@ counted so that the quoted text occupies exactly one position: every token outsi
 count by 1, and the n tokens of the quoted span (quote marks included) by 1/n each (``text_positions``).
 "in red on white" is then the same pattern of distances after "CAT" as after "KNOWLEDGE". A *segment*
 embedding (BERT's, Devlin et al. 2019, arXiv 1810.04805, sec. 3) tells the encoder which tokens are the
-quoted text (``segments=True``). Image and layout tokens keep their own 2-D positions and are not rotated.
+quoted text (``segments=True``). Image and layout tokens keep their own 2-D positions (added to them) and all
+sit at rotary position 0, beside ``<bos>``: a rotation by 0 leaves their own query and key as they are, but a
+text token at position p meets them, as it meets ``<bos>``, at distance p.
 
 The tokens are concatenated along the length (text, image, box, mask) and go through a small pre-norm
 transformer whose self-attention ignores padded text tokens, then a final LayerNorm. The output is
@@ -47,7 +49,10 @@ from .attention import TransformerBlock
 
 @dataclass
 class PromptEncoderConfig:
-    vocab_size: int = 99           # token ids are in [0, vocab_size); CharTokenizer has 99
+    """The defaults are the first models' settings (learned positions, no segments), which a checkpoint saved
+    before a field existed loads with; the models that ship use ``preset("tiny")`` or ``preset("small")``."""
+    vocab_size: int = 99           # token ids are in [0, vocab_size); the pipeline sets it from its tokenizer:
+                                   # 99 for CharTokenizer(), 147 for the models' CharTokenizer(PROMPT_WORDS)
     dim: int = 128                 # D, width of every context token (the U-Net's context_dim)
     depth: int = 2                 # number of transformer blocks
     heads: int = 4                 # attention heads per block
@@ -87,7 +92,8 @@ def text_positions(quoted: torch.Tensor) -> torch.Tensor:
     """(B, L) bool → (B, L) float positions where the quoted span counts as one: a token outside the quotes
     advances the count by 1, each of the n quoted tokens by 1/n. Token j's position is the sum of the steps
     of the tokens before it, so '<bos> the word "CAT" in red' and '<bos> the word "KNOWLEDGE" in red' put
-    "in" and "red" at the same positions (4 and 5)."""
+    "in" and "red" at the same positions: 7 and 9 with the models' tokenizer, CharTokenizer(PROMPT_WORDS),
+    where "the", "word", "in" and "red" are one token each and so is every space between them."""
     n = quoted.sum(dim=1, keepdim=True).clamp(min=1)  # (B, 1) tokens in the quoted span
     step = torch.where(quoted, 1.0 / n, torch.ones_like(n, dtype=torch.float32))  # (B, L)
     return step.cumsum(dim=1) - step  # (B, L)
@@ -169,7 +175,7 @@ class PromptEncoder(nn.Module):
             masks[1] = masks[1] & image_present.to(ids.device)[:, None]
         x, context_mask = torch.cat(tokens, dim=1), torch.cat(masks, dim=1)  # (B, L', D), (B, L')
         positions = None
-        if cfg.positions == "rotary":  # text tokens at text_positions, the others at 0 (not rotated)
+        if cfg.positions == "rotary":  # text tokens at text_positions; image and layout tokens at 0, as <bos>
             positions = F.pad(text_positions(quoted), (0, x.shape[1] - L))  # (B, L')
         for block in self.blocks:
             x = block(x, mask=context_mask, positions=positions)

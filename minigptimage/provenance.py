@@ -14,8 +14,8 @@ Two complementary signals, as in the content-credentials world:
 
 ``verify_png`` checks both: the manifest is present, the pixel hash matches the pixels in the file (any
 changed pixel breaks it), the HMAC matches (any changed field, or a wrong key, breaks it) and the mark is found.
-Files are written atomically (a temporary file in the same folder, then ``os.replace``): a crash or an error
-never leaves a half-written PNG.
+Files are written atomically (``checkpoints.atomic_write``: a temporary file in the same folder, then
+``os.replace``): a crash or an error never leaves a half-written PNG.
 """
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import torch
 from PIL import Image, PngImagePlugin
 
 import minigptimage
+from minigptimage.checkpoints import atomic_write
 from minigptimage.watermark import DEFAULT_STRENGTH, check_image, detect_watermark, embed_watermark, key_bytes
 
 PNG_TEXT_KEY = "minigptimage.provenance"  # name of the iTXt chunk that holds the manifest
@@ -113,17 +113,7 @@ def write_png(pixels: np.ndarray, path: str | os.PathLike, text: dict | None = N
     info = PngImagePlugin.PngInfo()
     for k, v in (text or {}).items():
         info.add_itxt(k, v)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            Image.fromarray(pixels).save(f, format="PNG", pnginfo=info)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # atomic on POSIX and Windows: readers see the old file or the new one
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: Image.fromarray(pixels).save(f, format="PNG", pnginfo=info))
 
 
 def save_png_with_provenance(image: torch.Tensor, path: str | os.PathLike, manifest_fields: dict,

@@ -8,7 +8,7 @@ Given a noisy latent x_t (B, C, h, w), its timestep t and the prompt's context t
    context tokens, through a linear layer, is added to it (GLIDE, Nichol et al. 2021, arXiv 2112.10741, sec.
    2.3; Imagen, Saharia et al. 2022, arXiv 2205.11487, sec. 2.2): global facts such as the colours then
    scale every residual block, at every resolution, through its FiLM — the 16×16 level has no attention.
-2. Residual blocks: GroupNorm → SiLU → conv → FiLM by the timestep, h·(1 + γ(t)) + β(t) after a second
+2. Residual blocks: GroupNorm → SiLU → conv → FiLM by the timestep, f·(1 + γ(t)) + β(t) after a second
    GroupNorm ("AdaGN", Dhariwal & Nichol 2021, arXiv 2105.05233, sec. 3) → SiLU → conv, plus the skip.
 3. Transformer blocks on the feature map seen as h·w tokens: self-attention, cross-attention to the
    context (with its padding mask) and an MLP, each pre-norm with a residual — the latent diffusion
@@ -48,6 +48,8 @@ from .attention import TransformerBlock
 
 @dataclass
 class UNetConfig:
+    """The defaults are the ``tiny`` preset's, except the three fields the pipeline sets from its other parts:
+    in/out_channels (its VAE's latent channels) and prediction (its config's)."""
     in_channels: int = 4              # C of the latents
     out_channels: int = 4             # C of the prediction (= in_channels for ε, v or x₀)
     context_dim: int = 128            # D of the prompt encoder's tokens
@@ -94,11 +96,11 @@ class ResBlock(nn.Module):
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x, temb):
-        h = self.conv1(F.silu(self.norm1(x)))  # (B, Co, h, w)
+        feat = self.conv1(F.silu(self.norm1(x)))  # (B, Co, h, w)
         gamma, beta = self.film(F.silu(temb))[:, :, None, None].chunk(2, dim=1)  # (B, Co, 1, 1) each
-        h = self.norm2(h) * (1 + gamma) + beta  # AdaGN
-        h = self.conv2(F.silu(h))
-        return h + self.skip(x)
+        feat = self.norm2(feat) * (1 + gamma) + beta  # AdaGN
+        feat = self.conv2(F.silu(feat))
+        return feat + self.skip(x)
 
 
 class SpatialTransformer(nn.Module):
@@ -192,36 +194,36 @@ class UNet(nn.Module):
         temb = temb + self.pooled_context(pooled)
         g = [0.0] * levels
         if cfg.glyph:
-            B, _, h, w = x.shape
+            B, _, h, w = x.shape  # h, w: the latent's height and width
             if glyph is None:
                 glyph = x.new_zeros(B, 1, cfg.glyph_scale * h, cfg.glyph_scale * w)
             g = self.glyph_branch(glyph.to(x.dtype))  # level i: (B, g, h/2^i, w/2^i)
         cond = (context, context_mask)
 
-        h, skips = self.conv_in(x), []  # (B, ch0, h, w)
+        feat, skips = self.conv_in(x), []  # (B, ch0, h, w): the feature map
         for i in range(levels):
             if cfg.glyph:
-                h = h + self.glyph_down[i](g[i])  # glyph enters level i on the way down
+                feat = feat + self.glyph_down[i](g[i])  # glyph enters level i on the way down
             for j in range(i * n, (i + 1) * n):
-                h = self.down_res[j](h, temb)
+                feat = self.down_res[j](feat, temb)
                 if i in cfg.attention_levels:
-                    h = self.down_attn[j](h, *cond)
-                skips.append(h)
+                    feat = self.down_attn[j](feat, *cond)
+                skips.append(feat)
             if i < levels - 1:
-                h = self.downsample[i](h)  # (B, ch_{i+1}, h/2^(i+1), w/2^(i+1))
+                feat = self.downsample[i](feat)  # (B, ch_{i+1}, h/2^(i+1), w/2^(i+1))
 
-        h = self.mid_res2(self.mid_attn(self.mid_res1(h, temb), *cond), temb)
+        feat = self.mid_res2(self.mid_attn(self.mid_res1(feat, temb), *cond), temb)
 
         for k, i in enumerate(reversed(range(levels))):
             for j in range(k * n, (k + 1) * n):
-                h = self.up_res[j](torch.cat([h, skips.pop()], dim=1), temb)  # (B, ch_i, ., .)
+                feat = self.up_res[j](torch.cat([feat, skips.pop()], dim=1), temb)  # (B, ch_i, ., .)
                 if i in cfg.attention_levels:
-                    h = self.up_attn[j](h, *cond)
+                    feat = self.up_attn[j](feat, *cond)
             if cfg.glyph:
-                h = h + self.glyph_up[i](g[i])  # glyph leaves level i on the way up
+                feat = feat + self.glyph_up[i](g[i])  # glyph leaves level i on the way up
             if i > 0:
-                h = self.upsample[k](F.interpolate(h, scale_factor=2.0, mode="nearest"))  # (B, ch_{i-1}, 2×)
-        return self.conv_out(F.silu(self.norm_out(h)))  # (B, out_channels, h, w)
+                feat = self.upsample[k](F.interpolate(feat, scale_factor=2.0, mode="nearest"))  # (B, ch_{i-1}, 2×)
+        return self.conv_out(F.silu(self.norm_out(feat)))  # (B, out_channels, h, w)
 
     def check(self, x, t, context, context_mask, glyph):
         """Validate the inputs (naming the wrong argument); return t as a (B,) long tensor."""

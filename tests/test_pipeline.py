@@ -201,3 +201,13 @@ def test_text_too_long_or_too_wide_gets_an_error_that_names_the_prompt_and_the_l
         model.generate(['the word "CAT"', 'the word "WWWWWWWWWW" at the top left'], steps=1)
     with pytest.raises(ValueError, match=r"^boxes\[0\]: box must satisfy"):  # the user's box is named as theirs
         model.generate(['the word "CAT"'], steps=1, boxes=[(0, 0, 99, 10)])
+
+
+def test_plan_box_takes_a_two_word_text_as_the_text():
+    """A bare text of one or two words is placed as the text ("GO HOME" was read as a prompt without quotes);
+    three or more words without quotes are a prompt that forgot them."""
+    from minigptimage import layout
+    assert layout.plan_box("GO HOME", 64) == layout.plan_box('the word "GO HOME"', 64)
+    assert layout.plan_box("GO HOME", 64, region="top") == layout.plan_box('"GO HOME" at the top', 64)
+    with pytest.raises(ValueError, match="double quotes"):
+        layout.plan_box("a cat on a mat", 64)
