@@ -1,5 +1,6 @@
-"""The caption grammar: the many ways a person asks for a word image, split into a training family and a
-held-out family of phrasings that training never sees.
+"""The caption grammar: the many ways a person asks for a word image, split into a training family, a
+held-out family of phrasings that training never sees, and a held-out family of *words* that training never
+uses anywhere.
 
 A caption names the text to draw (always in double quotes), usually its colour, usually the background's
 colour, and usually a place. People say this in many orders and words, so a caption is a *form* — a
@@ -10,17 +11,41 @@ sentence frame with its wording fixed — filled with the text, the colours and 
 
 Frames (``FRAMES``): the subject first then the text colour then the background, or the background first;
 a colour adjective before the noun ('red letters spelling "SALE"'); the background as the scene
-('a white sign with the word …'); a list ('black background, white text: "NIGHT"'); the place first.
+('a white sign with the word …'); a list ('black background, white text: "NIGHT"'); the colours after a
+colon or a dash ('"SOAP": red on white'); the place first.
 Either colour may be left out — the model then picks one, as the data did (the image still has some colour:
 a caption without a text colour was drawn in a random one) — and the place may be left out (then the word
 goes wherever the data put it; ``layout.plan_box`` uses the center). Place phrases have synonyms
 (``PLACES``: "at the top", "near the top", "in the upper part", "in the top left corner", …) and punctuation
 varies (", at the top" or " at the top", a final full stop, a capital first letter).
 
-**The held-out family.** ``forms("heldout")`` are the forms whose hash (sha256 of the form string, first
-byte mod 4 == 0, the rule the word lists use) puts them aside: about one form in four, each built from
-pieces that training sees, but in a combination it never sees. ``forms("train")`` are the rest. So a score on
-held-out phrasings measures whether the model understood the pieces, not whether it memorised sentences.
+**Words beyond the frames.** ``TEMPLATES`` are frames with word slots — a noun for the sign ({sign}: badge,
+tag, plaque, stamp), a noun for its text ({writing}: writing, headline, caption, characters), a verb of
+request ({verb}: print, show, put, render) and a filler ({filler}: bold, tiny, huge, nice) — filled from
+``WORDS["train"]``. They attach colours in new ways, each with one reading: **a colour before a noun of the
+sign is the background, a colour before a noun of the text is the text colour** ('a blue plaque with red
+writing: "SOAP"' is red text on blue), and after a colon or a dash "X on Y" is text X on background Y
+('render "SOAP" - red on white'; a hyphen, as the tokenizer is ASCII). ``layout.parse_prompt`` reads colours
+by exactly these rules, with the noun lists ``TEXT_NOUNS`` and ``SIGN_NOUNS`` (held-out nouns included).
+
+**The held-out phrasings.** ``forms("heldout")`` are the forms whose hash (sha256 of the form string, first
+byte mod 4 == 0: the word lists' hash, but mod 4 rather than their mod 20) puts them aside: about one form in
+four, each built from pieces that training sees, but in a combination it never sees. ``forms("train")`` are
+the rest. So a score on held-out phrasings measures whether the model understood the pieces, not whether it
+memorised sentences.
+
+**The held-out vocabulary.** ``forms("heldout-vocab")`` are the ``TEMPLATES`` filled from ``WORDS["heldout"]``
+(placard, lettering, paint, lovely, …): words that no training caption contains (the tokenizer spells them by
+characters), in sentence frames training knows. A score there measures whether colours bind through the
+sentence's structure — which word stands before "on", which colour stands before the unknown noun after
+"with" — rather than through words the model has learned.
+
+**Shares.** A training (or held-out phrasing) caption comes from a template with probability
+``NEW_WORDS_SHARE`` = 0.3 (the template uniform, then its words uniform), else from the other forms
+(uniform). The templates' word products outnumber the frames' forms, so drawing all forms uniformly would
+make the new words two captions in three and starve the frames that the earlier models and the README's
+tables rest on; 0.3 keeps seven captions in ten as before and still gives each of the 12 templates about one
+caption in forty, enough for every slot word to be seen thousands of times in a 10-minute training.
 """
 from __future__ import annotations
 
@@ -46,6 +71,7 @@ FRAMES = {  # name -> function () -> its forms, some with a colour left out (no 
                             for f in ("",) + FG_AFTER],
     "list": lambda: ["{bg} background, {fg} text: " + T, "{fg} text, {bg} background: " + T,
                      "{bg} background, text: " + T, "{fg} text: " + T],
+    "colours after a colon or dash": lambda: [T + ": {fg} on {bg}", T + " - {fg} on {bg}"],
 }
 PLACES = {  # region of layout.REGIONS -> ways to say it (layout.parse_prompt reads every one)
     "center": ("in the center", "in the middle", "in the centre", "centered"),
@@ -57,27 +83,94 @@ PLACES = {  # region of layout.REGIONS -> ways to say it (layout.parse_prompt re
 }
 
 
+TEMPLATES = (  # frames with word slots ({sign}, {writing}, {verb}, {filler}), each ending in the place
+    '{a_bg} {sign} with {fg} {writing}: ' + T,  # colour of the sign = background, of its writing = text colour
+    'a {filler} {bg} {sign} with the {fg} {writing} ' + T,
+    '{verb} ' + T + ' - {fg} on {bg}',  # after a dash: text colour on background colour
+    '{verb} ' + T + ': {fg} on {bg}',  # after a colon
+    '{verb} ' + T + ' in {fg} on {a_bg} {sign}',
+    '{verb} the {writing} ' + T + ' in {fg} on {bg}',
+    'the {fg} {writing} ' + T + ' on {a_bg} {sign}',
+    '{filler} {fg} {writing} ' + T + ' on {a_bg} {sign}',
+    '{a_bg} {sign} that says ' + T + ' in {filler} {fg} {writing}',
+    '{verb} ' + T + ' in {fg}',  # no background colour
+    '{verb} {a_bg} {sign} with the {writing} ' + T,  # no text colour
+    '{verb} {filler} {fg} {writing} ' + T,
+)
+WORDS = {  # slot -> words: "train" in the training captions, "heldout" in no training caption at all
+    "train": dict(sign=("badge", "tag", "plaque", "stamp"), writing=("writing", "headline", "caption", "characters"),
+                  verb=("print", "show", "put", "render"), filler=("bold", "tiny", "huge", "nice")),
+    "heldout": dict(sign=("placard", "banner", "marquee", "ribbon", "sticker", "pennant"),
+                    writing=("lettering", "inscription", "wording", "slogan", "motto", "script"),
+                    verb=("paint", "stencil", "engrave", "carve", "display", "emboss"),
+                    filler=("lovely", "simple", "chunky", "neat", "fancy", "plain")),  # 'a {filler}': consonants
+}
+TEXT_NOUNS = ("text", "letters", "word") + WORDS["train"]["writing"] + WORDS["heldout"]["writing"]
+SIGN_NOUNS = SCENES + WORDS["train"]["sign"] + WORDS["heldout"]["sign"]  # a colour before one is the background
+NEW_WORDS_SHARE = 0.3  # of training captions from TEMPLATES (see "Shares" in the module docstring)
+FAMILIES = ("train", "heldout", "heldout-vocab")
+
+
 @lru_cache(maxsize=None)
-def all_forms() -> tuple[str, ...]:
-    """Every form of the grammar, each ending in the '{where}' slot, sorted (duplicates removed)."""
+def template_forms(vocabulary: str) -> dict[str, tuple[str, ...]]:
+    """Template -> its forms: every choice of ``WORDS[vocabulary]`` words for its slots, each ending in '{where}'."""
+    words = WORDS[vocabulary]
+    out = {}
+    for template in TEMPLATES:
+        filled = [template + "{where}"]
+        for slot, choices in words.items():
+            if "{" + slot + "}" in template:
+                filled = [f.replace("{" + slot + "}", w) for f in filled for w in choices]
+        out[template] = tuple(filled)
+    return out
+
+
+@lru_cache(maxsize=None)
+def frame_forms() -> tuple[str, ...]:
+    """The forms of ``FRAMES`` and the place-first forms (no word slots), sorted."""
     forms = {f + "{where}" for frame in FRAMES.values() for f in frame()}
     forms |= {"{where_first}, " + s + f + b for s in SUBJECTS[:2] for f in FG_AFTER[:2] for b in BG_AFTER[:2]}
     return tuple(sorted(forms))
 
 
+@lru_cache(maxsize=None)
+def all_forms() -> tuple[str, ...]:
+    """Every form of the training vocabulary (frames and filled templates), sorted: the training and the
+    held-out phrasing families together."""
+    return tuple(sorted(set(frame_forms()) | {f for fs in template_forms("train").values() for f in fs}))
+
+
 def is_heldout(form: str) -> bool:
-    """The held-out rule, as for words: sha256 of the string, first byte mod 4 == 0 (about one in four)."""
+    """The held-out rule for phrasings: sha256 of the form string, first byte mod 4 == 0 (about one in four)."""
     return hashlib.sha256(form.encode()).digest()[0] % 4 == 0
+
+
+def _check_family(split: str) -> None:
+    if split not in FAMILIES:
+        raise ValueError(f"split must be one of {', '.join(map(repr, FAMILIES))}, got {split!r}")
 
 
 @lru_cache(maxsize=None)
 def forms(split: str, complete: bool = False) -> tuple[str, ...]:
-    """The forms of a family: ``split`` "train" or "heldout"; ``complete=True`` keeps only those that name
-    both colours (the benchmark asks for both, to score colour binding)."""
-    if split not in ("train", "heldout"):
-        raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")
-    chosen = [f for f in all_forms() if is_heldout(f) == (split == "heldout")]
+    """The forms of a family: ``split`` "train", "heldout" (phrasings) or "heldout-vocab" (the templates with
+    held-out words); ``complete=True`` keeps only those that name both colours (the benchmark asks for both,
+    to score colour binding)."""
+    _check_family(split)
+    if split == "heldout-vocab":
+        chosen = [f for fs in template_forms("heldout").values() for f in fs]
+    else:
+        chosen = [f for f in all_forms() if is_heldout(f) == (split == "heldout")]
     return tuple(f for f in chosen if not complete or all(names_colour(f)))
+
+
+@lru_cache(maxsize=None)
+def _pools(split: str, complete: bool) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """(the family's frame forms, its template forms grouped by template, empty groups dropped)."""
+    family = set(forms(split, complete))
+    vocabulary = "heldout" if split == "heldout-vocab" else "train"
+    groups = tuple(g for g in (tuple(f for f in fs if f in family) for fs in template_forms(vocabulary).values())
+                   if g)
+    return tuple(f for f in frame_forms() if f in family), groups
 
 
 def fill(form: str, text: str, fg: str, bg: str, region: str | None, place: int = 0, comma: bool = True,
@@ -98,9 +191,15 @@ def fill(form: str, text: str, fg: str, bg: str, region: str | None, place: int 
 def random_caption(rng: np.random.Generator, split: str, text: str, fg: str, bg: str, region: str,
                    complete: bool = False) -> str:
     """A caption of family ``split`` for a drawn image; one draw of ``rng`` per choice, so it is reproducible.
-    The place is left out one time in ten (never with ``complete``)."""
-    family = forms(split, complete)
-    form = family[int(rng.integers(len(family)))]
+    A template with probability NEW_WORDS_SHARE (always for "heldout-vocab"), else a frame form. The place is
+    left out one time in ten (never with ``complete``)."""
+    _check_family(split)
+    frames, templates = _pools(split, complete)
+    if not frames or rng.random() < NEW_WORDS_SHARE:
+        group = templates[int(rng.integers(len(templates)))]
+        form = group[int(rng.integers(len(group)))]
+    else:
+        form = frames[int(rng.integers(len(frames)))]
     keep_place = (complete or rng.random() >= 0.1) or "{where_first}" in form  # place-first forms need it
     return fill(form, text, fg, bg, region if keep_place else None, place=int(rng.integers(4)),
                 comma=bool(rng.random() < 0.7), stop=bool(rng.random() < 0.2), capital=bool(rng.random() < 0.3))
@@ -111,11 +210,14 @@ def names_colour(caption_form: str) -> tuple[bool, bool]:
     return "{fg}" in caption_form, "{bg}" in caption_form or "{a_bg}" in caption_form
 
 
-def grammar_words() -> tuple[str, ...]:
-    """The lower-case words the grammar uses outside the quotes (the tokenizer's whole-word vocabulary)."""
-    text = " ".join(all_forms()) + " " + " ".join(p for ps in PLACES.values() for p in ps)
+def grammar_words(split: str = "train") -> tuple[str, ...]:
+    """The lower-case words a family's captions use outside the quotes ("train" and "heldout" share theirs).
+    ``tokenizer.PROMPT_WORDS`` keeps most of the training ones whole; the template words are spelled by
+    characters (adding tokens would change the shipped models' embedding tables)."""
+    text = " ".join(forms(split)) + " " + " ".join(p for ps in PLACES.values() for p in ps)
     return tuple(sorted(set(re.findall(r"[a-z]+", re.sub(r"\{\w+\}", " ", text)))))
 
 
 if __name__ == "__main__":
-    print(len(all_forms()), "forms:", len(forms("train")), "training,", len(forms("heldout")), "held out")
+    print(len(all_forms()), "forms:", len(forms("train")), "training,", len(forms("heldout")), "held out;",
+          len(forms("heldout-vocab")), "with held-out words")

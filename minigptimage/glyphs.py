@@ -23,7 +23,8 @@ Every item is a pure function of (split, seed, index): its randomness comes from
 Batches: ``DataLoader(ds, batch_size=32, collate_fn=collate)``, or ``ds.batch(indices)``; with ``cache=True``
 every item is rendered once into uint8 tensors and ``batch`` only indexes them.
 Held out: words by the hash rule of ``tiny_data/WORDS.md``, numbers and codes by the same rule on the string
-(``is_heldout_text``), phrasings by ``captions.is_heldout``. A dataset draws words of one ``split`` and
+(``is_heldout_text``), phrasings by ``captions.is_heldout``, and the words of the ``phrasing="heldout-vocab"``
+family (captions.WORDS["heldout"]) appear in no training caption. A dataset draws words of one ``split`` and
 captions of one ``phrasing`` family, so every pair of the two can be measured.
 Simplified: one line of text per image on a flat background; no rotation, no perspective, no texture. Text
 too wide for a row at the smallest legible size (5-pixel capitals) is never drawn (the word lists hold only
@@ -76,7 +77,8 @@ MIN_CONTRAST = 3.5
 COLOR_PAIRS = [(fg, bg) for fg in COLORS for bg in COLORS
                if fg != bg and contrast_ratio(COLORS[fg], COLORS[bg]) >= MIN_CONTRAST]  # (text, background)
 MAX_CAPTION_CHARS = max(len(captions.fill(f, "W" * MAX_TEXT, "yellow", "orange", "bottom right", place=p, stop=True))
-                        for f in captions.all_forms() for p in range(3))  # the longest caption the grammar makes
+                        for family in captions.FAMILIES for f in captions.forms(family)
+                        for p in range(3))  # the longest caption the grammar makes
 
 
 @lru_cache(maxsize=None)
@@ -145,19 +147,20 @@ def render_word(text: str, color: str = "black", background: str = "white", font
 
 class GlyphDataset(torch.utils.data.Dataset):
     """Captioned text images; see the module docstring. ``split``: "train", "heldout" (words and strings never
-    used in training) or "random" (random A–Z strings). ``phrasing``: the caption family, "train" or "heldout"
-    (captions.py). ``text_kind``: one kind of ``TEXT_KINDS`` or None for the training mixture; ``lengths``
-    (lo, hi): text lengths drawn uniformly (default 1–10; words have 2 or more letters). ``complete=True``:
-    every caption names both colours and the place (for scoring). ``pairs=True`` makes ``ds[i]`` return
-    ``ds.pair(i)``; ``cache=True`` renders every item once into uint8 tensors (fast ``batch``)."""
+    used in training) or "random" (random A–Z strings). ``phrasing``: the caption family (captions.py), "train",
+    "heldout" (phrasings training never sees) or "heldout-vocab" (words training never uses). ``text_kind``:
+    one kind of ``TEXT_KINDS`` or None for the training mixture; ``lengths`` (lo, hi): text lengths drawn
+    uniformly (default 1–10; words have 2 or more letters). ``complete=True``: every caption names both
+    colours and the place (for scoring). ``pairs=True`` makes ``ds[i]`` return ``ds.pair(i)``; ``cache=True``
+    renders every item once into uint8 tensors (fast ``batch``)."""
 
     def __init__(self, split: str = "train", length: int = 10000, seed: int = 0, image_size: int = 64,
                  pairs: bool = False, cache: bool = False, phrasing: str = "train", text_kind: str | None = None,
                  lengths: tuple[int, int] = (1, MAX_TEXT), complete: bool = False):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
-        if phrasing not in ("train", "heldout"):
-            raise ValueError(f"phrasing must be 'train' or 'heldout', got {phrasing!r}")
+        if phrasing not in captions.FAMILIES:
+            raise ValueError(f"phrasing must be one of {', '.join(map(repr, captions.FAMILIES))}, got {phrasing!r}")
         if text_kind is not None and text_kind not in TEXT_KINDS:
             raise ValueError(f"text_kind must be None or one of {sorted(TEXT_KINDS)}, got {text_kind!r}")
         if not (len(lengths) == 2 and 1 <= lengths[0] <= lengths[1] <= MAX_TEXT):

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from .captions import SIGN_NOUNS, TEXT_NOUNS
+
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 FONTS = {"sans": "DejaVuSans-Bold.ttf", "serif": "DejaVuSerif-Bold.ttf", "mono": "DejaVuSansMono-Bold.ttf"}
 CANVAS_FONT = "sans"  # the neutral font of the glyph canvas and of the box planner
@@ -168,14 +170,18 @@ class PromptLayout:
     text: str  # the quoted word, as written
     region: str | None  # a key of REGIONS when the prompt names a place, else None
     colors: list[str] = field(default_factory=list)  # colour words outside the quotes, in order
-    text_color: str | None = None  # colour after "in" or before "text"/"letters"/"word"
-    background: str | None = None  # colour after "on" or before "background"/"image"/"sign"/"poster"
+    text_color: str | None = None  # after "in", before a noun of the text (captions.TEXT_NOUNS), X of "X on Y"
+    background: str | None = None  # colour after "on", or before a noun of the sign (captions.SIGN_NOUNS)
 
 
 _REGION_RE = re.compile(r"\b(?:(top|upper|bottom|lower)[ -](left|right)|(top|upper|bottom|lower|left|right|"
                         r"center|centre|centered|middle))\b")
 _SYNONYM = {"upper": "top", "lower": "bottom", "centre": "center", "centered": "center", "middle": "center"}
 _COLOR = "(" + "|".join(COLOR_WORDS) + ")"
+# The grammar's colour rules (captions.py): "in red", "red letters", "red on white" name the text colour;
+# "on white", "a white plaque" the background. Each pattern's first colour group that matched is the colour.
+_FG_RE = re.compile(rf"\bin {_COLOR}\b|\b{_COLOR} (?:{'|'.join(TEXT_NOUNS)})\b|\b{_COLOR} on (?:a |an )?{_COLOR}\b")
+_BG_RE = re.compile(rf"\bon (?:a |an )?{_COLOR}\b|\b{_COLOR} (?:{'|'.join(SIGN_NOUNS)})\b")
 
 
 def parse_prompt(prompt: str) -> PromptLayout:
@@ -197,9 +203,8 @@ def parse_prompt(prompt: str) -> PromptLayout:
         words = [_SYNONYM.get(w, w) for w in m.groups() if w]
         region = " ".join(words)
     colors = re.findall(r"\b" + _COLOR + r"\b", rest)
-    fg = re.search(r"\bin " + _COLOR + r"\b|\b" + _COLOR + r" (?:text|letters|word)\b", rest)
-    bg = re.search(r"\bon (?:a |an )?" + _COLOR + r"\b|\b" + _COLOR + r" (?:background|image|sign|poster)\b", rest)
-    return PromptLayout(text, region, colors, fg and (fg[1] or fg[2]), bg and (bg[1] or bg[2]))
+    fg, bg = (next(filter(None, m.groups())) if (m := r.search(rest)) else None for r in (_FG_RE, _BG_RE))
+    return PromptLayout(text, region, colors, fg, bg)
 
 
 def check_box(box, image_size: int) -> tuple[int, int, int, int]:

@@ -1,11 +1,25 @@
-"""The caption grammar: enough phrasings, a held-out family disjoint from training, captions from one family."""
+"""The caption grammar: enough phrasings, held-out families disjoint from training (phrasings and words),
+captions from one family, and every caption parses back to its text, colours and place."""
+import re
+from functools import lru_cache
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from minigptimage import captions, layout
-from minigptimage.glyphs import COLOR_PAIRS, REGIONS
+from minigptimage.glyphs import COLOR_PAIRS, MAX_CAPTION_CHARS, REFERENCE_CAPTION, REGIONS, GlyphDataset
+from minigptimage.pipeline import PipelineConfig
+from minigptimage.tokenizer import PROMPT_WORDS, CharTokenizer
+
+HELDOUT_WORDS = {w for words in captions.WORDS["heldout"].values() for w in words}
+EVERY_FORM = sorted({f for family in captions.FAMILIES for f in captions.forms(family)})
+
+
+def outside_words(caption):
+    """The lower-case words of a caption outside its quotes."""
+    return set(re.findall(r"[a-z]+", "".join(caption.split('"')[::2]).lower()))
 
 
 def test_families_split_the_forms():
@@ -15,6 +29,55 @@ def test_families_split_the_forms():
     assert all(captions.is_heldout(f) for f in heldout) and not any(captions.is_heldout(f) for f in train)
     complete = captions.forms("heldout", complete=True)
     assert complete and all(captions.names_colour(f) == (True, True) for f in complete)
+    vocab = set(captions.forms("heldout-vocab"))
+    assert vocab and not vocab & set(captions.all_forms())
+    assert captions.forms("heldout-vocab", complete=True)
+
+
+def test_the_heldout_vocabulary_is_used_by_no_training_caption_and_spelled_by_characters():
+    train_slots, heldout_slots = captions.WORDS["train"], captions.WORDS["heldout"]
+    assert train_slots.keys() == heldout_slots.keys() and all(len(w) >= 6 for w in heldout_slots.values())
+    used = set(captions.grammar_words("train")) | set(captions.grammar_words("heldout"))
+    used |= outside_words(REFERENCE_CAPTION)
+    assert not HELDOUT_WORDS & used and not HELDOUT_WORDS & set(PROMPT_WORDS)
+    assert HELDOUT_WORDS <= set(captions.grammar_words("heldout-vocab"))
+    # 'a {filler}' is written with "a": every filler starts with a consonant
+    assert all(w[0] not in "aeiou" for slot in captions.WORDS.values() for w in slot["filler"])
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["train", "heldout"]), st.booleans())
+def test_training_captions_never_carry_a_heldout_word(seed, split, complete):
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        fg, bg = COLOR_PAIRS[int(rng.integers(len(COLOR_PAIRS)))]
+        caption = captions.random_caption(rng, split, "paint it", fg, bg, "top", complete)
+        assert not outside_words(caption) & HELDOUT_WORDS, caption
+
+
+@given(st.integers(0, 2**32 - 1), st.booleans())
+def test_every_heldout_vocabulary_caption_carries_a_heldout_word(seed, complete):
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        caption = captions.random_caption(rng, "heldout-vocab", "HI", "red", "white", "left", complete)
+        assert outside_words(caption) & HELDOUT_WORDS, caption
+
+
+@given(st.integers(0, 200))
+def test_dataset_captions_of_the_training_family_carry_no_heldout_word(index):
+    for split in ("train", "random"):
+        assert not outside_words(GlyphDataset(split, 201, seed=3).caption(index)) & HELDOUT_WORDS
+
+
+def test_new_forms_are_a_moderate_share_of_training_captions():
+    rng = np.random.default_rng(0)
+    templated = {f for fs in captions.template_forms("train").values() for f in fs}
+    frames, templates = captions._pools("train", False)
+    assert not set(frames) & templated and {f for g in templates for f in g} <= templated
+    n, hits = 4000, 0
+    for _ in range(n):  # a caption from a template names one of the template-only nouns, verbs or fillers
+        caption = captions.random_caption(rng, "train", "HI", "red", "white", "top")
+        hits += bool(outside_words(caption) & {w for ws in captions.WORDS["train"].values() for w in ws})
+    assert abs(hits / n - captions.NEW_WORDS_SHARE) < 0.03  # binomial sd at n = 4000: 0.007
 
 
 def wordings(form, text, fg, bg, region):
@@ -26,18 +89,73 @@ def wordings(form, text, fg, bg, region):
             for k in (True, False)}
 
 
-@given(st.integers(0, 2**32 - 1), st.sampled_from(["train", "heldout"]), st.sampled_from(COLOR_PAIRS),
-       st.sampled_from(list(REGIONS)))
-def test_a_random_caption_comes_from_its_family_and_parses(seed, split, colours, region):
-    fg, bg = colours
+@lru_cache(maxsize=None)
+def forms_by_caption(family, text, fg, bg, region):
+    """caption -> the forms of ``family`` that can make it."""
+    out = {}
+    for f in captions.forms(family):
+        for caption in wordings(f, text, fg, bg, region):
+            out.setdefault(caption, set()).add(f)
+    return out
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from(captions.FAMILIES))
+def test_a_random_caption_comes_from_its_family_and_parses(seed, split):
+    """One colour pair and place (the draws of the form do not depend on them; every colour pair and place
+    parses back in the tests below), so the table of every family's captions is built once."""
+    fg, bg, region = "white", "purple", "top left"
     caption = captions.random_caption(np.random.default_rng(seed), split, "Hi 2", fg, bg, region)
-    family = [f for f in captions.forms(split) if caption in wordings(f, "Hi 2", fg, bg, region)]
-    other = "heldout" if split == "train" else "train"
-    assert family and not [f for f in captions.forms(other) if caption in wordings(f, "Hi 2", fg, bg, region)]
+    family = forms_by_caption(split, "Hi 2", fg, bg, region).get(caption)
+    others = [f for f in captions.FAMILIES if f != split]
+    assert family and not any(caption in forms_by_caption(o, "Hi 2", fg, bg, region) for o in others)
     parsed = layout.parse_prompt(caption)
-    named_fg, named_bg = captions.names_colour(family[0])
+    named_fg, named_bg = captions.names_colour(next(iter(family)))
     assert parsed.text == "Hi 2" and parsed.region in (region, None)
     assert parsed.text_color == (fg if named_fg else None) and parsed.background == (bg if named_bg else None)
+
+
+def check_parses_back(form, text, fg, bg, region, **punctuation):
+    caption = captions.fill(form, text, fg, bg, region, **punctuation)
+    parsed = layout.parse_prompt(caption)
+    named_fg, named_bg = captions.names_colour(form)
+    assert (parsed.text, parsed.region, parsed.text_color, parsed.background) == \
+        (text, region, fg if named_fg else None, bg if named_bg else None), caption
+
+
+def test_every_form_parses_back_to_its_text_colours_and_place():
+    """All forms of all three families, each colour pair and region in turn."""
+    for k, form in enumerate(EVERY_FORM):
+        fg, bg = COLOR_PAIRS[k % len(COLOR_PAIRS)]
+        region = list(REGIONS)[k % len(REGIONS)]
+        check_parses_back(form, "Ab 9", fg, bg, region, place=k % 4, comma=k % 3 > 0, stop=k % 5 == 0,
+                          capital=k % 2 == 0)
+        if "{where_first}" not in form:
+            check_parses_back(form, "Ab 9", fg, bg, None)
+
+
+texts = st.text(st.sampled_from(layout.DRAWABLE), min_size=1, max_size=10).filter(lambda t: t.strip() == t)
+
+
+@given(st.sampled_from(EVERY_FORM), texts, st.sampled_from(COLOR_PAIRS), st.sampled_from([None, *REGIONS]),
+       st.integers(0, 3), st.booleans(), st.booleans(), st.booleans())
+def test_fill_then_parse_gives_back_text_colours_and_place(form, text, colours, region, place, comma, stop,
+                                                           capital):
+    if region is None and "{where_first}" in form:
+        region = "top"  # such a form always has a place (fill refuses None)
+    check_parses_back(form, text, *colours, region, place=place, comma=comma, stop=stop, capital=capital)
+
+
+def test_the_longest_caption_fits_the_models_prompt_length():
+    """Tokens (with <bos> and <eos>) of the longest fill of every form, for the shipped models' hybrid
+    tokenizer and the older 32-word one of tiny_data/variants, within PipelineConfig.max_prompt_len."""
+    limit = PipelineConfig().max_prompt_len
+    for tokenizer in (CharTokenizer(PROMPT_WORDS), CharTokenizer(PROMPT_WORDS[:32])):
+        longest = max(len(tokenizer.token_ids(captions.fill(f, "W" * 10, "yellow", "orange", "bottom right",
+                                                            place=p, stop=True, capital=True)))
+                      for f in EVERY_FORM for p in range(4))
+        assert longest + 2 <= limit
+    assert max(len(captions.fill(f, "W" * 10, "yellow", "orange", "bottom right", place=p, stop=True))
+               for f in EVERY_FORM for p in range(4)) <= MAX_CAPTION_CHARS
 
 
 def test_a_place_first_form_needs_a_place():
@@ -47,11 +165,26 @@ def test_a_place_first_form_needs_a_place():
         captions.fill(form, "HI", "red", "white", None)
 
 
-@pytest.mark.parametrize("caption, fg, bg", [
-    ('a sign that says "HELLO" in red letters on a white background', "red", "white"),
-    ('black background, white text: "NIGHT"', "white", "black"),
-    ('red letters spelling "SALE" on a yellow background', "red", "yellow"),
+def test_an_unknown_family_is_refused():
+    with pytest.raises(ValueError, match="heldout-vocab"):
+        captions.forms("vocab")
+    with pytest.raises(ValueError, match="phrasing"):
+        GlyphDataset("train", 4, phrasing="held-out")
+
+
+@pytest.mark.parametrize("caption, fg, bg, family", [
+    ('a sign that says "HELLO" in red letters on a white background', "red", "white", "train"),
+    ('black background, white text: "NIGHT"', "white", "black", "train"),
+    ('red letters spelling "SALE" on a yellow background', "red", "yellow", "train"),
+    ('"SOAP": red on white', "red", "white", "train"),  # issue 21's new forms: after a colon or a dash,
+    ('render "SOAP" - red on white', "red", "white", "train"),
+    ('a blue plaque with red writing: "SOAP"', "red", "blue", "train"),  # a sign's colour is the background
+    ('paint "SOAP" - red on white', "red", "white", "heldout-vocab"),
+    ('a blue placard with red lettering: "SOAP"', "red", "blue", "heldout-vocab"),
 ])
-def test_the_issue_prompts_are_in_the_grammar(caption, fg, bg):
+def test_the_issue_prompts_are_in_the_grammar(caption, fg, bg, family):
     text = caption.split('"')[1]
-    assert any(caption in wordings(f, text, fg, bg, "center") for f in captions.all_forms())
+    pool = captions.forms("heldout-vocab") if family == "heldout-vocab" else captions.all_forms()
+    assert any(caption in wordings(f, text, fg, bg, "center") for f in pool)
+    parsed = layout.parse_prompt(caption)
+    assert (parsed.text, parsed.text_color, parsed.background) == (text, fg, bg)

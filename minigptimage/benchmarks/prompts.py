@@ -11,6 +11,7 @@ the place, so the scores are comparable; each family differs from the first in o
 |---|---|---|
 | training phrasings | forms of the training family (captions.py) | upper-case words of 2–6 letters |
 | held-out phrasings | forms training never saw | the same |
+| held-out vocabulary | training's word-slot frames filled with words no training caption uses | the same |
 | 7–10 characters | training forms | upper-case words of 7–10 letters |
 | lower case and digits | training forms | lower-case words, numbers and codes (a third each) |
 | two words | training forms | two words (upper, lower or capitalised) |
@@ -40,6 +41,7 @@ from ..vae import VAE
 FAMILIES = {  # name -> list of (share of n, GlyphDataset options); all on the held-out texts
     "training phrasings": [(1, dict(phrasing="train", text_kind="upper", lengths=(2, 6)))],
     "held-out phrasings": [(1, dict(phrasing="heldout", text_kind="upper", lengths=(2, 6)))],
+    "held-out vocabulary": [(1, dict(phrasing="heldout-vocab", text_kind="upper", lengths=(2, 6)))],
     "7–10 characters": [(1, dict(phrasing="train", text_kind="upper", lengths=(7, 10)))],
     "lower case and digits": [(1 / 3, dict(phrasing="train", text_kind=k)) for k in ("lower", "digits", "code")],
     "two words": [(1, dict(phrasing="train", text_kind="two words"))],
