@@ -129,3 +129,70 @@ def test_rotary_is_a_rotation_of_each_channel_pair():
     assert torch.allclose(out, expected, atol=1e-6)
     assert torch.allclose(out.norm(dim=-1), x.norm(dim=-1))  # lengths are kept
     assert torch.equal(rotary(x, torch.zeros(2, 5))[..., :], x)  # position 0 is the identity
+
+
+def complex_rotary(x, pos):
+    """RoFormer eq. 34 by complex numbers: channel pair (x_2i, x_2i+1) → (x_2i + i·x_2i+1)·e^(i·m·θ_i)."""
+    d = x.shape[-1]
+    theta = 10000.0 ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)  # (d/2,)
+    z = torch.complex(x[..., 0::2], x[..., 1::2]) * torch.polar(torch.ones((), dtype=torch.float64),
+                                                                pos[:, None, :, None] * theta)
+    return torch.stack([z.real, z.imag], dim=-1).flatten(-2)
+
+
+@given(B=st.integers(1, 2), heads=st.sampled_from([1, 2, 4]), L=st.integers(2, 8), shift=st.floats(-30, 30),
+       seed=st.integers(0, 99))
+def test_rotary_self_attention_rotates_q_and_k_and_sees_only_relative_positions(B, heads, L, shift, seed):
+    """The module's rotary wiring against a reference built by hand: q and k projected, each rotated by its
+    position (complex numbers), softmax(q·kᵀ/√d)·v, heads merged, output layer. Moving every position by the
+    same amount changes no score (q and k turn together); rotating only q, or neither, fails one of these."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    attn = MultiHeadAttention(16, heads).double()
+    x = torch.randn(B, L, 16, generator=g, dtype=torch.float64)
+    pos = torch.rand(B, L, generator=g, dtype=torch.float64) * 10
+    q, k, v = (attn.split_heads(proj(x)) for proj in (attn.to_q, attn.to_k, attn.to_v))  # (B, N, L, d)
+    q, k = complex_rotary(q, pos), complex_rotary(k, pos)
+    weights = (q @ k.transpose(-2, -1) / (16 // heads) ** 0.5).softmax(-1)  # (B, N, L, L)
+    expected = attn.to_out((weights @ v).transpose(1, 2).flatten(2))  # (B, L, 16)
+    torch.testing.assert_close(attn.weights(x, positions=pos), weights, atol=1e-10, rtol=0)
+    torch.testing.assert_close(attn.weights(x, positions=pos + shift), weights, atol=1e-8, rtol=0)
+    for fast in (True, False):
+        attn.fast = fast
+        torch.testing.assert_close(attn(x, positions=pos), expected, atol=1e-8, rtol=0)
+        torch.testing.assert_close(attn(x, positions=pos + shift), expected, atol=1e-8, rtol=0)
+
+
+def test_rotary_positions_change_the_scores_and_only_through_their_differences():
+    """Two tokens with the same content at positions (0, 3): their scores differ from those at (0, 0) (no
+    rotation), and equal those at (5, 8) — the same distance. A q-only rotation would score (5, 8) like a
+    rotation of q alone by 5 and 8, which is not the same."""
+    torch.manual_seed(0)
+    attn = MultiHeadAttention(8, 1).double()
+    x = torch.randn(1, 1, 8, dtype=torch.float64).expand(1, 2, 8)  # two identical tokens
+    at = {p: attn.weights(x, positions=torch.tensor([p], dtype=torch.float64)) for p in ((0, 3), (0, 0), (5, 8))}
+    assert torch.allclose(at[(0, 0)], torch.full((1, 1, 2, 2), 0.5, dtype=torch.float64))  # same tokens, same place
+    assert not torch.allclose(at[(0, 3)], at[(0, 0)], atol=1e-3)
+    torch.testing.assert_close(at[(5, 8)], at[(0, 3)], atol=1e-10, rtol=0)
+    assert torch.equal(attn.weights(x), at[(0, 0)])  # positions=None is position 0 everywhere
+
+
+@given(L=st.integers(2, 8), shift=st.floats(-20, 20), seed=st.integers(0, 99))
+def test_transformer_block_passes_its_positions_to_self_attention(L, shift, seed):
+    """A block with rotary positions: no longer permutation-equivariant (the positions stay put while the tokens
+    move), unchanged when every position moves by the same amount, and different from the block without
+    positions; cross-attention gets no positions (its keys are another sequence)."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    block = TransformerBlock(16, 4, context_dim=8).double()
+    x, ctx = torch.randn(1, L, 16, generator=g, dtype=torch.float64), torch.randn(1, 3, 8, generator=g, dtype=torch.float64)
+    pos = torch.arange(L, dtype=torch.float64)[None] * 1.5
+    out = block(x, context=ctx, positions=pos)
+    torch.testing.assert_close(block(x, context=ctx, positions=pos + shift), out, atol=1e-8, rtol=0)
+    assert not torch.allclose(block(x, context=ctx), out, atol=1e-4)
+    flip = torch.arange(L - 1, -1, -1)
+    assert not torch.allclose(block(x[:, flip], context=ctx, positions=pos)[:, flip], out, atol=1e-4)
+    with record_attention(block) as maps:
+        block(x, context=ctx, positions=pos)
+    h = block.norm2(x + block.self_attn(block.norm1(x), positions=pos))
+    torch.testing.assert_close(maps["cross_attn"], block.cross_attn.weights(h, ctx), atol=1e-10, rtol=0)

@@ -173,3 +173,87 @@ def test_segment_embedding_marks_the_quoted_tokens():
         ROTARY.segment_embed.weight[1] -= change
     assert not torch.allclose(before[0], after[0], atol=1e-3)  # the quoted prompt uses segment 1
     assert torch.allclose(before[1], after[1])  # a prompt without quotes never does
+
+
+def test_rotary_encoder_hands_every_block_the_quoted_span_as_one_position():
+    """The positions that reach each block's self-attention, worked out by hand for '<bos> x "ab" y <eos>' and a
+    box token: outside the quotes one step per token; the four quoted tokens (quotes included) a quarter each;
+    the box token at 0 (not rotated)."""
+    seen = []
+    hooks = [block.register_forward_pre_hook(lambda m, args, kwargs: seen.append(kwargs["positions"]),
+                                             with_kwargs=True) for block in ROTARY.blocks]
+    ids = torch.tensor([[1, 40, 6, 41, 42, 6, 43, 2]])  # <bos> x " a b " y <eos>, 6 = '"'
+    try:
+        ROTARY(ids, torch.ones_like(ids, dtype=torch.bool), box=torch.tensor([[8.0, 8, 24, 16]]))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    expected = torch.tensor([[0, 1, 2, 2.25, 2.5, 2.75, 3, 4, 0]])
+    assert len(seen) == ROTARY.cfg.depth and all(torch.allclose(p, expected) for p in seen)
+
+
+@given(L=st.integers(3, 12), seed=st.integers(0, 99))
+def test_rotary_encoder_sees_the_order_of_the_tokens(L, seed):
+    """Without a position table or quotes, only the rotation tells the encoder where a token is: a prompt and its
+    reverse (of distinct tokens) give different outputs, where an encoder without positions would give the same
+    outputs reversed (self-attention alone is permutation-equivariant)."""
+    g = torch.Generator().manual_seed(seed)
+    ids = (torch.randperm(90, generator=g)[:L] + 7)[None]  # distinct ids, never '"' (6)
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    out, _ = ROTARY(ids, mask)
+    back, _ = ROTARY(ids.flip(1), mask)
+    assert not torch.allclose(back.flip(1), out, atol=1e-3)
+
+
+def test_box_token_is_the_mlp_of_the_documented_fourier_features():
+    """Box (0, 16, 32, 64) at image_size 64 → corners c = (0, 1/4, 1/2, 1) → [sin(2π·2ᵏ·c), cos(2π·2ᵏ·c)], k < F,
+    per corner (sines then cosines), worked out with math.sin/cos, before the MLP."""
+    import math
+    enc = PromptEncoder(PromptEncoderConfig(dim=16, heads=2, image_size=64, fourier_features=3))
+    enc.box_mlp = torch.nn.Identity()
+    got = enc.box_token(torch.tensor([[0, 16, 32, 64]]))
+    expected = [f(2 * math.pi * 2 ** k * c) for c in (0, 0.25, 0.5, 1.0) for f in (math.sin, math.cos)
+                for k in range(3)]
+    assert got.shape == (1, 1, 24)
+    torch.testing.assert_close(got[0, 0], torch.tensor(expected), atol=1e-5, rtol=0)
+
+
+def test_patch_tokens_are_in_row_major_order_with_row_plus_column_positions():
+    """With the patch projection zeroed, token r·(W/p) + c of a (H, W) image is row_embed[r] + col_embed[c];
+    with positions zeroed it is the projection of patch (r, c), pixels in unfold's (channel, y, x) order."""
+    enc = PromptEncoder(PromptEncoderConfig(dim=8, heads=2, image_size=32, patch_size=8))
+    with torch.no_grad():
+        enc.row_embed.copy_(torch.arange(4.0)[:, None].expand(4, 8) * 10)  # row r → 10·r
+        enc.col_embed.copy_(torch.arange(4.0)[:, None].expand(4, 8))  # column c → c
+        enc.image_patch.weight.zero_(), enc.image_patch.bias.zero_()
+        tokens = enc.patch_tokens(torch.rand(1, 3, 16, 32), enc.image_patch, "image")  # a 2 × 4 grid of patches
+        assert tokens.shape == (1, 8, 8)
+        assert tokens[0, :, 0].tolist() == [0, 1, 2, 3, 10, 11, 12, 13]
+        enc.row_embed.zero_(), enc.col_embed.zero_()
+        enc.image_patch.weight.copy_(torch.eye(8, 3 * 64))  # token channel j = pixel j of the patch
+        image = torch.rand(1, 3, 16, 32)
+        tokens = enc.patch_tokens(image, enc.image_patch, "image")
+    torch.testing.assert_close(tokens[0, 5], image[0, 0, 8, 8:16])  # patch (1, 1): channel 0, its first row
+
+
+def test_type_embeddings_mark_image_and_layout_tokens():
+    """Changing the IMAGE row of the type table changes what an image prompt encodes to and nothing of a
+    box-only prompt; the LAYOUT row the other way round."""
+    from minigptimage.encoder import IMAGE, LAYOUT
+    torch.manual_seed(0)
+    enc = PromptEncoder(CFG).eval()
+    ids, mask = torch.tensor([[1, 40, 41, 2]]), torch.ones(1, 4, dtype=torch.bool)
+    with_image = dict(image=torch.rand(1, 3, 16, 16))
+    with_box = dict(box=torch.tensor([[4.0, 4, 20, 12]]), layout_mask=torch.ones(1, 1, 16, 16))
+    with torch.no_grad():
+        before = [enc(ids, mask, **kw)[0] for kw in (with_image, with_box)]
+        change = torch.randn(CFG.dim, generator=torch.Generator().manual_seed(1))
+        results = {}
+        for row in (IMAGE, LAYOUT):
+            enc.type_embed.weight[row] += change
+            results[row] = [enc(ids, mask, **kw)[0] for kw in (with_image, with_box)]
+            enc.type_embed.weight[row] -= change
+    assert not torch.allclose(results[IMAGE][0], before[0], atol=1e-3)
+    assert torch.allclose(results[IMAGE][1], before[1], atol=1e-6)
+    assert torch.allclose(results[LAYOUT][0], before[0], atol=1e-6)
+    assert not torch.allclose(results[LAYOUT][1], before[1], atol=1e-3)
