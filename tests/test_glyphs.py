@@ -187,3 +187,85 @@ def test_all_regions_are_used_and_long_words_stay_legible():
         assert layout.letter_height(s.font, s.size) >= need
     assert np.median([layout.letter_height(s.font, s.size) for s in samples]) >= 10
     assert np.mean([s.mask.mean().item() for s in samples]) > 0.05  # words are not specks
+
+
+def test_is_heldout_text_is_the_word_lists_rule_for_any_string():
+    """tiny_data/WORDS.md splits the words by sha256(word)[0] % 20 == 0: the rule holds every held-out word and
+    no training word, ignores case, and puts about one string in twenty aside (42 of the 1,000 numbers 000–999)."""
+    assert all(map(is_heldout_text, load_words("heldout"))) and not any(map(is_heldout_text, load_words("train")))
+    assert is_heldout_text("go") and is_heldout_text("Go") and not is_heldout_text("CAT")
+    assert sum(is_heldout_text(f"{i:03d}") for i in range(1000)) == 42
+
+
+def words_of(text: str) -> list[str]:
+    return text.split() if text.replace(" ", "").isalpha() else [text]
+
+
+@given(st.integers(0, 10**6), st.sampled_from(list(TEXT_KINDS)), st.sampled_from([(1, 2), (1, 10), (3, 10)]))
+def test_the_random_split_never_draws_held_out_text(index, kind, lengths):
+    """The VAE and the reader train on the "random" split: at every length (1 and 2 characters included) and of
+    every kind, neither its text nor either of its two words is on the held-out side of the rule."""
+    text = GlyphDataset("random", 10**6 + 1, seed=index % 7, text_kind=kind, lengths=lengths)[index].text
+    assert not any(is_heldout_text(w) for w in words_of(text)), text
+
+
+def test_the_random_split_draws_no_held_out_short_strings():
+    """Held-out strings of 1–2 characters exist (the words GO, AM, MA; 5 of the numbers 0–99): among 60 random-split
+    texts of each short kind, none is one of them, while the train split draws some of them (they are shared)."""
+    assert {w for w in ("GO", "AM", "MA") if is_heldout_text(w)} == {"GO", "AM", "MA"}
+    assert sum(is_heldout_text(str(i)) for i in range(100)) == 5
+    for kind in ("digits", "code", "upper"):
+        ds = GlyphDataset("random", 60, seed=1, text_kind=kind, lengths=(1, 2))
+        texts = [ds[i].text for i in range(60)]
+        assert all(len(t) <= 2 for t in texts) and not any(map(is_heldout_text, texts)), kind
+
+
+def test_train_and_heldout_share_only_strings_of_one_or_two_characters():
+    """Numbers of 1–2 digits are drawn from all 100 by both splits (so each split draws some of the other side's
+    hash); from 3 digits on, each split keeps to its side of the rule."""
+    short = {split: [GlyphDataset(split, 80, seed=2, text_kind="digits", lengths=(2, 2))[i].text for i in range(80)]
+             for split in ("train", "heldout")}
+    assert all(len(t) == 2 for texts in short.values() for t in texts)
+    assert set(short["train"]) & set(short["heldout"])
+    assert not all(map(is_heldout_text, short["heldout"]))  # held-out 2-digit numbers are mostly training-side
+    for split in ("train", "heldout"):
+        ds = GlyphDataset(split, 30, seed=2, text_kind="digits", lengths=(3, 3))
+        assert all(is_heldout_text(ds[i].text) == (split == "heldout") for i in range(30)), split
+
+
+def test_contrast_ratio_on_known_colours():
+    """WCAG 2 relative luminance L = 0.2126 R + 0.7152 G + 0.0722 B (linear): pure red against white is
+    1.05 / 0.2626 ≈ 3.998, pure green against black 0.7652 / 0.05 ≈ 15.30, pure blue against black 0.1222 / 0.05."""
+    assert contrast_ratio((255, 0, 0), (255, 255, 255)) == pytest.approx(1.05 / 0.2626)
+    assert contrast_ratio((0, 0, 0), (0, 255, 0)) == pytest.approx(0.7652 / 0.05)
+    assert contrast_ratio((0, 0, 255), (0, 0, 0)) == pytest.approx(0.1222 / 0.05)
+    grey = ((128 / 255 + 0.055) / 1.055) ** 2.4  # the sRGB curve of 128 (above 0.03928·255)
+    assert contrast_ratio((128,) * 3, (0, 0, 0)) == pytest.approx((grey + 0.05) / 0.05)
+    assert contrast_ratio((5,) * 3, (0, 0, 0)) == pytest.approx((5 / 255 / 12.92 + 0.05) / 0.05)  # linear part
+
+
+def test_words_are_centred_in_their_region_with_one_pixel_of_jitter_either_way():
+    ds = GlyphDataset("train", 150, seed=9)
+    shifts = set()
+    for s in (ds[i] for i in range(150)):
+        centred = layout.place(layout.ink_coverage(s.text, s.font, s.size).shape, s.position, 64)
+        dx, dy = s.box[0] - centred[0], s.box[1] - centred[1]
+        assert abs(dx) <= 1 and abs(dy) <= 1 and s.box[2] - s.box[0] == centred[2] - centred[0]
+        shifts |= {dx, dy}
+    assert shifts == {-1, 0, 1}
+
+
+def test_one_caption_in_ten_leaves_out_the_place():
+    """captions.random_caption drops the place one time in ten (never with complete=True)."""
+    ds = GlyphDataset("train", 400, seed=10)
+    named = [layout.parse_prompt(ds.caption(i)).region is not None for i in range(400)]
+    assert 0.8 <= sum(named) / 400 <= 0.97
+    complete = GlyphDataset("train", 100, seed=10, complete=True)
+    assert all(layout.parse_prompt(complete.caption(i)).region for i in range(100))
+
+
+def test_box_masks_are_one_exactly_inside_the_exclusive_box():
+    from minigptimage.glyphs import box_masks
+    masks = box_masks(torch.tensor([[1, 2, 4, 3], [0, 0, 6, 6]]), 6)
+    assert masks.shape == (2, 1, 6, 6) and masks[1].all()
+    assert torch.nonzero(masks[0, 0]).tolist() == [[2, 1], [2, 2], [2, 3]]  # row 2, columns 1–3

@@ -107,3 +107,104 @@ def test_canvas_for_prompts_batches_plan_and_render():
     assert torch.equal(boxed[0], render_canvas("CAT", (0, 0, 64, 64))) and torch.equal(boxed[1], canvases[1])
     with pytest.raises(ValueError, match="boxes"):
         canvas_for_prompts(prompts, 64, boxes=[None])
+
+
+@pytest.mark.parametrize("prompt, expected", [
+    # (text, region, text colour, background) — each prompt exercises one rule of parse_prompt
+    ('the word "CAT" in red on white', ("CAT", None, "red", "white")),
+    ('"Hi 2" on an orange background, in the lower left corner', ("Hi 2", "bottom left", None, "orange")),
+    ('purple letters spelling "SALE" on a yellow sign, centred', ("SALE", None, "purple", "yellow")),
+    ('a green poster with the word "GO" written in black, in the centre', ("GO", "center", "black", "green")),
+    ('blue text: "ok" at the bottom right', ("ok", "bottom right", "blue", None)),
+    ('the text "TOP" centered', ("TOP", "center", None, None)),
+    ('a white image with the word "x" in blue on the left', ("x", "left", "blue", "white")),
+    ('"A" near the top, upper-left', ("A", "top", None, None)),  # the first place named wins
+    ('"A" in the upper-right corner', ("A", "top right", None, None)),
+    ('"IN RED" to the right', ("IN RED", "right", None, None)),  # words inside the quotes are the text only
+])
+def test_parse_prompt_reads_text_place_and_both_colours(prompt, expected):
+    p = parse_prompt(prompt)
+    assert (p.text, p.region, p.text_color, p.background) == expected
+
+
+def test_colour_words_are_listed_in_order_and_only_outside_the_quotes():
+    assert parse_prompt('"RED" in white on black').colors == ["white", "black"]
+    assert parse_prompt('a black sign with "BLUE" in yellow').colors == ["black", "yellow"]
+
+
+def test_region_rectangles_are_thirds_rounded_to_the_nearest_pixel():
+    """Rows end at round(H/3) and round(2H/3): 21.33 → 21 and 42.67 → 43 at 64 px; 32 and 64 at 96 px."""
+    assert region_rect("top left", 64) == (0, 0, 32, 21) and region_rect("center", 64) == (0, 21, 64, 43)
+    assert region_rect("bottom right", 64) == (32, 43, 64, 64) and region_rect("right", 96) == (48, 32, 96, 64)
+    for size in (64, 96):  # the three rows tile the image, and each row is its two halves
+        assert [region_rect(r, size)[1::2] for r in ("top", "center", "bottom")] == [
+            (0, round(size / 3)), (round(size / 3), round(2 * size / 3)), (round(2 * size / 3), size)]
+        for row in ("top", "center", "bottom"):
+            half = "left" if row == "center" else f"{row} left"
+            assert region_rect(half, size)[2] == size // 2 == region_rect(half.replace("left", "right"), size)[0]
+
+
+def test_place_centres_in_the_region_and_clamps_the_move():
+    """A (10, 20) patch in the top left region (0, 0, 32, 21): x0 = (32 − 20) // 2 = 6, y0 = (21 − 10) // 2 = 5."""
+    from minigptimage.layout import place
+    assert place((10, 20), "top left", 64) == (6, 5, 26, 15)
+    assert place((10, 20), "top left", 64, dx=1, dy=-1) == (7, 4, 27, 14)
+    assert place((10, 20), "top left", 64, dx=100, dy=-100) == (12, 0, 32, 10)  # clamped to the region's edges
+    assert place((10, 20), "bottom right", 64, dx=-100, dy=100) == (32, 54, 52, 64)
+
+
+def test_margin_and_letter_height_limits_are_the_documented_ones():
+    from minigptimage.layout import MIN_LETTER_HEIGHT, margin, min_letter_height
+    assert margin(64) == 2 and margin(16) == 1 and margin(128) == 4  # image_size // 32, at least 1
+    assert MIN_LETTER_HEIGHT == 5 and min_letter_height(64) == 7 and min_letter_height(96) == 10  # max(7, H // 9)
+
+
+@given(st.sampled_from(sorted(REGIONS)),
+       st.sampled_from(["W" * n for n in range(1, 12)] + ["CAT", "il", "MOTHER", "Hello", "R2D2", "two words"]))
+def test_word_size_is_the_largest_fit_inside_the_margin_if_legible(region, text):
+    """The rule behind the dataset and the planner, from its parts: the largest font size whose ink fits the region
+    less a 2-pixel margin on every side (at 64 px), kept only when its capitals are at least 5 px tall in a
+    whole row, 7 px in a half row."""
+    from minigptimage.layout import fit_font_size, letter_height
+    x0, y0, x1, y1 = region_rect(region, 64)
+    size = fit_font_size(text, "sans", x1 - x0 - 4, y1 - y0 - 4)
+    need = 5 if ROW_OF[region] == region else 7
+    assert word_size(text, region, 64) == (size if letter_height("sans", size) >= need else 0)
+    h, w = ink_coverage(text, "sans", size).shape
+    assert h <= y1 - y0 - 4 and w <= x1 - x0 - 4
+
+
+def test_the_smallest_legible_text_is_drawn_and_a_smaller_one_refused():
+    """Nine W's across the center row (60 × 18 px inside the margin) have 5-px capitals: planned. Ten would
+    have 4-px capitals: refused, naming the 5-px limit. Three W's in a corner would have 6-px capitals, under
+    the 7 px a half row needs: they take the whole top row, pushed to the left margin."""
+    from minigptimage.layout import letter_height
+    assert letter_height("sans", word_size("W" * 9, "center", 64)) == 5 and plan_box("W" * 9, 64)
+    assert not word_size("W" * 10, "center", 64)
+    with pytest.raises(ValueError, match="under 5 px"):
+        plan_box("W" * 10, 64)
+    assert word_size("WW", "top left", 64) and not word_size("WWW", "top left", 64)
+    box = plan_box("WWW", 64, region="top left")
+    assert box[0] == 2 and box[2] > 32  # the whole row, from the left margin
+
+
+def test_a_word_too_long_for_a_corner_is_pushed_to_the_margin_of_its_row():
+    left, right = plan_box("MOTHER", 64, region="top left"), plan_box("MOTHER", 64, region="top right")
+    assert left[0] == 2 and right[2] == 64 - 2  # margin(64) = 2 from the image's side
+    assert left[1::2] == right[1::2] and left[2] - left[0] == right[2] - right[0]
+    bottom = plan_box("MOTHER", 64, region="bottom left")
+    assert 43 <= bottom[1] and bottom[3] <= 64 and bottom[0] == 2  # in the bottom row
+
+
+def test_max_text_is_the_longest_text_the_data_has_and_prompts_beyond_it_are_refused():
+    from minigptimage.glyphs import load_words
+    from minigptimage.layout import MAX_TEXT
+    from minigptimage.pipeline import check_prompts
+    assert MAX_TEXT == 10 == max(len(w) for w in load_words("train") + load_words("heldout"))
+    ds = GlyphDataset("train", 6, seed=0, text_kind="upper", lengths=(MAX_TEXT, MAX_TEXT))
+    assert all(len(ds[i].text) == MAX_TEXT for i in range(6))
+    with pytest.raises(ValueError, match="lengths"):
+        GlyphDataset("train", 6, lengths=(1, MAX_TEXT + 1))
+    assert check_prompts(['the word "ABCDE FGHI" in red']) == ['the word "ABCDE FGHI" in red']  # 10 with the space
+    with pytest.raises(ValueError, match=r"prompts\[1\]: the text 'ABCDEFGHIJK' has 11 characters"):
+        check_prompts(['"CAT"', 'the word "ABCDEFGHIJK"'])

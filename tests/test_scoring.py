@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from minigptimage.glyphs import COLOR_PAIRS, GlyphDataset, render_word
 from minigptimage.reader import GlyphReader
 from minigptimage.scoring import (MIN_SPECK, background_colour, box_iou, char_accuracy, drop_specks, edit_distance,
-                                  glyph_box, glyph_colour, glyph_position, word_accuracy)
+                                  glyph_box, glyph_colour, glyph_mask, glyph_position, word_accuracy)
 
 words = st.text(alphabet="ABC", max_size=5)
 
@@ -101,3 +101,89 @@ def test_shipped_reader_reads_real_heldout_renders(renders):
     reader = GlyphReader.pretrained()
     images = torch.stack([s.image for s in renders[:64]])
     assert word_accuracy(reader.read(images), [s.text for s in renders[:64]]) >= 0.9  # 96.2% measured on 500
+
+
+def flat(colour: str, size: int = 64) -> torch.Tensor:
+    """A (3, H, W) image of one colour of glyphs.COLORS, in [-1, 1]."""
+    from minigptimage.glyphs import COLORS
+    return (torch.tensor(COLORS[colour], dtype=torch.float32) / 127.5 - 1)[:, None, None].expand(3, size, size).clone()
+
+
+def paint(image: torch.Tensor, colour: str, x0: int, y0: int, x1: int, y1: int, alpha: float = 1.0) -> torch.Tensor:
+    """``colour`` blended with weight ``alpha`` over image[:, y0:y1, x0:x1] (in place; returns the image)."""
+    image[:, y0:y1, x0:x1] = alpha * flat(colour, image.shape[-1])[:, y0:y1, x0:x1] + (1 - alpha) * image[:, y0:y1, x0:x1]
+    return image
+
+
+def test_char_accuracy_divides_by_the_longer_of_the_two_texts():
+    """One extra letter in the read costs 1/4 of "CATS"; one letter read from four costs 3/4; a read far longer
+    than its target scores ≥ 0 (the longer length is the denominator), and reads and targets may swap."""
+    assert char_accuracy(["CATS"], ["CAT"]) == pytest.approx(0.75) == char_accuracy(["CAT"], ["CATS"])
+    assert char_accuracy(["A"], ["ABCD"]) == pytest.approx(0.25)
+    assert char_accuracy(["ABCDEFGH"], ["A"]) == pytest.approx(1 / 8)
+    assert char_accuracy(["HELLO", "WORLD"], ["HELLO", "WORD"]) == pytest.approx((1 + 0.8) / 2)
+    assert word_accuracy(["CAT", "cat", "CAT "], ["CAT", "CAT", "CAT"]) == pytest.approx(1 / 3)  # exact, case too
+
+
+def test_box_iou_of_nested_and_touching_boxes():
+    assert box_iou((0, 0, 10, 10), (2, 2, 6, 6)) == pytest.approx(16 / 100)
+    assert box_iou((2, 2, 6, 6), (0, 0, 10, 10)) == pytest.approx(16 / 100)
+    assert box_iou((0, 0, 10, 10), (0, 10, 10, 20)) == 0  # exclusive ends: sharing an edge is no overlap
+    assert box_iou((0, 0, 4, 4), (3, 3, 7, 7)) == pytest.approx(1 / 31)
+
+
+@given(st.integers(2, 40), st.integers(2, 50), st.integers(4, 20), st.integers(5, 12),
+       st.sampled_from(["red", "black", "blue", "yellow"]))
+def test_glyph_box_and_colour_of_a_painted_rectangle(x0, y0, w, h, colour):
+    """Solid ink of a known colour in a known rectangle on a white field: the box is the rectangle exactly
+    (exclusive ends) and the colours are named right."""
+    x1, y1 = min(x0 + w, 62), min(y0 + h, 62)
+    image = paint(flat("white"), colour, x0, y0, x1, y1)
+    assert glyph_box(image) == (x0, y0, x1, y1)
+    assert glyph_colour(image) == colour and background_colour(image) == "white"
+
+
+def test_text_colour_is_read_from_the_core_not_the_anti_aliased_edge():
+    """Black strokes (30 pixels) with a wide 60 % grey fringe (60 pixels) on white: the fringe is ink at the default
+    threshold 0.5 — its median would be named purple — but the core (threshold 0.75) is black."""
+    image = paint(flat("white"), "black", 20, 30, 50, 31)
+    paint(image, "black", 20, 31, 50, 33, alpha=0.6)
+    assert glyph_mask(image).sum() == 90 and glyph_mask(image, 0.75).sum() == 30
+    assert glyph_colour(image) == "black"
+
+
+def test_the_background_is_the_frame_even_when_the_text_covers_most_of_the_image():
+    image = paint(flat("white"), "red", 2, 2, 62, 62)  # red over 88% of the pixels, a white 2-pixel frame
+    assert background_colour(image) == "white" and glyph_colour(image) == "red"
+    assert glyph_box(image) == (2, 2, 62, 62)
+    on_black = paint(flat("black"), "yellow", 10, 10, 30, 20)
+    assert background_colour(on_black) == "black" and glyph_colour(on_black) == "yellow"
+
+
+@pytest.mark.parametrize("region", ["top left", "top", "top right", "left", "center", "right", "bottom left",
+                                    "bottom", "bottom right"])
+def test_glyph_position_names_the_region_at_whose_centre_the_ink_sits(region):
+    from minigptimage.layout import region_rect
+    x0, y0, x1, y1 = region_rect(region, 64)
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    image = paint(flat("white"), "blue", cx - 3, cy - 2, cx + 3, cy + 2)
+    assert glyph_position(image) == region
+
+
+def test_drop_specks_keeps_exactly_min_speck_pixels_and_chains_ink_up_to_four_pixels_apart():
+    """A lone cluster of MIN_SPECK (20) pixels stays and one of 19 goes; two clusters of 12 pixels (each a speck
+    alone, 24 together) count as one when 4 blank columns (2·reach) separate them, and as two specks at 5."""
+    mask = torch.zeros(32, 32, dtype=torch.bool)
+    keep, drop = mask.clone(), mask.clone()
+    keep[4:8, 4:9] = True  # 4 × 5 = 20
+    drop[4:8, 4:9] = True
+    drop[7, 8] = False  # 19
+    assert torch.equal(drop_specks(keep), keep) and not drop_specks(drop).any()
+    for gap, chained in ((4, True), (5, False)):
+        pair = mask.clone()
+        pair[10:13, 2:6] = True  # 3 × 4 = 12
+        pair[10:13, 6 + gap:10 + gap] = True
+        assert torch.equal(drop_specks(pair), pair if chained else mask), gap
+    corner = mask.clone()
+    corner[0:4, 0:5] = True  # a cluster touching the edge counts its pixels like any other
+    assert torch.equal(drop_specks(corner), corner)
