@@ -121,6 +121,9 @@ def test_canvas_for_prompts_batches_plan_and_render():
     ('"A" near the top, upper-left', ("A", "top", None, None)),  # the first place named wins
     ('"A" in the upper-right corner', ("A", "top right", None, None)),
     ('"IN RED" to the right', ("IN RED", "right", None, None)),  # words inside the quotes are the text only
+    ('red word "STOP" on white', ("STOP", None, "red", "white")),
+    ('a blue plaque with red writing: "SOAP"', ("SOAP", None, "red", "blue")),  # sign noun: background
+    ('render "SOAP" - yellow on black, at the top', ("SOAP", "top", "yellow", "black")),  # after a dash: X on Y
 ])
 def test_parse_prompt_reads_text_place_and_both_colours(prompt, expected):
     p = parse_prompt(prompt)
