@@ -196,3 +196,22 @@ def test_transformer_block_passes_its_positions_to_self_attention(L, shift, seed
         block(x, context=ctx, positions=pos)
     h = block.norm2(x + block.self_attn(block.norm1(x), positions=pos))
     torch.testing.assert_close(maps["cross_attn"], block.cross_attn.weights(h, ctx), atol=1e-10, rtol=0)
+
+
+def test_transformer_block_is_the_documented_pre_norm_sum():
+    """x + SelfAttention(LN₁(x)), then + CrossAttention(LN₂(·), context), then + MLP(LN₃(·)), written out by hand.
+    The three norms get different random affine weights first (at init they are all the identity map, so a block
+    using the wrong one would pass)."""
+    torch.manual_seed(0)
+    block = TransformerBlock(16, 4, context_dim=8).double()
+    with torch.no_grad():
+        for norm in (block.norm1, block.norm2, block.norm3):
+            norm.weight.copy_(torch.rand(16, dtype=torch.float64) + 0.5)
+            norm.bias.copy_(torch.randn(16, dtype=torch.float64))
+    g = torch.Generator().manual_seed(1)
+    x, ctx = torch.randn(2, 5, 16, generator=g, dtype=torch.float64), torch.randn(2, 3, 8, generator=g, dtype=torch.float64)
+    mask, pos = torch.tensor([[True, True, False], [True, False, False]]), torch.arange(5.0)[None].expand(2, 5)
+    h = x + block.self_attn(block.norm1(x), positions=pos)
+    h = h + block.cross_attn(block.norm2(h), ctx, key_padding_mask=mask)
+    expected = h + block.mlp(block.norm3(h))
+    torch.testing.assert_close(block(x, context=ctx, context_mask=mask, positions=pos), expected, atol=1e-12, rtol=0)

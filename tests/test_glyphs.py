@@ -269,3 +269,11 @@ def test_box_masks_are_one_exactly_inside_the_exclusive_box():
     masks = box_masks(torch.tensor([[1, 2, 4, 3], [0, 0, 6, 6]]), 6)
     assert masks.shape == (2, 1, 6, 6) and masks[1].all()
     assert torch.nonzero(masks[0, 0]).tolist() == [[2, 1], [2, 2], [2, 3]]  # row 2, columns 1–3
+
+
+def test_texts_of_exactly_max_text_characters_are_drawn():
+    """The data's longest texts have MAX_TEXT (10) characters, spaces included, in every kind."""
+    for kind in ("upper", "two words", "digits"):
+        ds = GlyphDataset("train", 20, seed=4, text_kind=kind, lengths=(MAX_TEXT - 1, MAX_TEXT))
+        lengths = {len(ds[i].text) for i in range(20)}
+        assert max(lengths) == MAX_TEXT, (kind, lengths)

@@ -160,6 +160,7 @@ def test_margin_and_letter_height_limits_are_the_documented_ones():
     from minigptimage.layout import MIN_LETTER_HEIGHT, margin, min_letter_height
     assert margin(64) == 2 and margin(16) == 1 and margin(128) == 4  # image_size // 32, at least 1
     assert MIN_LETTER_HEIGHT == 5 and min_letter_height(64) == 7 and min_letter_height(96) == 10  # max(7, H // 9)
+    assert min_letter_height(48) == 7 == min_letter_height(44)  # the floor of 7 px holds for small images too
 
 
 @given(st.sampled_from(sorted(REGIONS)),
