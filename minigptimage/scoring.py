@@ -98,3 +98,31 @@ def box_iou(a, b) -> float:
     inter = iw * ih
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def speck_mask(image: torch.Tensor, box=None, threshold: float = 0.25) -> torch.Tensor | None:
+    """(H, W) bool: the ink pixels of the specks that lie away from the text, or None without ink.
+
+    A speck is ``drop_specks``'s rule: a cluster of fewer than ``MIN_SPECK`` ink pixels (ink up to 4 pixels
+    apart shares a cluster), ink at ``threshold`` as in ``glyph_box``. A cluster that chains to the text's box
+    — ``box`` (x0, y0, x1, y1), else ``glyph_box(image)``, the ink's box without its specks — by that same rule
+    (overlapping it, or within 4 pixels of it: the margin) is part of the text, not a speck. So a clean render
+    has none, and a blot the sampler leaves in a corner is one. (An image whose only ink is a few pixels, under
+    0.2% of the image, has no ink at all for ``ink_map``'s contrast quantile, and so no speck.)"""
+    mask = glyph_mask(image, threshold)
+    if mask is None:
+        return None
+    box = glyph_box(image, threshold) if box is None else box
+    specks = mask & ~drop_specks(mask)  # every cluster of fewer than MIN_SPECK pixels
+    if box is None:  # no cluster is large enough to be text: all the ink is specks
+        return specks
+    x0, y0, x1, y1 = box
+    text = torch.zeros_like(mask)
+    text[y0:y1, x0:x1] = True  # the text's box as one large cluster: specks that chain to it join it
+    return specks & ~drop_specks(specks | text)
+
+
+def has_speck(image: torch.Tensor, box=None) -> bool:
+    """Whether an image (3, H, W) in [-1, 1] carries a speck away from its text (``speck_mask``)."""
+    specks = speck_mask(image, box)
+    return specks is not None and bool(specks.any())

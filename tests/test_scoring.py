@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from minigptimage.glyphs import COLOR_PAIRS, GlyphDataset, render_word
 from minigptimage.reader import GlyphReader
 from minigptimage.scoring import (MIN_SPECK, background_colour, box_iou, char_accuracy, drop_specks, edit_distance,
-                                  glyph_box, glyph_colour, glyph_mask, glyph_position, word_accuracy)
+                                  glyph_box, glyph_colour, glyph_mask, glyph_position, has_speck, speck_mask,
+                                  word_accuracy)
 
 words = st.text(alphabet="ABC", max_size=5)
 
@@ -187,3 +188,52 @@ def test_drop_specks_keeps_exactly_min_speck_pixels_and_chains_ink_up_to_four_pi
     corner = mask.clone()
     corner[0:4, 0:5] = True  # a cluster touching the edge counts its pixels like any other
     assert torch.equal(drop_specks(corner), corner)
+
+
+# ------------------------------------------------------------- specks away from the text (has_speck, speck_mask)
+def plant(image, box, size=3, colour=None):
+    """A copy of a render with a ``size``×``size`` blot of ink (the text's colour, or ``colour``) in the image
+    corner farthest from the text's box, and the blot's (y, x) corner; the blot is far from the text (checked)."""
+    x0, y0, x1, y1 = box
+    H, W = image.shape[1:]
+    y, x = max(((3, 3), (3, W - 3 - size), (H - 3 - size, 3), (H - 3 - size, W - 3 - size)),
+               key=lambda c: max(x0 - c[1] - size, c[1] - x1, y0 - c[0] - size, c[0] - y1))
+    assert max(x0 - x - size, x - x1, y0 - y - size, y - y1) >= 5  # more than 4 px from the box: not chained
+    ink = image[:, y0:y1, x0:x1].reshape(3, -1)
+    ink = ink[:, (ink - image[:, :1, :1].reshape(3, 1)).norm(dim=0).argmax()] if colour is None else colour
+    specked = image.clone()
+    specked[:, y:y + size, x:x + size] = ink[:, None, None]
+    return specked, (y, x)
+
+
+@given(st.sampled_from(["train", "heldout"]), st.integers(0, 99),
+       st.sampled_from([None, "digits", "code", "two words", "lower"]))
+def test_clean_renders_carry_no_speck_and_a_planted_one_is_found(split, index, kind):
+    s = GlyphDataset(split, 100, seed=21, text_kind=kind)[index]
+    assert not has_speck(s.image) and not has_speck(s.image, box=s.box)
+    specked, (y, x) = plant(s.image, s.box)
+    assert has_speck(specked) and has_speck(specked, box=s.box)
+    found = speck_mask(specked)
+    assert found[y:y + 3, x:x + 3].all() and found.sum() == 9  # exactly the planted blot
+    assert glyph_box(specked) == glyph_box(s.image)  # the measure drops nothing from the image or its box
+
+
+def test_what_is_not_a_speck():
+    """On a drawn image: black ink on white, a 10×6 'word' at rows 30–35, columns 20–29."""
+    image = torch.ones(3, 64, 64)
+    image[:, 30:36, 20:30] = -1
+    assert not has_speck(image) and glyph_box(image) == (20, 30, 30, 36)
+    near = image.clone()
+    near[:, 39:41, 20:22] = -1  # 4 px below the word: it chains to the text's box, as drop_specks chains ink
+    assert not has_speck(near)
+    far = image.clone()
+    far[:, 41:43, 20:22] = -1  # 6 px below: a speck
+    assert has_speck(far) and speck_mask(far).sum() == 4
+    assert not has_speck(far, box=(20, 30, 30, 42))  # inside a given text box: part of the text
+    big = image.clone()
+    big[:, 50:55, 50:54] = -1  # MIN_SPECK (20) pixels: ink, not a speck
+    assert 5 * 4 == MIN_SPECK and not has_speck(big)
+    assert not has_speck(torch.zeros(3, 64, 64)) and speck_mask(torch.zeros(3, 64, 64)) is None  # no ink at all
+    only = torch.ones(3, 64, 64)  # ink, but no cluster large enough to be text: all of it is specks (9 pixels,
+    only[:, 30:33, 30:33] = -1  # over the 0.2% of the image that ink_map's contrast quantile ignores as strays)
+    assert has_speck(only)

@@ -17,7 +17,8 @@ the place, so the scores are comparable; each family differs from the first in o
 | two words | training forms | two words (upper, lower or capitalised) |
 
 Scores (evaluate.score_images): exact word and characters read by our glyph reader, **colour binding** (text
-colour and background colour both right), position, seconds per image; and Tesseract's exact reading where the
+colour and background colour both right), position, **specked** (the share of images with an ink cluster of
+under 20 pixels away from the text: scoring.has_speck; measured, never filtered), seconds per image; and Tesseract's exact reading where the
 ``tesseract`` program is installed (benchmarks/ocr_legibility.py). ``--by-length`` draws colour binding and exact
 word against the text's length for one or more checkpoints (the README's comparison of the encoder's positions).
 ``--ceiling`` reads each family's clean held-out renders before and after a round trip through the VAE (the
@@ -35,7 +36,7 @@ import torch
 from ..evaluate import evaluation_samples, generate_in_batches, score_images
 from ..pipeline import PRETRAINED, MiniGPTImage
 from ..reader import GlyphReader
-from ..scoring import word_accuracy
+from ..scoring import has_speck, word_accuracy
 from ..vae import VAE
 
 FAMILIES = {  # name -> list of (share of n, GlyphDataset options); all on the held-out texts
@@ -57,8 +58,14 @@ def family_samples(name: str, n: int, seed: int = 1234) -> list:
             for s in evaluation_samples("heldout", c, seed, **options)]
 
 
-def run_family(model, reader, name: str, n: int, steps: int = 30, seed: int = 0):
-    """(SplitScore, Tesseract exact or None) for one family."""
+def specked_share(images: torch.Tensor) -> float:
+    """Share of the images (n, 3, H, W) that carry a speck away from their text (scoring.has_speck: an ink
+    cluster of under 20 pixels that does not chain to the text's box). A measure only: nothing is filtered."""
+    return sum(has_speck(im) for im in images) / len(images)
+
+
+def family_result(model, reader, name: str, n: int, steps: int = 30, seed: int = 0):
+    """(SplitScore, Tesseract exact or None, specked share) for one family."""
     samples = family_samples(name, n)
     start = time.perf_counter()
     images = generate_in_batches(model, [s.caption for s in samples], steps, seed)  # (n, 3, H, W)
@@ -67,7 +74,12 @@ def run_family(model, reader, name: str, n: int, steps: int = 30, seed: int = 0)
     if shutil.which("tesseract"):
         from .ocr_legibility import prepare, tesseract_read
         tesseract = word_accuracy(tesseract_read([prepare(im) for im in images]), [s.text for s in samples])
-    return score, tesseract
+    return score, tesseract, specked_share(images)
+
+
+def run_family(model, reader, name: str, n: int, steps: int = 30, seed: int = 0):
+    """(SplitScore, Tesseract exact or None) for one family: ``family_result`` without the specks."""
+    return family_result(model, reader, name, n, steps, seed)[:2]
 
 
 def binding_by_length(model, reader, n: int, steps: int = 30, lengths=range(2, 11), seed: int = 0) -> dict:
@@ -144,13 +156,13 @@ def main(argv=None) -> int:
     model = MiniGPTImage.load(checkpoints[0])
     print(f"checkpoint {checkpoints[0]}, n = {args.n} held-out prompts per family, DDIM {args.steps}, "
           f"guidance {model.config.guidance:g}\n")
-    print("| family | exact word | characters | colour binding | text colour | position | s/image | Tesseract exact |\n"
-          "|---|---|---|---|---|---|---|---|")
+    print("| family | exact word | characters | colour binding | text colour | position | specked | s/image | "
+          "Tesseract exact |\n|---|---|---|---|---|---|---|---|---|")
     for name in FAMILIES:
-        s, tess = run_family(model, reader, name, args.n, args.steps)
+        s, tess, specked = family_result(model, reader, name, args.n, args.steps)
         print(f"| {name} | {s.word_acc:.0%} | {s.char_acc:.0%} | {s.binding_acc:.0%} | {s.colour_acc:.0%} | "
-              f"{s.position_acc:.0%} | {s.seconds_per_image:.3f} | {'—' if tess is None else f'{tess:.0%}'} |",
-              flush=True)
+              f"{s.position_acc:.0%} | {specked:.0%} | {s.seconds_per_image:.3f} | "
+              f"{'—' if tess is None else f'{tess:.0%}'} |", flush=True)
     return 0
 
 
