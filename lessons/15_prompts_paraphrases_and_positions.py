@@ -343,7 +343,8 @@ image_grid(results, out / "15_paraphrases.png", ncols=4, titles=[f"{r or '∅'} 
 # `exercise_quoted_span(ids, quote_id)`: ids a (B, L) LongTensor, quote_id the tokenizer's id of `"`; return a
 # (B, L) bool tensor, True on the opening quote, everything it encloses and the closing quote. Hint: the number
 # of quotes at or before a token, `(ids == quote_id).cumsum(dim=1)`, is odd from the opening quote up to the
-# last letter. The check compares with `encoder.quoted_tokens` on captions of the hybrid tokenizer.
+# last letter. The check compares with `encoder.quoted_tokens` on captions of the hybrid tokenizer, one of
+# them with two quoted spans (so "the count is 1" is not enough: the count is odd).
 
 # %%
 def exercise_quoted_span(ids, quote_id):

@@ -1,7 +1,13 @@
 """Every exercise check can fail and can pass: for each `exercise_<name>` in `lessons/solutions/NN_topic.py`,
 the lesson's own starter (its source taken from `lessons/NN_topic.py` with `ast` and run alone, so its body is
 still `raise NotImplementedError`) is reported as not done, the solution as correct, and each
-`mistake_<name>` the solutions file lists (a common error) gets a message rather than "correct"."""
+`mistake_<name>` the solutions file lists (a common error) gets a message rather than "correct".
+
+Checks that help: for every check, planted slips get their likely cause in the message — a function with no
+`return` ("returned None"), a crash on a dtype mismatch inside the learner's function ("dtype"), a crash on
+shapes that do not broadcast ("shape", with the inputs' shapes), and, where the answer is a float tensor, an
+answer with an extra dimension (both shapes named) and an integer answer ("integer"). Two wrong answers seen
+in class are tested by name: lesson 08's in-place EMA update and lesson 15's `(cumsum == 1) | quote`."""
 import __future__
 import ast
 import importlib
@@ -14,7 +20,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `lessons.checks.*` are imported as modules of the repository
 
-from lessons.checks import report  # noqa: E402
+import torch  # noqa: E402
+
+from lessons.checks import report, verdict  # noqa: E402
 
 SOLUTIONS = sorted((ROOT / "lessons" / "solutions").glob("[0-9][0-9]_*.py"))
 
@@ -61,12 +69,97 @@ def test_starter_fails_and_solution_passes(solution_file, name, capsys):
     solution = load_solution(solution_file)
 
     starter = starter_from_lesson(lesson, name)
-    assert not report(check, starter, "starter"), f"the unfilled starter of {name} passed its check"
-    assert "not attempted" in capsys.readouterr().out
+    report(check, starter, "starter")
+    assert "starter: not attempted" in capsys.readouterr().out, f"the unfilled starter of {name} was not reported as such"
 
-    assert report(check, getattr(solution, name), "solution"), capsys.readouterr().out
+    report(check, getattr(solution, name), "solution")
+    out = capsys.readouterr().out
+    assert out == "solution: correct\n", out
 
     mistake = getattr(solution, "mistake_" + name.removeprefix("exercise_"), None)
     if mistake is not None:
         problem = check(mistake)
         assert isinstance(problem, str) and problem, f"the common mistake for {name} was reported correct"
+
+
+def answers_of(check, solution) -> list:
+    """What the solution returns on every call the check makes (the check's own inputs)."""
+    answers = []
+
+    def recording(*args):
+        answers.append(solution(*args))
+        return answers[-1]
+
+    assert check(recording) is None
+    return answers
+
+
+def no_return(*args):
+    torch.zeros(1)  # the work is done, the `return` forgotten
+
+
+def long_meets_float(*args):
+    positions = torch.arange(4)  # integer positions (a LongTensor) ...
+    return positions @ torch.rand(4)  # ... in float arithmetic: dtype mismatch
+
+
+def shapes_do_not_broadcast(*args):
+    alpha_bar = torch.rand(6)  # one value per item, not reshaped to (B, 1, 1, 1)
+    return alpha_bar * torch.rand(6, 3, 8, 8)
+
+
+@pytest.mark.parametrize("solution_file,name", CASES, ids=[f"{p.stem}:{n}" for p, n in CASES])
+def test_planted_slips_get_their_likely_cause(solution_file, name):
+    checks = importlib.import_module(f"lessons.checks.{solution_file.stem}")
+    check = getattr(checks, "check_" + name.removeprefix("exercise_"))
+    solution = getattr(load_solution(solution_file), name)
+
+    problem = verdict(check, no_return)
+    assert problem and "returned None" in problem and "return" in problem, problem
+    problem = verdict(check, long_meets_float)
+    assert problem and "dtype mismatch" in problem and "long_meets_float" not in problem, problem
+    assert "`return positions @ torch.rand(4)" in problem, f"the learner's line is not quoted: {problem}"
+    problem = verdict(check, shapes_do_not_broadcast)
+    assert problem and "shape mismatch" in problem, problem
+    assert "of shape (6, 3, 8, 8)" not in problem or "You were given" in problem, problem
+
+    answers = answers_of(check, solution)
+    if not all(isinstance(a, torch.Tensor) and a.is_floating_point() and a.dim() > 0 for a in answers):
+        return  # the answer is a number, a string, a list or an integer tensor: the shape and dtype slips do not apply
+
+    def extra_dimension(*args):
+        return solution(*args).unsqueeze(0)
+
+    problem = verdict(check, extra_dimension)
+    assert problem, f"an answer with an extra dimension passed the check of {name}"
+    shape = tuple(answers[0].shape)
+    assert str((1, *shape)) in problem and str(shape) in problem, f"both shapes should be named: {problem}"
+
+    def integer_answer(*args):
+        return (solution(*args) * 3).long()  # e.g. built on torch.arange and never converted: values rounded
+
+    problem = verdict(check, integer_answer)
+    assert problem and "integer" in problem, f"an integer answer to {name} got no dtype hint: {problem}"
+
+
+def test_lesson08_ema_update_in_place_fails():
+    checks = importlib.import_module("lessons.checks.08_training_a_text_to_image_model")
+
+    def in_place(ema_params, params, decay):
+        for e, p in zip(ema_params, params):
+            e.mul_(decay).add_(p, alpha=1 - decay)  # right values, but the inputs are overwritten
+        return ema_params
+
+    problem = verdict(checks.check_ema_update, in_place)
+    assert problem and "changed its inputs" in problem, problem
+
+
+def test_lesson15_quoted_span_first_span_only_fails():
+    checks = importlib.import_module("lessons.checks.15_prompts_paraphrases_and_positions")
+
+    def first_span_only(ids, quote_id):
+        is_quote = ids == quote_id
+        return (is_quote.cumsum(dim=1) == 1) | is_quote  # right for one quoted span, wrong for two
+
+    problem = verdict(checks.check_quoted_span, first_span_only)
+    assert problem and "count % 2 == 1" in problem, problem

@@ -5,7 +5,8 @@ import torch
 
 from minigptimage.schedule import NoiseSchedule
 
-from .compare import compare
+from .calling import call
+from .compare import comparable, compare
 
 
 def _betas(seed: int) -> torch.Tensor:
@@ -16,9 +17,9 @@ def _betas(seed: int) -> torch.Tensor:
 def check_alpha_bar(fn) -> str | None:
     betas = _betas(1)
     want = NoiseSchedule(betas).alphas_cumprod
-    got = fn(betas.clone())
+    got = call(fn, betas.clone())
     problem = compare(got, want, "your ᾱ", where=lambda i: f"at t = {i[0]}")
-    if problem and isinstance(got, torch.Tensor) and got.shape == want.shape:
+    if problem and comparable(got, want):
         if torch.allclose(got.to(want), torch.cumprod(betas, 0)):
             return problem + " — ᾱ_t is the product of the α_s = 1 − β_s, not of the β_s"
         if torch.allclose(got[1:].to(want), want[:-1]):
@@ -33,9 +34,9 @@ def check_q_sample(fn) -> str | None:
     noise = torch.randn(6, 3, 8, 8, generator=g)
     t = torch.tensor([0, 1, 50, 300, 700, 999])
     want = schedule.q_sample(x0, t, noise=noise)
-    got = fn(x0.clone(), t.clone(), noise.clone(), schedule.alphas_cumprod.clone())
+    got = call(fn, x0.clone(), t.clone(), noise.clone(), schedule.alphas_cumprod.clone())
     problem = compare(got, want, "your x_t", where=lambda i: f"for item {i[0]} (t = {int(t[i[0]])})")
-    if problem and isinstance(got, torch.Tensor) and got.shape == want.shape:
+    if problem and comparable(got, want):
         ab = schedule.alphas_cumprod[t].reshape(-1, 1, 1, 1).float()
         if torch.allclose(got.float(), ab * x0 + (1 - ab) * noise, atol=1e-5):
             return problem + " — the coefficients are square roots: √ᾱ_t and √(1 − ᾱ_t)"
@@ -46,8 +47,8 @@ def check_posterior_variance(fn) -> str | None:
     betas = _betas(3)
     schedule = NoiseSchedule(betas)
     want = schedule.posterior_variance
-    got = fn(betas.clone(), schedule.alphas_cumprod.clone())
+    got = call(fn, betas.clone(), schedule.alphas_cumprod.clone())
     problem = compare(got, want, "your β̃", where=lambda i: f"at t = {i[0]}")
-    if problem and isinstance(got, torch.Tensor) and got.shape == want.shape and torch.allclose(got[1:], want[1:]):
+    if problem and comparable(got, want) and torch.allclose(got[1:], want[1:]):
         return problem + " — only t = 0 is off: take ᾱ of 'the step before 0' to be 1, so β̃_0 = 0"
     return problem

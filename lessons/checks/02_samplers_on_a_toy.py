@@ -6,6 +6,7 @@ import torch
 from minigptimage.samplers import DDIMSampler
 from minigptimage.schedule import NoiseSchedule
 
+from .calling import call
 from .compare import compare
 
 
@@ -13,7 +14,7 @@ def check_timesteps(fn) -> str | None:
     for T, n in ((1000, 20), (1000, 5), (1000, 3), (1000, 7), (100, 100), (10, 1)):
         for spacing in ("leading", "trailing"):
             want = DDIMSampler(NoiseSchedule.linear(T), n, spacing=spacing).timesteps.tolist()
-            got = fn(T, n, spacing)
+            got = call(fn, T, n, spacing)
             got = got.tolist() if isinstance(got, torch.Tensor) else list(got)
             if len(got) != len(want):
                 return f"for T = {T}, n = {n}, {spacing}: you gave {len(got)} timesteps, expected {n}"
@@ -38,7 +39,7 @@ def _step_inputs(seed: int):
 def check_ddim_step(fn) -> str | None:
     schedule, t, ab, ab_prev, eps_pred, x_t = _step_inputs(1)
     want = DDIMSampler(schedule, 20).step(eps_pred, t, x_t)  # T//n = 50, as t_prev above
-    got = fn(eps_pred.clone(), x_t.clone(), ab.clone(), ab_prev.clone())
+    got = call(fn, eps_pred.clone(), x_t.clone(), ab.clone(), ab_prev.clone())
     return compare(got, want, "your x_{t'}", atol=1e-4,
                    where=lambda i: f"for the step from t = {int(t[i[0]])} to t' = {int(t[i[0]]) - 50}"
                    + (" (ᾱ_{t'} = 1: you land on x₀ itself)" if int(t[i[0]]) < 50 else ""))
@@ -49,7 +50,7 @@ def check_elbo_weight(fn) -> str | None:
     t = torch.arange(1, 1000)
     want = schedule.betas[t] ** 2 / (2 * schedule.posterior_variance[t] * schedule.alphas[t]
                                       * (1 - schedule.alphas_cumprod[t]))  # DDPM eq. (12)
-    got = fn(schedule.betas.clone(), schedule.alphas_cumprod.clone())
+    got = call(fn, schedule.betas.clone(), schedule.alphas_cumprod.clone())
     if isinstance(got, torch.Tensor) and got.shape == (1000,):
         return "your λ has 1000 values; expected 999, for t = 1 … 999 (λ_0 is infinite, since β̃_0 = 0)"
     return compare(got, want, "your λ", where=lambda i: f"at t = {i[0] + 1}")
@@ -59,6 +60,6 @@ def check_eps_from_x0(fn) -> str | None:
     schedule, t, ab, _, x0_pred, x_t = _step_inputs(3)
     t, ab, x0_pred, x_t = t[:-1], ab[:-1], x0_pred[:-1], x_t[:-1]  # not t = 0, where √(1−ᾱ_0) is tiny
     want = schedule.x0_to_eps(x0_pred, x_t, t)
-    got = fn(x0_pred.clone(), x_t.clone(), ab.clone())
+    got = call(fn, x0_pred.clone(), x_t.clone(), ab.clone())
     return compare(got, want, "your ε̂", atol=1e-4, rtol=1e-3,
                    where=lambda i: f"at t = {int(t[i[0]])} (ᾱ = {float(ab[i[0]]):.3g})")

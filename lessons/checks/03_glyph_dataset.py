@@ -6,13 +6,15 @@ import torch
 from minigptimage import layout
 from minigptimage.glyphs import COLORS, GlyphDataset, contrast_ratio
 
+from .calling import call
+
 
 def check_contrast_ratio(fn) -> str | None:
     pairs = [("white", "black"), ("black", "white"), ("yellow", "blue"), ("red", "green"), ("orange", "purple")]
     for a, b in pairs + [((128, 128, 128), (10, 10, 10))]:
         rgb1, rgb2 = (COLORS[a], COLORS[b]) if isinstance(a, str) else (a, b)
         want = contrast_ratio(rgb1, rgb2)
-        got = fn(tuple(rgb1), tuple(rgb2))
+        got = call(fn, tuple(rgb1), tuple(rgb2))
         try:
             got = float(got)
         except (TypeError, ValueError):
@@ -29,7 +31,7 @@ def check_box_from_mask(fn) -> str | None:
     ds = GlyphDataset("train", 6, seed=11)
     for i in range(6):
         item = ds[i]
-        got = fn(item.mask.clone())
+        got = call(fn, item.mask.clone())
         try:
             got = tuple(int(v) for v in got)
         except (TypeError, ValueError):
@@ -50,7 +52,7 @@ def check_caption(fn) -> str | None:
     cases = [("CAT", "red", "white", "top left"), ("hello world", "yellow", "blue", "bottom"),
              ("R2D2", "white", "black", "center"), ("Kiwi", "black", "orange", "right")]
     for text, fg, bg, region in cases:
-        caption = fn(text, fg, bg, region)
+        caption = call(fn, text, fg, bg, region)
         if not isinstance(caption, str):
             return f"your function should return a string, got {type(caption).__name__}"
         try:

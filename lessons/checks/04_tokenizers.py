@@ -5,12 +5,14 @@ import torch
 
 from minigptimage.tokenizer import PROMPT_WORDS, CharTokenizer
 
+from .calling import call
+
 TEXTS = ['the word "CAT" in red', 'a sign that says "R2D2" on blue', '"hello world"', "x"]
 
 
 def check_encode(fn) -> str | None:
     want_ids, want_mask = CharTokenizer().encode(TEXTS, 40)
-    got = fn(list(TEXTS), 40)
+    got = call(fn, list(TEXTS), 40)
     if not (isinstance(got, tuple) and len(got) == 2):
         return "your function should return a pair (ids, mask)"
     ids, mask = got
@@ -35,7 +37,7 @@ def check_encode(fn) -> str | None:
 def check_decode(fn) -> str | None:
     ids, _ = CharTokenizer().encode(TEXTS, 40)
     for b, text in enumerate(TEXTS):
-        got = fn(ids[b].clone())
+        got = call(fn, ids[b].clone())
         if got != text:
             return f"decoding text {b}: you gave {got!r}, expected {text!r}" + (
                 " — drop the specials (ids 0–3)" if isinstance(got, str) and len(got) > len(text) else "")
@@ -48,7 +50,7 @@ def check_hybrid_pieces(fn) -> str | None:
                  'yellow text, black background: "OK"', '"in the center" written in green'):
         want = tokenizer.tokens(tokenizer.encode([text], 80)[0][0])
         want = [t for t in want if t not in ("<pad>", "<bos>", "<eos>")]
-        got = fn(text, PROMPT_WORDS)
+        got = call(fn, text, PROMPT_WORDS)
         got = list(got) if isinstance(got, (list, tuple)) else got
         if got != want:
             if not isinstance(got, list):

@@ -6,15 +6,16 @@ import torch.nn.functional as F
 
 from minigptimage.unet import timestep_embedding
 
-from .compare import compare
+from .calling import call
+from .compare import comparable, compare
 
 
 def check_timestep_embedding(fn) -> str | None:
     t = torch.tensor([0, 1, 10, 250, 999])
     for dim in (8, 32):
         want = timestep_embedding(t, dim)
-        got = fn(t.clone(), dim)
-        if isinstance(got, torch.Tensor) and got.shape == want.shape and torch.allclose(
+        got = call(fn, t.clone(), dim)
+        if comparable(got, want) and torch.allclose(
                 got, torch.cat([want[:, dim // 2:], want[:, :dim // 2]], 1), atol=1e-5):
             return f"for dim = {dim}: your halves are swapped — the cosines come first, then the sines"
         problem = compare(got, want, f"your embedding (dim = {dim})", atol=1e-4,
@@ -30,10 +31,10 @@ def check_adagn(fn) -> str | None:
     h = torch.randn(2, 8, 4, 4, generator=g) * 3 + 1  # (B, C, h, w)
     gamma, beta = torch.randn(2, 8, 1, 1, generator=g), torch.randn(2, 8, 1, 1, generator=g)
     want = F.group_norm(h, 4) * (1 + gamma) + beta
-    got = fn(h.clone(), gamma.clone(), beta.clone(), 4)
+    got = call(fn, h.clone(), gamma.clone(), beta.clone(), 4)
     problem = compare(got, want, "your AdaGN output", atol=1e-4,
                       where=lambda i: f"for item {i[0]}, channel {i[1]} (group {i[1] // 2} of 4)")
-    if problem and isinstance(got, torch.Tensor) and got.shape == want.shape:
+    if problem and comparable(got, want):
         if torch.allclose(got, F.group_norm(h, 4) * gamma + beta, atol=1e-4):
             return problem + " — the scale is (1 + γ), so that γ = 0 leaves the normalised features unchanged"
         if torch.allclose(got, h * (1 + gamma) + beta, atol=1e-4):
@@ -47,8 +48,8 @@ def check_pooled_context(fn) -> str | None:
     mask = torch.tensor([[True] * 6, [True] * 3 + [False] * 3, [True] + [False] * 5])
     keep = mask[..., None].float()
     want = (context * keep).sum(1) / keep.sum(1)
-    got = fn(context.clone(), mask.clone())
+    got = call(fn, context.clone(), mask.clone())
     problem = compare(got, want, "your pooled prompt", atol=1e-5, where=lambda i: f"for prompt {i[0]}, feature {i[1]}")
-    if problem and isinstance(got, torch.Tensor) and got.shape == want.shape and torch.allclose(got, context.mean(1)):
+    if problem and comparable(got, want) and torch.allclose(got, context.mean(1)):
         return problem + " — padding tokens were averaged in: average only where context_mask is True"
     return problem

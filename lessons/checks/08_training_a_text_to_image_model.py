@@ -5,7 +5,8 @@ import torch
 
 from minigptimage.schedule import NoiseSchedule
 
-from .compare import compare
+from .calling import call
+from .compare import comparable, compare
 
 TIMESTEPS = torch.tensor([0, 1, 100, 500, 900, 999])  # one per item: both ends of the schedule and between
 
@@ -25,9 +26,9 @@ def check_v_target(fn) -> str | None:
     schedule = NoiseSchedule.cosine(1000)
     x0, noise = _latents(8)
     want = schedule.get_v(x0, noise, TIMESTEPS)
-    got = fn(x0.clone(), noise.clone(), TIMESTEPS.clone(), schedule.alphas_cumprod.clone())
+    got = call(fn, x0.clone(), noise.clone(), TIMESTEPS.clone(), schedule.alphas_cumprod.clone())
     problem = compare(got, want, "your v", where=_where)
-    if problem and isinstance(got, torch.Tensor) and got.shape == want.shape:
+    if problem and comparable(got, want):
         if torch.allclose(got.float(), schedule.get_v(noise, x0, TIMESTEPS), atol=1e-5):
             return problem + " — x₀ and ε are swapped: v = √ᾱ_t·ε − √(1−ᾱ_t)·x₀ (ε goes with √ᾱ_t)"
         if torch.allclose(got.float(), -want, atol=1e-5):
@@ -44,9 +45,9 @@ def check_x0_from_v(fn) -> str | None:
     x_t = schedule.q_sample(x0, TIMESTEPS, noise=noise)
     v = schedule.get_v(x0, noise, TIMESTEPS) + 0.1 * torch.randn(x0.shape, generator=torch.Generator().manual_seed(1))
     want = schedule.v_to_x0(v, x_t, TIMESTEPS)  # a network's v̂ is never exact: x̂₀ then differs from x₀
-    got = fn(v.clone(), x_t.clone(), TIMESTEPS.clone(), schedule.alphas_cumprod.clone())
+    got = call(fn, v.clone(), x_t.clone(), TIMESTEPS.clone(), schedule.alphas_cumprod.clone())
     problem = compare(got, want, "your x̂₀", where=_where)
-    if problem and isinstance(got, torch.Tensor) and got.shape == want.shape:
+    if problem and comparable(got, want):
         ab = schedule.alphas_cumprod[TIMESTEPS].reshape(-1, 1, 1, 1).float()
         if torch.allclose(got.float(), (1 - ab).sqrt() * x_t + ab.sqrt() * v, atol=1e-4):
             return problem + " — that is ε̂ = √(1−ᾱ)·x_t + √ᾱ·v̂; x̂₀ is √ᾱ·x_t − √(1−ᾱ)·v̂"
@@ -57,16 +58,18 @@ def check_ema_update(fn) -> str | None:
     g = torch.Generator().manual_seed(10)
     ema = [torch.randn(3, 4, generator=g), torch.randn(5, generator=g)]
     params = [torch.randn(3, 4, generator=g), torch.randn(5, generator=g)]
-    before = [p.clone() for p in ema + params]
-    got = fn([e.clone() for e in ema], [p.clone() for p in params], 0.9)
+    before = [p.clone() for p in ema + params]  # what the inputs hold before the call
+    got = call(fn, ema, params, 0.9)  # the tensors themselves: an in-place update shows in them afterwards
+    if any(not torch.equal(a, b) for a, b in zip(before, ema + params)):
+        return ("your function changed its inputs (an in-place update such as mul_, add_, lerp_ or copy_, or "
+                "`e *= decay`): return new tensors and leave ema_params and params as they were")
+    ema, params = before[:2], before[2:]
     if not isinstance(got, (list, tuple)) or len(got) != len(ema):
         return f"return a list of {len(ema)} tensors, one per parameter; got {type(got).__name__}"
     for k, (g_k, e, p) in enumerate(zip(got, ema, params)):
         problem = compare(g_k, e.lerp(p, 1 - 0.9), f"your averaged parameter {k} (decay 0.9)")
         if problem:
-            if isinstance(g_k, torch.Tensor) and g_k.shape == e.shape and torch.allclose(g_k, e.lerp(p, 0.9)):
+            if comparable(g_k, e) and torch.allclose(g_k, e.lerp(p, 0.9)):
                 return problem + " — decay and 1 − decay are swapped: the average should keep 90% of θ_ema"
             return problem
-    if any(not torch.equal(a, b) for a, b in zip(before, ema + params)):
-        return "your function changed its inputs; return new tensors instead"
     return None

@@ -7,7 +7,8 @@ import torch
 
 from minigptimage.samplers import classifier_free_guidance
 
-from .compare import compare
+from .calling import call
+from .compare import comparable, compare
 
 
 def _outputs(seed: int):
@@ -18,12 +19,12 @@ def _outputs(seed: int):
 def check_guidance(fn) -> str | None:
     cond, uncond = _outputs(9)
     for scale in (0.0, 1.0, 2.5, 7.0):
-        got = fn(cond.clone(), uncond.clone(), scale)
+        got = call(fn, cond.clone(), uncond.clone(), scale)
         problem = compare(got, classifier_free_guidance(cond, uncond, scale), f"your guided output at s = {scale:g}")
         if problem:
-            if scale == 0.0 and isinstance(got, torch.Tensor) and torch.allclose(got, cond):
+            if scale == 0.0 and comparable(got, cond) and torch.allclose(got, cond):
                 return problem + " — at s = 0 the result should be the unconditional prediction"
-            if isinstance(got, torch.Tensor) and got.shape == cond.shape and \
+            if comparable(got, cond) and \
                     torch.allclose(got, cond + scale * (uncond - cond), atol=1e-5):
                 return problem + " — cond and uncond are swapped: start from out_uncond, move towards out_cond"
             return problem
@@ -33,10 +34,10 @@ def check_guidance(fn) -> str | None:
 def check_guidance_paper(fn) -> str | None:
     cond, uncond = _outputs(10)
     for w in (0.0, 1.0, 3.0):
-        got = fn(cond.clone(), uncond.clone(), w)
+        got = call(fn, cond.clone(), uncond.clone(), w)
         problem = compare(got, classifier_free_guidance(cond, uncond, 1 + w), f"your (1 + w)·ε(c) − w·ε at w = {w:g}")
         if problem:
-            if isinstance(got, torch.Tensor) and got.shape == cond.shape and \
+            if comparable(got, cond) and \
                     torch.allclose(got, classifier_free_guidance(cond, uncond, w), atol=1e-5):
                 return problem + " — that is our formula with s = w; the paper's w = 0 is the plain conditional model"
             return problem
@@ -48,7 +49,7 @@ def check_diversity(fn) -> str | None:
     images = torch.rand(5, 3, 16, 16, generator=g) * 2 - 1  # (N, 3, H, W)
     flat = images.flatten(1).double()  # (N, D)
     want = (torch.pdist(flat) / math.sqrt(flat.shape[1])).mean()
-    got = fn(images.clone())
+    got = call(fn, images.clone())
     if isinstance(got, (float, int)):
         got = torch.tensor(float(got))
     problem = compare(got, want, "your diversity of 5 random images", where=lambda i: "(one number)")
@@ -60,7 +61,7 @@ def check_diversity(fn) -> str | None:
             return problem + " — that is the Euclidean distance; divide by √(number of values) for the RMS difference"
     if got is not None and isinstance(got, torch.Tensor) and got.dim() != 0:
         return f"return one number (a 0-d tensor), not a tensor of shape {tuple(got.shape)}"
-    two = fn(images[:2].clone())
+    two = call(fn, images[:2].clone())
     two = torch.tensor(float(two)) if isinstance(two, (float, int)) else two
     return compare(two, (images[0] - images[1]).pow(2).mean().sqrt(), "your diversity of two images",
                    where=lambda i: "(one number)")

@@ -6,7 +6,8 @@ import torch
 from minigptimage.samplers import DDIMSampler
 from minigptimage.schedule import NoiseSchedule
 
-from .compare import compare
+from .calling import call
+from .compare import comparable, compare
 
 
 def check_ddim_step(fn) -> str | None:
@@ -20,10 +21,10 @@ def check_ddim_step(fn) -> str | None:
         alpha_bar = float(schedule.alphas_cumprod[t])
         alpha_bar_prev = float(schedule.alphas_cumprod[t_prev]) if t_prev >= 0 else 1.0
         want = sampler.step(v_pred, t, x_t)
-        got = fn(v_pred.clone(), x_t.clone(), alpha_bar, alpha_bar_prev)
+        got = call(fn, v_pred.clone(), x_t.clone(), alpha_bar, alpha_bar_prev)
         problem = compare(got, want, f"your x_prev for the step t = {t} -> {t_prev}", atol=1e-4)
         if problem:
-            if isinstance(got, torch.Tensor) and got.shape == want.shape:
+            if comparable(got, want):
                 x0 = alpha_bar ** 0.5 * x_t - (1 - alpha_bar) ** 0.5 * v_pred
                 if torch.allclose(got, x0, atol=1e-4):
                     return problem + " — that is x̂₀; re-noise it to ᾱ_prev: √ᾱ_prev·x̂₀ + √(1−ᾱ_prev)·ε̂"
@@ -42,11 +43,11 @@ def check_ddim_sigma(fn) -> str | None:
         ab, ab_prev = schedule.alphas_cumprod[t], schedule.alphas_cumprod[t_prev]
         for eta in (0.0, 0.5, 1.0):
             want = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()
-            got = fn(ab.clone(), ab_prev.clone(), eta)
+            got = call(fn, ab.clone(), ab_prev.clone(), eta)
             problem = compare(got, want, f"your σ with η = {eta:g} and steps of {ratio}",
                               where=lambda i: f"at t = {int(t[i[0]])}")
             if problem:
-                if isinstance(got, torch.Tensor) and got.shape == want.shape and \
+                if comparable(got, want) and \
                         torch.allclose(got.double(), eta * (1 - ab / ab_prev).sqrt()):
                     return problem + " — the factor √((1−ᾱ_prev)/(1−ᾱ_t)) is missing"
                 return problem
@@ -64,10 +65,10 @@ def check_ddim_step_eta(fn) -> str | None:
             alpha_bar = float(schedule.alphas_cumprod[t])
             alpha_bar_prev = float(schedule.alphas_cumprod[t_prev]) if t_prev >= 0 else 1.0
             want = sampler.step(v_pred, t, x_t, noise=noise)
-            got = fn(v_pred.clone(), x_t.clone(), alpha_bar, alpha_bar_prev, eta, noise.clone())
+            got = call(fn, v_pred.clone(), x_t.clone(), alpha_bar, alpha_bar_prev, eta, noise.clone())
             problem = compare(got, want, f"your x_prev with η = {eta:g} for the step t = {t} -> {t_prev}", atol=1e-4)
             if problem:
-                if eta > 0 and isinstance(got, torch.Tensor) and got.shape == want.shape:
+                if eta > 0 and comparable(got, want):
                     x0 = alpha_bar ** 0.5 * x_t - (1 - alpha_bar) ** 0.5 * v_pred
                     eps = (1 - alpha_bar) ** 0.5 * x_t + alpha_bar ** 0.5 * v_pred
                     sigma = eta * ((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev)) ** 0.5

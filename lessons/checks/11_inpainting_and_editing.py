@@ -5,7 +5,8 @@ import torch
 
 from minigptimage.editing import latent_mask, region_psnr
 
-from .compare import compare
+from .calling import call
+from .compare import comparable, compare
 
 
 def _box_masks(seed: int, size: int = 16) -> torch.Tensor:
@@ -26,11 +27,11 @@ def check_repaint_merge(fn) -> str | None:
     alpha_bar_prev = 0.3
     known = alpha_bar_prev ** 0.5 * z0 + (1 - alpha_bar_prev) ** 0.5 * noise
     want = torch.where(mask, x_unknown, known)
-    got = fn(x_unknown.clone(), z0.clone(), noise.clone(), mask.clone(), alpha_bar_prev)
+    got = call(fn, x_unknown.clone(), z0.clone(), noise.clone(), mask.clone(), alpha_bar_prev)
     problem = compare(got, want, "your merged latent",
                       where=lambda i: f"for item {i[0]} at cell (row {i[2]}, column {i[3]}), "
                                       f"{'inside' if mask[i[0], 0, i[2], i[3]] else 'outside'} the mask")
-    if problem and isinstance(got, torch.Tensor) and got.shape == want.shape:
+    if problem and comparable(got, want):
         if torch.allclose(got, torch.where(mask, known, x_unknown)):
             return problem + " — the mask is inverted: True (1) means repaint, so take x_unknown there"
         if torch.allclose(got, torch.where(mask, x_unknown, z0)):
@@ -41,10 +42,10 @@ def check_repaint_merge(fn) -> str | None:
 def check_latent_mask(fn) -> str | None:
     masks = _box_masks(15, 16)  # (3, 1, 16, 16)
     want = latent_mask(masks, 4)  # (3, 1, 4, 4)
-    got = fn(masks.clone(), 4)
+    got = call(fn, masks.clone(), 4)
     problem = compare(got, want, "your latent mask",
                       where=lambda i: f"for item {i[0]} at cell (row {i[2]}, column {i[3]})")
-    if problem and isinstance(got, torch.Tensor) and got.shape == want.shape and \
+    if problem and comparable(got, want) and \
             bool((got.float() <= want).all()):
         return problem + " — a cell must be repainted when ANY of its pixels is; yours misses partly covered cells"
     return problem
@@ -57,9 +58,9 @@ def check_region_psnr(fn) -> str | None:
     region = _box_masks(17, 16)
     b = torch.where(region.bool(), b, b + 0.5 * torch.randn(a.shape, generator=g)).clamp(-1, 1)  # worse outside
     want = region_psnr(a, b, region)
-    got = fn(a.clone(), b.clone(), region.clone())
+    got = call(fn, a.clone(), b.clone(), region.clone())
     problem = compare(got, want, "your PSNR", where=lambda i: f"for image {i[0]}", atol=1e-3)
-    if problem and isinstance(got, torch.Tensor) and got.shape == want.shape:
+    if problem and comparable(got, want):
         if torch.allclose(got.double(), region_psnr(a, b, torch.ones_like(region)), atol=1e-3):
             return problem + " — that is the PSNR of the whole image; average only over the region's pixels"
     return problem

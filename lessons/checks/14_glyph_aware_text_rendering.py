@@ -5,6 +5,8 @@ from minigptimage.layout import parse_prompt
 from minigptimage.scoring import char_accuracy
 from minigptimage.tokenizer import split_words
 
+from .calling import call
+
 TEXTS = ['the word "the" in red on white, at the top', 'A title reading "Go 4" in blue letters on a yellow '
          'background.', 'red text "RED" on black', '"x-ray" near the bottom', 'a sign that says "on top"']
 
@@ -12,7 +14,7 @@ TEXTS = ['the word "the" in red on white, at the top', 'A title reading "Go 4" i
 def check_word_pieces(fn) -> str | None:
     for text in TEXTS:
         want = split_words(text)
-        got = fn(text)
+        got = call(fn, text)
         if not isinstance(got, (list, tuple)) or not all(isinstance(t, str) for t in got):
             return f"return a list of strings for {text!r}, got {type(got).__name__}"
         got = list(got)
@@ -36,7 +38,7 @@ CASES = [("HELLO", "red", "white", "top left"), ("sun 42", "blue", "yellow", "ce
 
 def check_caption(fn) -> str | None:
     for text, fg, bg, region in CASES:
-        caption = fn(text, fg, bg, region)
+        caption = call(fn, text, fg, bg, region)
         if not isinstance(caption, str):
             return f"return a string for {text!r}, got {type(caption).__name__}"
         try:
@@ -58,7 +60,7 @@ def check_char_accuracy(fn) -> str | None:
     for read, target in PAIRS:
         want = char_accuracy([read], [target]) if (read or target) else 1.0
         try:
-            got = float(fn(read, target))
+            got = float(call(fn, read, target))
         except (TypeError, ValueError):
             return f"return a number for ({read!r}, {target!r})"
         if abs(got - want) > 1e-9:

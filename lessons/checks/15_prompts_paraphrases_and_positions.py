@@ -9,19 +9,21 @@ from minigptimage.glyphs import COLORS, GlyphDataset
 from minigptimage.scoring import background_colour, glyph_colour
 from minigptimage.tokenizer import PROMPT_WORDS, CharTokenizer
 
+from .calling import call
 from .compare import compare
 
 CAPTIONS = ['a sign that says "HELLO" in red letters on a white background',
             'the text "blue sky" in yellow on a purple background',  # colour words inside the quotes
             'red text "A" on white', 'white background, red text: "KNOWLEDGE"',
-            'no quoted text at all, in red']
+            'no quoted text at all, in red',
+            'two signs, "OPEN" and "SHUT", in blue on white']  # two quoted spans: the second one counts too
 
 
 def check_quoted_span(fn) -> str | None:
     tokenizer = CharTokenizer(PROMPT_WORDS)
     ids, mask = tokenizer.encode(CAPTIONS, 80)  # (5, 80), padded after <eos>
     want = quoted_tokens(ids, tokenizer.quote_id)
-    got = fn(ids.clone(), tokenizer.quote_id)
+    got = call(fn, ids.clone(), tokenizer.quote_id)
     if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(want.shape):
         shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
         return f"return a (B, L) = {tuple(want.shape)} bool tensor, got {shape}"
@@ -38,6 +40,10 @@ def check_quoted_span(fn) -> str | None:
         return problem + " — the closing quote belongs to the span too (the count of quotes is even there)"
     if torch.equal(got, want & ~is_quote):
         return problem + " — the span includes both quote marks, not only the text between them"
+    later = (is_quote.cumsum(dim=1) > 2) & ~is_quote  # the text of a second quoted span
+    if bool(want[later].any()) and not bool(got[later].any()):
+        return problem + (" — only the first quoted span is marked: a prompt can quote twice; a token is inside"
+                          " a span when the count of quotes up to it is odd (count % 2 == 1), not when it is 1")
     return problem
 
 
@@ -45,10 +51,13 @@ def check_rotary(fn) -> str | None:
     g = torch.Generator().manual_seed(3)
     x = torch.randn(2, 3, 6, 8, generator=g, dtype=torch.float64)  # (B, H, T, D)
     positions = torch.tensor([[0, 1, 2, 3, 4, 5], [0, 1, 1.25, 1.5, 1.75, 3]], dtype=torch.float64)  # (B, T)
-    got = fn(x.clone(), positions.clone())
+    got = call(fn, x.clone(), positions.clone())
     if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(x.shape):
         shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
         return f"your rotated tensor should have the input's shape {tuple(x.shape)}, got {shape}"
+    if not got.is_floating_point():
+        return (f"your rotated tensor is an integer (or bool) tensor, {got.dtype}: cos and sin of the angles are "
+                "fractions — keep x's float dtype (an integer tensor such as torch.arange crept in? use .float())")
     got = got.to(torch.float64)
     if not torch.allclose(got[:, :, 0], x[:, :, 0], atol=1e-9):
         return "position 0 should leave a token unchanged (a rotation by the angle 0·θ_i)"
@@ -57,8 +66,8 @@ def check_rotary(fn) -> str | None:
                "the angle position·θ_i, (a, b) → (a·cos − b·sin, a·sin + b·cos)"
     # 1. The property RoPE is for: shift every position by s and the scores q_m·k_n stay the same.
     q, k = x, torch.randn(x.shape, generator=g, dtype=torch.float64)
-    scores = fn(q.clone(), positions.clone()) @ fn(k.clone(), positions.clone()).transpose(-2, -1)  # (B, H, T, T)
-    shifted = fn(q.clone(), positions + 7.5) @ fn(k.clone(), positions + 7.5).transpose(-2, -1)
+    scores = call(fn, q.clone(), positions.clone()) @ call(fn, k.clone(), positions.clone()).transpose(-2, -1)  # (B, H, T, T)
+    shifted = call(fn, q.clone(), positions + 7.5) @ call(fn, k.clone(), positions + 7.5).transpose(-2, -1)
     if not torch.allclose(scores.to(torch.float64), shifted.to(torch.float64), atol=1e-6):
         return "the scores q·k change when both positions shift by the same 7.5: rotate q and k with the same " \
                "angles position·θ_i, so that only the offset between their positions is left in q·k"
@@ -99,7 +108,7 @@ def check_binding(fn) -> str | None:
     for image, shows, fg, bg in cases:
         drawn = glyph_colour(image), background_colour(image)
         want = "bound" if drawn == (fg, bg) else "swapped" if drawn == (bg, fg) else "wrong"
-        got = fn(image.clone(), fg, bg)
+        got = call(fn, image.clone(), fg, bg)
         if got != want:
             return (f"an image of {shows} asked for as {fg} on {bg}: yours says {got!r}, expected {want!r} "
                     f"(scoring reads text {drawn[0]}, background {drawn[1]})"
