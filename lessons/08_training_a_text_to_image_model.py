@@ -56,8 +56,8 @@ from minigptimage.pipeline import TINY_DATA, MiniGPTImage
 from minigptimage.plots import fast_mode, image_grid, loss_curve, output_dir
 from minigptimage.reader import GlyphReader
 from minigptimage.tokenizer import trim_padding
-from minigptimage.train import (TrainConfig, Trainer, checkpoints, data_batch, diffusion_loss, draw_randomness,
-                                drop_condition)
+from minigptimage.train import (TrainConfig, checkpoints, data_batch, diffusion_loss, draw_randomness,
+                                drop_condition, train_run)
 from minigptimage.vae import VAE
 
 import importlib  # noqa: E402  (the exercise checks live in lessons/checks/, next to this file)
@@ -252,15 +252,15 @@ def held_out_loss(m: MiniGPTImage) -> float:
 
 
 untrained_loss = held_out_loss(run_model)
-trainer = Trainer(run_model, cfg, run_dir, preset=preset, keep=1000, log=print)
-trainer.vae_done = True  # as `--vae`: no VAE phase
 fixed_steps = os.environ.get("MINIGPTIMAGE_TRAIN_STEPS")  # e.g. 2588: what 10 minutes buy on an idle 2-core CPU
+recipe = dataclasses.asdict(cfg)  # the recipe above, field by field
+# the command's own setup and loop (train.train_run); vae=: as `--vae`, no VAE phase
 if FAST:
-    trainer.run(total_steps=16, save_every=8)
+    trainer = train_run(preset, run_dir, steps=16, save_every=8, vae=model.vae, keep=1000, **recipe)
 elif fixed_steps:  # a busy machine: the same run as an idle one, however long it takes
-    trainer.run(total_steps=int(fixed_steps), save_every=250)
+    trainer = train_run(preset, run_dir, steps=int(fixed_steps), save_every=250, vae=model.vae, keep=1000, **recipe)
 else:
-    trainer.run(minutes=10, save_every=250)
+    trainer = train_run(preset, run_dir, minutes=10, save_every=250, vae=model.vae, keep=1000, **recipe)
 losses = trainer.losses
 loss_curve(losses, OUT / "lesson08_loss.png", title=f"{preset}: training loss (v, one batch per step)")
 window = max(1, len(losses) // 6)

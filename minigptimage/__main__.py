@@ -269,9 +269,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .pipeline import MiniGPTImage
-    import torch
-    from .train import Trainer, TrainConfig, load_vae, newest_good_checkpoint, setup_distributed
+    from .train import train_run
     if args.steps is not None and args.steps < 1:
         raise UsageError(f"--steps: expected a positive number of steps, got {args.steps}")
     if args.minutes is not None and not 0 < args.minutes <= 10000:
@@ -282,34 +280,11 @@ def cmd_train(args) -> int:
         raise UsageError("--batch-size must be ≥ 1 and --warmup-steps ≥ 0")
     if args.lr is not None and not 0 < args.lr < 1:  # also refuses nan
         raise UsageError(f"--lr: expected a learning rate between 0 and 1, got {args.lr}")
-    minutes = 10.0 if args.steps is None and args.minutes is None else args.minutes
-    cfg = TrainConfig.preset(args.preset)
-    overrides = {"batch_size": args.batch_size, "lr": args.lr, "warmup_steps": args.warmup_steps,
-                 "vae_steps": args.vae_steps, "seed": args.seed,
-                 "latent_cache": args.latent_cache, "min_snr_gamma": args.min_snr_gamma}
-    for name, value in overrides.items():
-        if value is not None:
-            setattr(cfg, name, value)
-    cfg.precision = args.precision
-    rank, world, device = setup_distributed(str(args.device))
-    say = print if rank == 0 else (lambda *a: None)
-    model = MiniGPTImage.from_preset(args.preset, seed=cfg.seed).to(device)
-    trainer = Trainer(model, cfg, args.out, preset=args.preset, keep=args.keep, log=say, rank=rank, world=world)
-    found = newest_good_checkpoint(args.out, log=say) if args.resume else None
-    if args.resume and found is None:
-        say(f"no checkpoint to resume in {args.out}; starting fresh")
-    if found is not None:
-        trainer.restore(found[1])
-        say(f"resuming from {found[0]} at step {trainer.step}")
-    elif args.vae is not None:
-        model.vae.load_state_dict(load_vae(args.vae).state_dict())
-        trainer.vae_done = True
-    start = time.monotonic()
-    path = trainer.run(total_steps=args.steps, minutes=minutes, save_every=args.save_every,
-                       on_save=lambda t: write_training_figures(t, Path(args.out)))
-    say(f"trained to step {trainer.step} in {time.monotonic() - start:.0f} s; checkpoint {path}")
-    if world > 1:
-        torch.distributed.destroy_process_group()
+    train_run(args.preset, args.out, steps=args.steps, minutes=args.minutes, save_every=args.save_every,
+              on_save=lambda t: write_training_figures(t, Path(args.out)), vae=args.vae, resume=args.resume,
+              device=args.device, precision=args.precision, keep=args.keep, batch_size=args.batch_size, lr=args.lr,
+              warmup_steps=args.warmup_steps, vae_steps=args.vae_steps, seed=args.seed,
+              latent_cache=args.latent_cache, min_snr_gamma=args.min_snr_gamma)
     return 0
 
 

@@ -11,6 +11,8 @@ from minigptimage import train as train_module
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.train import (TrainConfig, Trainer, TrainingError, checkpoints, data_batch, diffusion_loss,
                                 drop_condition, loss_weight, lr_at, newest_good_checkpoint, training_items)
+from minigptimage import training_data
+from minigptimage.training_data import cache_size
 
 QUIET = dict(log=lambda m: None)
 
@@ -311,3 +313,25 @@ def test_a_process_killed_in_the_middle_of_a_save_leaves_the_old_checkpoint_to_r
     assert target.read_bytes() == before
     path, ckpt = newest_good_checkpoint(tmp_path, **QUIET)
     assert path == target and ckpt["train_state"]["step"] == 2
+
+
+def test_the_loss_is_float32_on_the_device(tmp_path):
+    """The schedule's tables are float64 (schedule.py); the loss that reaches the device must not be."""
+    trainer = micro_trainer(tmp_path, min_snr_gamma=5.0)  # the SNR weights are indexed from the float64 table
+    loss = diffusion_loss(trainer.model, data_batch(trainer.dataset, 0, 2), trainer.cfg, torch.Generator())
+    assert loss.dtype == torch.float32
+
+
+def test_a_short_run_renders_only_the_cache_it_reads_and_a_vae_phase_no_longer_than_itself(tmp_path, monkeypatch):
+    assert cache_size(20000, 40, 32) == 1280                      # 40 steps of 32 = 1,280 items: 5 chunks of 256
+    assert cache_size(20000, 41, 32) == 1536                      # rounded up to whole chunks
+    assert cache_size(20000, 40, 32, world=2) == 2560             # every rank's items
+    assert cache_size(20000, 10**6, 32) == 20000 and cache_size(20000, None, 32) == 20000  # long or timed
+    assert cache_size(0, 40, 32) == 0                             # no cache asked: none
+    monkeypatch.setattr(training_data, "CHUNK", 4)                # (a small chunk and PCA sample keep this fast)
+    monkeypatch.setattr(train_module, "PCA_ITEMS", 16)
+    said = []
+    trainer = micro_trainer(tmp_path, latent_cache=20000, vae_steps=50, batch_size=2)
+    trainer.log = said.append
+    trainer.run(total_steps=3)                                     # reads 6 items: 2 chunks of 4
+    assert len(trainer.cache) == 8 and "training the VAE for 3 steps" in said

@@ -35,7 +35,7 @@ import torch
 from minigptimage.devices import describe, resolve_device, resolve_precision
 from minigptimage.evaluate import evaluate, evaluation_samples
 from minigptimage.pipeline import PRETRAINED, TINY_DATA, MiniGPTImage
-from minigptimage.train import Trainer, TrainConfig, load_vae
+from minigptimage.train import Trainer, make_trainer
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = ("torch", "numpy", "matplotlib", "PIL", "tqdm", "pytest", "hypothesis")  # requirements.txt's imports
@@ -86,14 +86,12 @@ def gpu_tests() -> str:
 
 def train(preset: str, device, precision: str, out: Path, cfg: CheckConfig, steps=None, minutes=None,
           batch=None) -> tuple[Trainer, dict]:
-    """A run as ``train --preset P --vae tiny_data/vae.pt`` does it, with the cache and the steps timed apart."""
-    tc = TrainConfig.preset(preset)
-    tc.precision, tc.latent_cache, tc.render_workers = precision, cfg.cache, cfg.render_workers
-    tc.batch_size = batch or tc.batch_size
-    model = MiniGPTImage.from_preset(preset, seed=tc.seed).to(device)
-    model.vae.load_state_dict(load_vae(TINY_DATA / "vae.pt").state_dict())
-    trainer = Trainer(model, tc, out, preset=preset, keep=1, log=lambda m: None)
-    trainer.vae_done = True
+    """A run as ``train --preset P --vae tiny_data/vae.pt`` does it (``make_trainer``), with the cache (all
+    ``cfg.cache`` items: the full recipe's) and the steps timed apart."""
+    trainer = make_trainer(preset, out, vae=TINY_DATA / "vae.pt", device=str(device), precision=precision, keep=1,
+                           log=lambda m: None, latent_cache=cfg.cache, render_workers=cfg.render_workers,
+                           batch_size=batch)
+    tc = trainer.cfg
     with contextlib.redirect_stderr(io.StringIO()):  # tqdm's bars would bury the table
         _, cache_s = timed(trainer.start_diffusion_phase)
         if minutes is not None:
