@@ -130,8 +130,8 @@ MUTANTS = [
            'ckpt["weights"][name] = {k: v.detach().cpu() for k, v in module.state_dict().items()}', "pass",
            T_TRAIN_FAST),
     Mutant("train: checkpoint written straight to its path", TR,
-           'path = atomic_save(self.state(total_steps), self.out_dir / f"ckpt_{self.step:07d}.pt")',
-           'path = self.out_dir / f"ckpt_{self.step:07d}.pt"\n        torch.save(self.state(total_steps), path)',
+           'path = atomic_save(ckpt, self.out_dir / f"ckpt_{self.step:07d}.pt")',
+           'path = self.out_dir / f"ckpt_{self.step:07d}.pt"\n        torch.save(ckpt, path)',
            T_TRAIN_FAST),
     Mutant("train: resume loads the raw weights into the EMA", TR,
            'self.ema[n].load_state_dict(ckpt["weights"][n])', 'self.ema[n].load_state_dict(ts["raw"][n])',
@@ -156,8 +156,8 @@ MUTANTS = [
            "    real = mask.any(dim=0).nonzero()  # columns that hold a real token in some row\n"
            "    end = int(real.max()) + 1 if len(real) else 0\n",
            "    end = int(mask.sum(dim=1).max()) if mask.numel() else 0\n", ("tests/test_tokenizer.py", "-k", "trim")),
-    Mutant("cli: --resume ignored", "minigptimage/__main__.py",
-           "found = newest_good_checkpoint(args.out, log=say) if args.resume else None", "found = None",
+    Mutant("train: make_trainer ignores --resume", TR,
+           "found = newest_good_checkpoint(out_dir, log=say) if resume else None", "found = None",
            ("tests/test_cli.py", "-k", "resume")),
 ]
 
