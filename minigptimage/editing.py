@@ -1,20 +1,24 @@
-"""Editing with a trained MiniGPTImage: repaint a masked region (RePaint) or redraw a whole image (SDEdit).
+"""The editing loops: repaint a masked region (RePaint) or redraw a whole image (SDEdit), in latent space.
 
 Neither needs any training: both only change *what the sampler starts from* and *what it keeps* at each step.
+Like ``samplers.sample_loop``, the loops take the denoiser as a function, ``denoiser(x_t, t, cond)``, and a
+sampler; ``MiniGPTImage.inpaint`` and ``MiniGPTImage.edit`` (pipeline.py) encode the image, build the
+conditioning, run these loops and decode.
 
 Inpainting — RePaint, Lugmayr et al. 2022, arXiv 2201.09865 (eq. 8-9, Algorithm 1), here in latent space
 (as Rombach et al. 2022, arXiv 2112.10752, sec. 4.5). The region to keep is known, so at every step we know
-exactly what it should look like at any noise level: a fresh sample of q(x_t | x₀). Each DDIM step t -> t_prev:
+exactly what it should look like at any noise level: a fresh sample of q(x_t | x₀). Each sampler step
+t -> t_prev (DDIM: t_prev = t − T//n; DDPM: t − 1):
 
     eq. (8)  x_known    = √ᾱ_{t_prev}·z₀ + √(1−ᾱ_{t_prev})·ε    q_sample at the step's OUTPUT level t_prev
                                                                (after the last step: z₀ itself, no noise)
-    eq. (8)  x_unknown  = the guided DDIM step from x_t          (DDIM eq. 12)
+    eq. (8)  x_unknown  = the guided sampler step from x_t       (DDIM eq. 12, or DDPM's)
     eq. (9)  x_{t_prev} = m·x_unknown + (1−m)·x_known            m = the mask on the latent grid, 1 = repaint
 
 The known part must be noised to t_prev — the level the sampler's output is at — not to t (an off-by-one
 that leaves the kept region one step too noisy; the tests check every step). Resampling (RePaint sec. 4.2,
 jumps of one step): with ``resample`` = U > 1, x_{t_prev} is pushed back to t with the forward transition
-between the two DDIM levels, x_t = √(ᾱ_t/ᾱ_{t_prev})·x_{t_prev} + √(1−ᾱ_t/ᾱ_{t_prev})·ε, and the step is redone,
+between the two levels, x_t = √(ᾱ_t/ᾱ_{t_prev})·x_{t_prev} + √(1−ᾱ_t/ᾱ_{t_prev})·ε, and the step is redone,
 U times in all (never at the last step, as in Algorithm 1), so the repainted region can agree with the kept
 one. Finally the latent is decoded and blended in pixels, out = M·decoded + (1−M)·input, so every pixel
 outside the mask comes back bit for bit (the VAE alone could not reproduce it).
@@ -28,16 +32,18 @@ the image); the encoder's text context is the same as in ``generate``.
 
 Editing — SDEdit, Meng et al. 2022, arXiv 2108.01073 (sec. 3, Algorithm 1): noise the image's latent part
 way, z_{t₀} = √ᾱ_{t₀}·z₀ + √(1−ᾱ_{t₀})·ε with t₀ ≈ strength·T, then denoise it under the new prompt. Small
-strengths keep layout and colours, large ones keep less; strength 1 is plain generation. Here t₀ is a DDIM
-timestep: only the last ⌈strength·steps⌉ of the sampler's timesteps are run.
+strengths keep layout and colours, large ones keep less; strength 1 is plain generation. Here t₀ is one of
+the sampler's timesteps: only the last ⌈strength·n⌉ of its n timesteps are run.
 
 Randomness: one torch.Generator seeded with ``seed`` draws ε (B, C, h, w) first — the same draw as
 ``MiniGPTImage.generate``'s x_T, so an all-ones mask or strength 1 reproduce ``generate`` exactly — then, in
-``inpaint``, at each step the ε of x_known, and for each repetition the ε of the re-noising then that of x_known.
-Simplified: DDIM (η = 0) only, resampling jumps of one DDIM step, the mask's box as the glyph's box.
+``repaint``, at each step the sampler's own noise (DDPM, or DDIM with η > 0; none for η = 0) and then the ε of
+x_known, and for each repetition the ε of the re-noising first.
+Simplified: resampling jumps of one sampler step, the mask's box as the glyph's box.
 """
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 
@@ -45,9 +51,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import layout
-from .pipeline import check_prompts, check_sampling_args
-from .samplers import classifier_free_guidance, sample_loop
+from .samplers import guided_output, sample_loop
 
 
 # ---------------------------------------------------------------- checks at the public boundary
@@ -89,15 +93,6 @@ def check_strength(strength) -> float:
     return float(strength)
 
 
-def _check_batch(prompts, images, boxes) -> list[str]:
-    prompts = check_prompts(prompts)
-    if len(prompts) != images.shape[0]:
-        raise ValueError(f"prompts: expected one per image ({images.shape[0]}), got {len(prompts)}")
-    if boxes is not None and len(boxes) != len(prompts):
-        raise ValueError(f"boxes: expected one per image ({len(prompts)}), got {len(boxes)}")
-    return prompts
-
-
 # ---------------------------------------------------------------- helpers
 def latent_mask(masks: torch.Tensor, latent_side: int) -> torch.Tensor:
     """(B, 1, H, W) pixel mask -> (B, 1, h, w): a latent cell is repainted when any pixel it covers is."""
@@ -122,108 +117,77 @@ def mask_box(mask: torch.Tensor):
     return (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
 
 
-def _guided(model, x_t, t: int, cond, uncond, guidance):
-    """The U-Net's output at (x_t, t), with classifier-free guidance (Ho & Salimans eq. 6) unless guidance = 1."""
-    t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)  # (B,)
-    out = model.denoise(x_t, t_batch, cond)
-    return out if uncond is None else classifier_free_guidance(out, model.denoise(x_t, t_batch, uncond), guidance)
-
-
-def _prepare(model, images, prompts, steps, guidance, seed, boxes):
-    """Validated arguments, the conditioning and the generator with ε (B, C, h, w) already drawn."""
-    images = check_images(images, model.config.image_size).to(model.device)
-    prompts = _check_batch(prompts, images, boxes)
-    steps, guidance, seed = check_sampling_args(steps, guidance, seed, model.config)
-    model.eval()
-    generator = torch.Generator(device=model.device).manual_seed(seed)
-    eps = torch.randn(model.latent_shape(len(prompts)), generator=generator, device=model.device)  # as generate
-    uncond = model.null_condition(len(prompts)) if guidance != 1.0 else None
-    return images, prompts, steps, guidance, generator, eps, uncond
+def check_resample(resample) -> int:
+    if isinstance(resample, bool) or not isinstance(resample, int) or not 1 <= resample <= 100:
+        raise ValueError(f"resample: expected an integer from 1 to 100, got {resample!r}")
+    return resample
 
 
 # ---------------------------------------------------------------- inpainting
 @torch.no_grad()
-def inpaint(model, images, masks, prompts, steps: int = 30, seed: int = 0, guidance=None, resample: int = 1,
-            boxes=None, progress: bool = False, return_trajectory: bool = False):
-    """Repaint where ``masks`` is 1, keep the rest: images (B, 3, H, W) in [-1, 1], masks (B, 1, H, W) in {0, 1},
-    one prompt per image -> images (B, 3, H, W); pixels outside the mask are returned unchanged.
-
-    ``boxes`` (one (x0, y0, x1, y1) or None per image) goes to ``model.condition`` as in generate; without it
-    the glyph canvas draws each word at its mask's bounding box. With return_trajectory, also returns a dict:
-    "timesteps" (S,), "x_t" (S+1, B, C, h, w) (ε first, then x_{t_prev} after each combined step),
-    "z0" (B, C, h, w) the encoded image, "latent_mask" (B, 1, h, w).
-    """
-    if isinstance(resample, bool) or not isinstance(resample, int) or not 1 <= resample <= 100:
-        raise ValueError(f"resample: expected an integer from 1 to 100, got {resample!r}")
-    images, prompts, steps, guidance, generator, eps, uncond = _prepare(model, images, prompts, steps,
-                                                                        guidance, seed, boxes)
-    masks = check_masks(masks, images).to(model.device)
-    if not bool(masks.any()) and not return_trajectory:
-        return images.clone()  # nothing to repaint
-    # 1. conditioning: the prompt, and the glyph canvas drawn where the mask is (unless boxes were given)
-    cond = model.condition(prompts, boxes=boxes)
-    if boxes is None and "glyph" in cond:
-        mask_boxes = [mask_box(m) for m in masks]
-        cond["glyph"] = layout.canvas_for_prompts(prompts, model.config.image_size, mask_boxes).to(model.device)
-    # 2. the known image in latent space, and the mask on the latent grid
-    z0 = model.vae.encode_latents(images)  # (B, C, h, w)
-    m = latent_mask(masks, z0.shape[-1]).bool()  # (B, 1, h, w)
-    sampler = model.make_sampler("ddim", steps, eta=0.0)
-    alphas_cumprod = model.schedule.alphas_cumprod
-    x_t, xs = eps, [eps]
+def repaint(denoiser, sampler, x_T: torch.Tensor, z0: torch.Tensor, mask: torch.Tensor, cond=None, uncond=None,
+            guidance: float | None = None, generator: torch.Generator | None = None, resample: int = 1,
+            progress: bool = False, return_trajectory: bool = False):
+    """RePaint from x_T (B, C, h, w), keeping the latent z₀ (B, C, h, w) where ``mask`` (B, 1, h, w) is False
+    (True = repaint): returns the final latent (the caller decodes it and blends the pixels), or (latent,
+    trajectory) with "timesteps" (S,) and "x_t" (S+1, B, C, h, w) (x_T first, then x_{t_prev} after each step).
+    ``denoiser``, ``cond``, ``uncond`` and ``guidance`` are those of ``samplers.sample_loop``."""
+    alphas_cumprod = sampler.schedule.alphas_cumprod
+    x_t, xs = x_T, [x_T]
     for t in tqdm(sampler.timesteps.tolist(), disable=not progress, desc="inpainting"):
         t_prev = t - sampler.step_ratio  # the level this step lands on (−1: the clean latent)
         for u in range(resample if t_prev >= 0 else 1):  # RePaint never resamples the last step
             if u > 0:
-                # 3. resampling, back to t: x_t = √(ᾱ_t/ᾱ_{t_prev})·x_{t_prev} + √(1−ᾱ_t/ᾱ_{t_prev})·ε
+                # 1. resampling, back to t: x_t = √(ᾱ_t/ᾱ_{t_prev})·x_{t_prev} + √(1−ᾱ_t/ᾱ_{t_prev})·ε
                 ratio = float(alphas_cumprod[t] / alphas_cumprod[t_prev])
                 noise = torch.randn(z0.shape, generator=generator, device=z0.device)
                 x_t = math.sqrt(ratio) * x_prev + math.sqrt(1 - ratio) * noise
-            # 4. eq. (8), unknown part: one guided DDIM step t -> t_prev
-            x_unknown = sampler.step(_guided(model, x_t, t, cond, uncond, guidance), t, x_t)
-            # 5. eq. (8), known part at the OUTPUT level: √ᾱ_{t_prev}·z₀ + √(1−ᾱ_{t_prev})·ε (z₀ after the last step)
+            # 2. eq. (8), unknown part: one guided sampler step t -> t_prev
+            out = guided_output(denoiser, x_t, t, cond, uncond, guidance)
+            x_unknown = sampler.step(out, t, x_t, generator=generator)
+            # 3. eq. (8), known part at the OUTPUT level: √ᾱ_{t_prev}·z₀ + √(1−ᾱ_{t_prev})·ε (z₀ after the last step)
             noise = torch.randn(z0.shape, generator=generator, device=z0.device)
-            x_known = model.schedule.q_sample(z0, t_prev, noise=noise) if t_prev >= 0 else z0
-            # 6. eq. (9): x_{t_prev} = m·x_unknown + (1−m)·x_known
-            x_prev = torch.where(m, x_unknown, x_known)
+            x_known = sampler.schedule.q_sample(z0, t_prev, noise=noise) if t_prev >= 0 else z0
+            # 4. eq. (9): x_{t_prev} = m·x_unknown + (1−m)·x_known
+            x_prev = torch.where(mask, x_unknown, x_known)
         x_t = x_prev
         xs.append(x_t)
-    # 7. decode, then out = M·decoded + (1−M)·input: the kept pixels come back exactly
-    out = torch.where(masks.bool(), model.decode(x_t), images)  # (B, 3, H, W)
     if not return_trajectory:
-        return out
-    return out, {"timesteps": sampler.timesteps.clone(), "x_t": torch.stack(xs), "z0": z0, "latent_mask": m.float()}
+        return x_t
+    return x_t, {"timesteps": sampler.timesteps.clone(), "x_t": torch.stack(xs)}
 
 
 # ---------------------------------------------------------------- SDEdit
 @torch.no_grad()
-def edit(model, images, prompts, strength: float, steps: int = 30, seed: int = 0, guidance=None, boxes=None,
-         progress: bool = False, return_trajectory: bool = False):
-    """SDEdit: images (B, 3, H, W) in [-1, 1] redrawn under ``prompts`` -> images (B, 3, H, W).
-
-    strength 0 returns decode(encode(images)) (the input as the VAE sees it); strength 1 equals
-    ``model.generate(prompts, steps, seed=seed, guidance=guidance, boxes=boxes)`` exactly. In between, the last
-    k = ⌈strength·steps⌉ DDIM timesteps are run, from z₀ noised to the first of them.
-    """
+def sdedit(denoiser, sampler, z0: torch.Tensor, strength: float, noise: torch.Tensor, cond=None, uncond=None,
+           guidance: float | None = None, generator: torch.Generator | None = None, progress: bool = False,
+           return_trajectory: bool = False):
+    """SDEdit of the latent z₀ (B, C, h, w) with ε = ``noise`` (B, C, h, w): the last k = ⌈strength·n⌉ of the
+    sampler's n timesteps, from z₀ noised to the first of them -> the final latent (or (latent, trajectory) as
+    ``sample_loop`` returns them). Strength 0 returns z₀ itself; strength 1 starts from ε itself (generate's x_T:
+    q_sample at T−1 would keep √ᾱ_{T−1}·z₀, invisible but not bit-equal)."""
     strength = check_strength(strength)
-    images, prompts, steps, guidance, generator, eps, uncond = _prepare(model, images, prompts, steps,
-                                                                        guidance, seed, boxes)
-    z0 = model.vae.encode_latents(images)  # (B, C, h, w)
-    sampler = model.make_sampler("ddim", steps, eta=0.0)
-    k = math.ceil(strength * steps)
+    n = len(sampler.timesteps)
+    k = math.ceil(strength * n)
     if k == 0:
-        out = model.decode(z0)
-        return (out, {"timesteps": sampler.timesteps[:0], "x_t": z0[None]}) if return_trajectory else out
-    # 1. keep only the last k timesteps: t₀ = sampler.timesteps[steps − k] ≈ strength·T
-    sampler.timesteps = sampler.timesteps[steps - k:]
+        return (z0, {"timesteps": sampler.timesteps[:0], "x_t": z0[None]}) if return_trajectory else z0
+    # 1. keep only the last k timesteps: t₀ = timesteps[n − k] ≈ strength·T (on a copy: the caller's is untouched)
+    sampler = copy.copy(sampler)
+    sampler.timesteps = sampler.timesteps[n - k:]
     t0 = int(sampler.timesteps[0])
-    # 2. SDEdit: z_{t₀} = √ᾱ_{t₀}·z₀ + √(1−ᾱ_{t₀})·ε; at strength 1 pure ε, generate's x_T
-    #    (q_sample at T−1 would keep √ᾱ_{T−1}·z₀, invisible but not bit-equal)
-    z_t0 = eps if k == steps else model.schedule.q_sample(z0, t0, noise=eps)
+    # 2. SDEdit: z_{t₀} = √ᾱ_{t₀}·z₀ + √(1−ᾱ_{t₀})·ε; at strength 1 pure ε
+    z_t0 = noise if k == n else sampler.schedule.q_sample(z0, t0, noise=noise)
     # 3. denoise under the new prompt with the usual loop
-    cond = model.condition(prompts, boxes=boxes)
-    result = sample_loop(model.denoise, sampler, z_t0, cond=cond, uncond=uncond, guidance=guidance,
-                         generator=generator, return_trajectory=return_trajectory, progress=progress)
-    z, traj = result if return_trajectory else (result, None)
-    out = model.decode(z)  # (B, 3, H, W)
-    return (out, traj) if return_trajectory else out
+    return sample_loop(denoiser, sampler, z_t0, cond=cond, uncond=uncond, guidance=guidance, generator=generator,
+                       return_trajectory=return_trajectory, progress=progress)
+
+
+# ---------------------------------------------------------------- the model's methods, by their old names
+def inpaint(model, images, masks, prompts, **options):
+    """``model.inpaint(images, masks, prompts, **options)`` (pipeline.py), under the name lesson 11 uses."""
+    return model.inpaint(images, masks, prompts, **options)
+
+
+def edit(model, images, prompts, strength: float, **options):
+    """``model.edit(images, prompts, strength, **options)`` (pipeline.py), under the name lesson 11 uses."""
+    return model.edit(images, prompts, strength, **options)

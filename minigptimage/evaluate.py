@@ -76,8 +76,9 @@ def generate_in_batches(model, prompts: list[str], steps: int = 30, seed: int = 
 
 def evaluate(model, n: int = 50, steps: int = 30, sampler: str = "ddim", guidance=None, seed: int = 0,
              batch_size: int = 25, reader: GlyphReader | None = None, splits=("train", "heldout"),
-             progress: bool = False) -> list[SplitScore]:
-    """Score ``model`` on ``n`` captions per split (see the module docstring)."""
+             progress: bool = False, eta: float = 0.0) -> list[SplitScore]:
+    """Score ``model`` on ``n`` captions per split (see the module docstring), sampling with ``model.generate``'s
+    ``steps``, ``sampler``, ``eta`` and ``guidance``."""
     if n < 1:
         raise ValueError(f"n: expected at least 1 caption per split, got {n}")
     reader = reader or GlyphReader.pretrained()
@@ -86,13 +87,13 @@ def evaluate(model, n: int = 50, steps: int = 30, sampler: str = "ddim", guidanc
         samples = evaluation_samples(split, n)
         start = time.perf_counter()
         images = generate_in_batches(model, [s.caption for s in samples], steps, seed, batch_size,
-                                     sampler=sampler, guidance=guidance, progress=progress)  # (n, 3, H, W)
+                                     sampler=sampler, eta=eta, guidance=guidance, progress=progress)  # (n, 3, H, W)
         scores.append(score_images(images, samples, reader, split, (time.perf_counter() - start) / n))
     return scores
 
 
-def format_table(scores: list[SplitScore], steps: int, sampler: str, guidance: float) -> str:
-    lines = [f"sampler {sampler}, {steps} steps, guidance {guidance:g}",
+def format_table(scores: list[SplitScore], steps: int, sampler: str, guidance: float, eta: float = 0.0) -> str:
+    lines = [f"sampler {sampler}{f' (η {eta:g})' if eta else ''}, {steps} steps, guidance {guidance:g}",
              "| texts | n | exact word | characters | text colour | colour binding | position | s/image |",
              "|---|---|---|---|---|---|---|---|"]
     for s in scores:

@@ -11,6 +11,11 @@ into pixels. Classifier-free guidance (Ho & Salimans 2022, arXiv 2207.12598) con
 "null" prompt; during training the prompt (and its glyph canvas) is dropped at random so one network learns both.
 
 The output pixels are always the model's: the glyph canvas is an *input* to the U-Net, never pasted into the image.
+``inpaint`` and ``edit`` run the RePaint and SDEdit loops of ``editing.py`` with the same denoiser.
+
+Imports point down only: this file uses the model's parts (tokenizer, layout, encoder, U-Net, VAE, schedule,
+samplers and the editing loops, ``ink.glyph_box`` to place a word like a reference image's, devices and the
+checkpoint file format) and nothing that judges or trains a model (reader, scoring, evaluate, train).
 
 A checkpoint is one ``.pt`` file of plain tensors, numbers, strings, lists and dicts, so it loads with a bare
 ``torch.load(path, weights_only=True)``; it holds a format version, the config, the tokenizer's vocabulary and the
@@ -28,7 +33,9 @@ from torch import nn
 from . import layout
 from .checkpoints import CheckpointError, atomic_save, read_checkpoint  # noqa: F401  (re-exported)
 from .devices import autocast, resolve_precision
+from .editing import check_images, check_masks, check_resample, check_strength, latent_mask, mask_box, repaint, sdedit
 from .encoder import PromptEncoder, PromptEncoderConfig
+from .ink import glyph_box
 from .samplers import DDIMSampler, DDPMSampler, sample_loop
 from .schedule import NoiseSchedule
 from .tokenizer import PROMPT_WORDS, CharTokenizer, WordTokenizer, trim_padding
@@ -42,6 +49,8 @@ PRETRAINED = TINY_DATA / "minigptimage_tiny.pt"
 
 @dataclass
 class PipelineConfig:
+    """Build one with ``PipelineConfig.preset(name)``: the defaults (here and in the three sub-configs) are what
+    a checkpoint saved before a field existed loads with, and on their own they make a model no preset ships."""
     image_size: int = 64                  # H = W of the images, in pixels
     num_steps: int = 1000                 # T, diffusion steps of the training schedule
     schedule: str = "cosine"              # "linear" | "cosine" (NoiseSchedule.from_name)
@@ -205,24 +214,8 @@ class MiniGPTImage(nn.Module):
         The layout goes in twice: as a box token of the encoder and as the glyph canvas. The box is
         ``boxes[i]`` when given, else the ink box of ``reference[i]`` (a reference image (B, 3, H, W) in
         [-1, 1] lends its colours through the encoder's image tokens, and its place), else the planned box."""
-        prompts = check_prompts(prompts)
+        prompts, ids, mask, boxes, reference = self.plan(prompts, boxes, reference)
         device, size = self.device, self.config.image_size
-        try:
-            ids, mask = trim_padding(*self.tokenizer.encode(prompts, self.config.max_prompt_len))  # (B, L)
-        except ValueError as err:
-            raise ValueError(f"prompt: {err}") from None
-        if boxes is not None and len(boxes) != len(prompts):
-            raise ValueError(f"boxes: expected one box per prompt ({len(prompts)}), got {len(boxes)}")
-        boxes = list(boxes) if boxes is not None else [None] * len(prompts)
-        if reference is not None:
-            reference = check_reference(reference, len(prompts), size)
-            from .scoring import glyph_box
-            boxes = [b if b is not None else glyph_box(r) for b, r in zip(boxes, reference)]
-        for k, (p, b) in enumerate(zip(prompts, boxes)):
-            try:
-                boxes[k] = layout.plan_box(p, size, box=b)  # the user's box, or the planned one
-            except ValueError as err:
-                raise ValueError(f"{'prompts' if b is None else 'boxes'}[{k}]: {err}") from None
         box_t = torch.tensor(boxes, dtype=torch.float32, device=device)  # (B, 4) pixels
         context, context_mask = self.encoder(
             ids.to(device), mask.to(device), image=None if reference is None else reference.to(device),
@@ -231,6 +224,36 @@ class MiniGPTImage(nn.Module):
         if self.config.glyph:
             cond["glyph"] = layout.canvas_for_prompts(prompts, size, boxes=boxes).to(device)  # (B, 1, H, W)
         return cond
+
+    def plan(self, prompts, boxes=None, reference=None):
+        """The checks and the layout of ``condition``, without a network: (prompts, ids (B, L), mask (B, L),
+        boxes (a list of (x0, y0, x1, y1)), reference (B, 3, H, W) or None); ValueError naming what is wrong."""
+        prompts = check_prompts(prompts)
+        try:
+            ids, mask = trim_padding(*self.tokenizer.encode(prompts, self.config.max_prompt_len))  # (B, L)
+        except ValueError as err:
+            raise ValueError(f"prompt: {err}") from None
+        if boxes is not None and len(boxes) != len(prompts):
+            raise ValueError(f"boxes: expected one box per prompt ({len(prompts)}), got {len(boxes)}")
+        boxes = list(boxes) if boxes is not None else [None] * len(prompts)
+        if reference is not None:
+            reference = check_reference(reference, len(prompts), self.config.image_size)
+            boxes = [b if b is not None else glyph_box(r) for b, r in zip(boxes, reference)]
+        for k, (p, b) in enumerate(zip(prompts, boxes)):
+            try:
+                boxes[k] = layout.plan_box(p, self.config.image_size, box=b)  # the user's box, or the planned one
+            except ValueError as err:
+                raise ValueError(f"{'prompts' if b is None else 'boxes'}[{k}]: {err}") from None
+        return prompts, ids, mask, boxes, reference
+
+    def check_request(self, prompts, steps: int = 30, sampler: str = "ddim", eta: float = 0.0, guidance=None,
+                      seed: int = 0, boxes=None, reference=None) -> None:
+        """Every check ``generate`` (and ``inpaint``, ``edit``) makes of its arguments, without running a network:
+        ValueError naming the argument. The command line calls it first, so that a ValueError raised while
+        sampling is a bug of the library, not the user's mistake."""
+        steps, guidance, seed = check_sampling_args(steps, guidance, seed, self.config)
+        self.make_sampler(sampler, steps, eta)
+        self.plan(prompts, boxes, reference)
 
     def null_condition(self, batch_size: int) -> dict:
         """The learned null prompt (and no glyph canvas): the unconditional branch of guidance."""
@@ -253,12 +276,20 @@ class MiniGPTImage(nn.Module):
         return (batch_size, self.config.vae.latent_channels, side, side)
 
     def make_sampler(self, sampler: str, steps: int, eta: float):
-        if not isinstance(eta, (int, float)) or not 0 <= eta <= 100:  # also refuses nan
+        """DDIM with ``steps`` "trailing" steps and noise η = ``eta``, or DDPM, which walks all T steps of the
+        training schedule and has no η: it refuses any other ``steps`` and an η other than 0."""
+        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 <= eta <= 100:  # also refuses nan
             raise ValueError(f"eta: expected a number from 0 (deterministic DDIM) to 100, got {eta!r}")
         if sampler == "ddim":
             return DDIMSampler(self.schedule, steps, eta=eta, spacing="trailing",
                                prediction=self.config.prediction)
         if sampler == "ddpm":
+            T = self.config.num_steps
+            if steps != T:
+                raise ValueError(f"steps: DDPM walks all {T} steps of the model's schedule, got steps={steps}; "
+                                 f"use steps={T}, or the ddim sampler for fewer")
+            if eta != 0:
+                raise ValueError(f"eta: DDPM has no η (η is DDIM's noise), got eta={eta}; use eta=0 or the ddim sampler")
             return DDPMSampler(self.schedule, prediction=self.config.prediction)
         raise ValueError(f"sampler: expected 'ddim' or 'ddpm', got {sampler!r}")
 
@@ -269,8 +300,9 @@ class MiniGPTImage(nn.Module):
         """Text to image. Returns images (B, 3, H, W) in [-1, 1] (and the latent trajectory if asked).
 
         guidance=None uses the model's recommended scale (stored in its config); 1 is the plain conditional
-        model; 0 the unconditional one. precision=None uses ``self.precision`` (fp32 unless set). ``noise`` (B, C, h, w)
-        is x_T to start from instead of a draw from ``seed`` (the same x_T on two devices gives close images)."""
+        model; 0 the unconditional one. ``sampler="ddpm"`` walks all T steps, so it needs ``steps=T`` (and eta 0).
+        precision=None uses ``self.precision`` (fp32 unless set). ``noise`` (B, C, h, w) is x_T to start from
+        instead of a draw from ``seed`` (the same x_T on two devices gives close images)."""
         prompts = check_prompts(prompts)
         steps, guidance, seed = check_sampling_args(steps, guidance, seed, self.config)
         if noise is not None and tuple(noise.shape) != self.latent_shape(len(prompts)):
@@ -289,18 +321,81 @@ class MiniGPTImage(nn.Module):
             images = self.decode(z_0)  # (B, 3, H, W)
         return (images, traj) if return_trajectory else images
 
-    def inpaint(self, images, masks, prompts, steps: int = 30, seed: int = 0, precision=None, **options):
-        """Repaint where ``masks`` (B, 1, H, W) is 1 under ``prompts``; the rest comes back unchanged.
-        RePaint-style, see ``editing.inpaint`` (options: guidance, resample, boxes, progress)."""
-        from .editing import inpaint
-        with self.autocast(precision):
-            return inpaint(self, images, masks, prompts, steps=steps, seed=seed, **options)
+    def _start_edit(self, images, prompts, steps, sampler, eta, guidance, seed, boxes):
+        """Validated arguments of inpaint and edit, with the sampler, the generator and ε (B, C, h, w) already
+        drawn from it (generate's x_T), and the null condition unless guidance is 1."""
+        images = check_images(images, self.config.image_size).to(self.device)
+        prompts = check_prompts(prompts)
+        if len(prompts) != images.shape[0]:
+            raise ValueError(f"prompts: expected one per image ({images.shape[0]}), got {len(prompts)}")
+        if boxes is not None and len(boxes) != len(prompts):
+            raise ValueError(f"boxes: expected one per image ({len(prompts)}), got {len(boxes)}")
+        steps, guidance, seed = check_sampling_args(steps, guidance, seed, self.config)
+        sampler = self.make_sampler(sampler, steps, eta)
+        self.eval()
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        eps = torch.randn(self.latent_shape(len(prompts)), generator=generator, device=self.device)  # as generate
+        uncond = self.null_condition(len(prompts)) if guidance != 1.0 else None
+        return images, prompts, sampler, guidance, generator, eps, uncond
 
-    def edit(self, images, prompts, strength: float, steps: int = 30, seed: int = 0, precision=None, **options):
-        """SDEdit: noise ``images`` to ``strength``·T and denoise under ``prompts``; see ``editing.edit``."""
-        from .editing import edit
+    @torch.no_grad()
+    def inpaint(self, images, masks, prompts, steps: int = 30, seed: int = 0, guidance=None, resample: int = 1,
+                boxes=None, sampler: str = "ddim", eta: float = 0.0, progress: bool = False,
+                return_trajectory: bool = False, precision=None):
+        """Repaint where ``masks`` is 1, keep the rest: images (B, 3, H, W) in [-1, 1], masks (B, 1, H, W) in
+        {0, 1}, one prompt per image -> images (B, 3, H, W); pixels outside the mask come back unchanged.
+
+        RePaint in latent space (``editing.repaint``, which explains the steps): the prompt's conditioning with
+        the glyph canvas drawn in each mask's bounding box (unless ``boxes`` are given, as in generate), the
+        image's latent z₀ kept where the latent-grid mask is 0, ``resample`` tries per step; then the latent is
+        decoded and blended, out = M·decoded + (1−M)·input. ``sampler``, ``steps``, ``eta``, ``guidance`` and
+        ``seed`` are generate's. With return_trajectory, also returns a dict: "timesteps" (S,), "x_t" (S+1, B, C,
+        h, w) (ε first, then x_{t_prev} after each step), "z0" (B, C, h, w), "latent_mask" (B, 1, h, w)."""
+        check_resample(resample)
         with self.autocast(precision):
-            return edit(self, images, prompts, strength, steps=steps, seed=seed, **options)
+            images, prompts, sampler, guidance, generator, eps, uncond = self._start_edit(
+                images, prompts, steps, sampler, eta, guidance, seed, boxes)
+            masks = check_masks(masks, images).to(self.device)
+            if not bool(masks.any()) and not return_trajectory:
+                return images.clone()  # nothing to repaint
+            # 1. conditioning: the prompt, and the glyph canvas drawn where the mask is (unless boxes were given)
+            cond = self.condition(prompts, boxes=boxes)
+            if boxes is None and "glyph" in cond:
+                mask_boxes = [mask_box(m) for m in masks]
+                cond["glyph"] = layout.canvas_for_prompts(prompts, self.config.image_size, mask_boxes).to(self.device)
+            # 2. the known image in latent space, and the mask on the latent grid
+            z0 = self.vae.encode_latents(images)  # (B, C, h, w)
+            m = latent_mask(masks, z0.shape[-1]).bool()  # (B, 1, h, w)
+            # 3. RePaint
+            result = repaint(self.denoise, sampler, eps, z0, m, cond=cond, uncond=uncond, guidance=guidance,
+                             generator=generator, resample=resample, progress=progress,
+                             return_trajectory=return_trajectory)
+            z, traj = result if return_trajectory else (result, None)
+            # 4. decode, then out = M·decoded + (1−M)·input: the kept pixels come back exactly
+            out = torch.where(masks.bool(), self.decode(z), images)  # (B, 3, H, W)
+        if not return_trajectory:
+            return out
+        return out, dict(traj, z0=z0, latent_mask=m.float())
+
+    @torch.no_grad()
+    def edit(self, images, prompts, strength: float, steps: int = 30, seed: int = 0, guidance=None, boxes=None,
+             sampler: str = "ddim", eta: float = 0.0, progress: bool = False, return_trajectory: bool = False,
+             precision=None):
+        """SDEdit (``editing.sdedit``): images (B, 3, H, W) in [-1, 1] noised to ``strength``·T and denoised
+        under ``prompts`` -> images (B, 3, H, W). Strength 0 returns decode(encode(images)) (the input as the VAE
+        sees it); strength 1 equals ``generate(prompts, steps, sampler, eta, guidance=guidance, seed=seed,
+        boxes=boxes)`` exactly; in between, the last ⌈strength·n⌉ of the sampler's n steps are run."""
+        strength = check_strength(strength)
+        with self.autocast(precision):
+            images, prompts, sampler, guidance, generator, eps, uncond = self._start_edit(
+                images, prompts, steps, sampler, eta, guidance, seed, boxes)
+            z0 = self.vae.encode_latents(images)  # (B, C, h, w)
+            cond = self.condition(prompts, boxes=boxes) if strength > 0 else None
+            result = sdedit(self.denoise, sampler, z0, strength, eps, cond=cond, uncond=uncond, guidance=guidance,
+                            generator=generator, progress=progress, return_trajectory=return_trajectory)
+            z, traj = result if return_trajectory else (result, None)
+            out = self.decode(z)  # (B, 3, H, W)
+        return (out, traj) if return_trajectory else out
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Scaled latents (B, C, h, w) -> images (B, 3, H, W) in [-1, 1], float32 also under autocast."""

@@ -7,9 +7,12 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minigptimage.editing import edit, inpaint, latent_mask, mask_box, region_psnr
+from fixtures_model import untrained_micro
+from minigptimage import editing
+from minigptimage.editing import latent_mask, mask_box, region_psnr, repaint, sdedit
 from minigptimage.glyphs import GlyphDataset, collate
-from minigptimage.pipeline import MiniGPTImage
+from minigptimage.samplers import DDIMSampler, DDPMSampler, GaussianMixture, sample_loop
+from minigptimage.schedule import NoiseSchedule
 
 PROMPTS = ['the word "SUN" in red on white', '"HAT" in blue letters on yellow, at the top']
 STEPS = 4
@@ -17,15 +20,7 @@ STEPS = 4
 
 @pytest.fixture(scope="module")
 def model():
-    """A real micro model, untrained, with its zero-initialised convs (output and glyph branch) set to small
-    random values, so that its prediction depends on x_t, t, the prompt and the glyph canvas."""
-    m = MiniGPTImage.from_preset("micro")
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in m.unet.parameters():
-            if not p.any():
-                p.normal_(0.0, 0.05, generator=g)
-    return m.eval()
+    return untrained_micro()
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +36,7 @@ def keep(masks, images):
 
 def test_unmasked_pixels_come_back_exactly_and_the_mask_is_repainted(model, batch):
     images, masks = batch
-    out = inpaint(model, images, masks, PROMPTS, steps=STEPS, seed=1)
+    out = model.inpaint(images, masks, PROMPTS, steps=STEPS, seed=1)
     assert out.shape == images.shape and out.min() >= -1 and out.max() <= 1
     assert torch.equal(out[keep(masks, images)], images[keep(masks, images)])  # PSNR outside the mask = inf
     assert not torch.equal(out[~keep(masks, images)], images[~keep(masks, images)])
@@ -53,7 +48,7 @@ def test_known_latent_is_noised_to_t_prev_at_every_step(model, batch, resample):
     (z₀ after the last step), not the same at t. The ε are redrawn here in the documented order."""
     images, masks = batch
     seed = 7
-    _, traj = inpaint(model, images, masks, PROMPTS, steps=STEPS, seed=seed, resample=resample,
+    _, traj = model.inpaint(images, masks, PROMPTS, steps=STEPS, seed=seed, resample=resample,
                       return_trajectory=True)
     z0, m, xs = traj["z0"], traj["latent_mask"].bool(), traj["x_t"]
     known = ~m.expand_as(z0)
@@ -77,25 +72,25 @@ def test_known_latent_is_noised_to_t_prev_at_every_step(model, batch, resample):
 
 def test_resampling_changes_only_the_repainted_region(model, batch):
     images, masks = batch
-    once = inpaint(model, images, masks, PROMPTS, steps=STEPS, seed=2, resample=1)
-    twice = inpaint(model, images, masks, PROMPTS, steps=STEPS, seed=2, resample=2)
+    once = model.inpaint(images, masks, PROMPTS, steps=STEPS, seed=2, resample=1)
+    twice = model.inpaint(images, masks, PROMPTS, steps=STEPS, seed=2, resample=2)
     assert torch.equal(twice[keep(masks, images)], images[keep(masks, images)])
     assert not torch.equal(once, twice)
 
 
 def test_all_zero_mask_returns_the_input_and_all_one_mask_is_generate(model, batch):
     images, masks = batch
-    assert torch.equal(inpaint(model, images, torch.zeros_like(masks), PROMPTS, steps=STEPS), images)
+    assert torch.equal(model.inpaint(images, torch.zeros_like(masks), PROMPTS, steps=STEPS), images)
     generated = model.generate(PROMPTS, steps=STEPS, seed=3)
-    assert torch.equal(inpaint(model, images, torch.ones_like(masks, dtype=torch.bool), PROMPTS,
+    assert torch.equal(model.inpaint(images, torch.ones_like(masks, dtype=torch.bool), PROMPTS,
                                steps=STEPS, seed=3), generated)
 
 
 def test_inpaint_is_deterministic_per_seed(model, batch):
     images, masks = batch
-    a = inpaint(model, images, masks, PROMPTS, steps=STEPS, seed=4, guidance=1.0)
-    b = inpaint(model, images, masks, PROMPTS, steps=STEPS, seed=4, guidance=1.0)
-    c = inpaint(model, images, masks, PROMPTS, steps=STEPS, seed=5, guidance=1.0)
+    a = model.inpaint(images, masks, PROMPTS, steps=STEPS, seed=4, guidance=1.0)
+    b = model.inpaint(images, masks, PROMPTS, steps=STEPS, seed=4, guidance=1.0)
+    c = model.inpaint(images, masks, PROMPTS, steps=STEPS, seed=5, guidance=1.0)
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
@@ -143,7 +138,7 @@ def test_random_masks_keep_every_unmasked_pixel(model, batch, seed, kind):
             0, 64 - x0, (1,), generator=g).item()
         masks = torch.zeros(1, 1, 64, 64)
         masks[..., y0:y1, x0:x1] = 1
-    out = inpaint(model, images, masks, PROMPTS[:1], steps=2, seed=seed % 100, guidance=1.0)
+    out = model.inpaint(images, masks, PROMPTS[:1], steps=2, seed=seed % 100, guidance=1.0)
     assert torch.equal(out[keep(masks, images)], images[keep(masks, images)])
     assert out.min() >= -1 and out.max() <= 1
 
@@ -153,8 +148,8 @@ def test_edit_strength_zero_is_the_vae_round_trip_and_one_is_generate(model, bat
     images, _ = batch
     with torch.no_grad():
         round_trip = model.decode(model.vae.encode_latents(images))
-    assert torch.equal(edit(model, images, PROMPTS, 0.0, steps=STEPS), round_trip)
-    assert torch.equal(edit(model, images, PROMPTS, 1.0, steps=STEPS, seed=6),
+    assert torch.equal(model.edit(images, PROMPTS, 0.0, steps=STEPS), round_trip)
+    assert torch.equal(model.edit(images, PROMPTS, 1.0, steps=STEPS, seed=6),
                        model.generate(PROMPTS, steps=STEPS, seed=6))
 
 
@@ -162,7 +157,7 @@ def test_edit_strength_zero_is_the_vae_round_trip_and_one_is_generate(model, bat
 def test_edit_runs_the_last_steps_from_the_noised_latent(model, batch, strength):
     """SDEdit: k = ⌈strength·steps⌉ DDIM steps from q_sample(z₀, t₀, ε), ε the seeded generator's first draw."""
     images, _ = batch
-    _, traj = edit(model, images, PROMPTS, strength, steps=STEPS, seed=8, return_trajectory=True)
+    _, traj = model.edit(images, PROMPTS, strength, steps=STEPS, seed=8, return_trajectory=True)
     k = math.ceil(strength * STEPS)
     full = model.make_sampler("ddim", STEPS, 0.0).timesteps
     assert torch.equal(traj["timesteps"], full[STEPS - k:])
@@ -174,9 +169,9 @@ def test_edit_runs_the_last_steps_from_the_noised_latent(model, batch, strength)
 
 def test_edit_is_deterministic_and_the_prompt_matters(model, batch):
     images, _ = batch
-    a = edit(model, images, PROMPTS, 0.6, steps=STEPS, seed=1)
-    assert torch.equal(a, edit(model, images, PROMPTS, 0.6, steps=STEPS, seed=1))
-    assert not torch.equal(a, edit(model, images, PROMPTS[::-1], 0.6, steps=STEPS, seed=1))
+    a = model.edit(images, PROMPTS, 0.6, steps=STEPS, seed=1)
+    assert torch.equal(a, model.edit(images, PROMPTS, 0.6, steps=STEPS, seed=1))
+    assert not torch.equal(a, model.edit(images, PROMPTS[::-1], 0.6, steps=STEPS, seed=1))
 
 
 # ---------------------------------------------------------------- errors
@@ -197,7 +192,7 @@ BAD_MASKS = {
 @pytest.mark.parametrize("name", list(BAD_MASKS))
 def test_bad_masks_are_rejected(model, batch, name):
     with pytest.raises(ValueError, match="masks"):
-        inpaint(model, batch[0], BAD_MASKS[name], PROMPTS, steps=2)
+        model.inpaint(batch[0], BAD_MASKS[name], PROMPTS, steps=2)
 
 
 BAD_IMAGES = {
@@ -213,29 +208,29 @@ BAD_IMAGES = {
 @pytest.mark.parametrize("name", list(BAD_IMAGES))
 def test_bad_images_are_rejected(model, name):
     with pytest.raises(ValueError, match="images"):
-        inpaint(model, BAD_IMAGES[name], GOOD_MASK, PROMPTS, steps=2)
+        model.inpaint(BAD_IMAGES[name], GOOD_MASK, PROMPTS, steps=2)
     with pytest.raises(ValueError, match="images"):
-        edit(model, BAD_IMAGES[name], PROMPTS, 0.5, steps=2)
+        model.edit(BAD_IMAGES[name], PROMPTS, 0.5, steps=2)
 
 
 @pytest.mark.parametrize("strength", [-0.1, 1.5, float("nan"), True, "0.5", None])
 def test_bad_strength_is_rejected(model, batch, strength):
     with pytest.raises(ValueError, match="strength"):
-        edit(model, batch[0], PROMPTS, strength, steps=2)
+        model.edit(batch[0], PROMPTS, strength, steps=2)
 
 
 def test_other_bad_arguments_are_rejected(model, batch):
     images, masks = batch
     with pytest.raises(ValueError, match="prompts"):
-        inpaint(model, images, masks, PROMPTS[:1], steps=2)
+        model.inpaint(images, masks, PROMPTS[:1], steps=2)
     with pytest.raises(ValueError, match="prompts"):
-        edit(model, images, PROMPTS * 2, 0.5, steps=2)
+        model.edit(images, PROMPTS * 2, 0.5, steps=2)
     with pytest.raises(ValueError, match="boxes"):
-        inpaint(model, images, masks, PROMPTS, steps=2, boxes=[(0, 0, 8, 8)])
+        model.inpaint(images, masks, PROMPTS, steps=2, boxes=[(0, 0, 8, 8)])
     with pytest.raises(ValueError, match="resample"):
-        inpaint(model, images, masks, PROMPTS, steps=2, resample=0)
+        model.inpaint(images, masks, PROMPTS, steps=2, resample=0)
     with pytest.raises(ValueError, match="steps"):
-        edit(model, images, PROMPTS, 0.5, steps=0)
+        model.edit(images, PROMPTS, 0.5, steps=0)
 
 
 # ---------------------------------------------------------------- properties of the wiring (issue 16)
@@ -257,7 +252,7 @@ def test_resampling_renoises_the_kept_latent_to_q_of_x_t(model, batch, monkeypat
     the residual (x_t − √ᾱ_t·z₀)/√(1 − ᾱ_t) has mean 0 and variance 1 (without the square roots it has not)."""
     images, masks = batch
     calls = record_denoiser_calls(model, monkeypatch)
-    _, traj = inpaint(model, images, masks, PROMPTS, steps=12, seed=3, resample=2, guidance=1.0,
+    _, traj = model.inpaint(images, masks, PROMPTS, steps=12, seed=3, resample=2, guidance=1.0,
                       return_trajectory=True)
     z0, known = traj["z0"], ~traj["latent_mask"].bool().expand_as(traj["z0"])
     ab = model.schedule.alphas_cumprod
@@ -281,7 +276,7 @@ def test_the_glyph_canvas_is_drawn_at_the_masks_box(model, batch, monkeypatch):
     from minigptimage import layout
     images, masks = batch
     calls = record_denoiser_calls(model, monkeypatch)
-    inpaint(model, images, masks, PROMPTS, steps=1, seed=0, guidance=1.0)
+    model.inpaint(images, masks, PROMPTS, steps=1, seed=0, guidance=1.0)
     canvas = calls[0][2]["glyph"]
     for i, (prompt, word) in enumerate(zip(PROMPTS, ("SUN", "HAT"))):
         box = mask_box(masks[i])
@@ -298,3 +293,61 @@ def test_region_psnr_of_an_empty_region_is_nan():
     psnr = region_psnr(a + 0.1, a, region)
     assert torch.isnan(psnr[0])  # nothing to compare: not a number, not a perfect score
     assert psnr[1] == pytest.approx(10 * math.log10(4 / 0.01))
+
+
+# ---------------------------------------------------------------- the loops take a denoiser; every option is used
+TOY = NoiseSchedule.cosine(100)
+GAUSS = GaussianMixture([[1.0, -1.0]], [0.5])
+
+
+def toy_denoiser(x_t, t, cond):
+    return GAUSS.optimal_eps(x_t, t, TOY)
+
+
+def test_the_loops_run_on_any_denoiser_and_reduce_to_sample_loop():
+    """repaint with nothing to keep, and sdedit at strength 1, are the plain sampling loop from the same x_T."""
+    x_T, z0 = (torch.randn(6, 2, generator=torch.Generator().manual_seed(k), dtype=torch.float64) for k in (0, 1))
+    for sampler in (DDIMSampler(TOY, 10), DDPMSampler(TOY)):
+        expected = sample_loop(toy_denoiser, sampler, x_T, generator=torch.Generator().manual_seed(2))
+        got = sdedit(toy_denoiser, sampler, z0, 1.0, x_T, generator=torch.Generator().manual_seed(2))
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+        sdedit(toy_denoiser, sampler, z0, 0.5, x_T)
+        assert len(sampler.timesteps) == sampler.num_inference_steps  # sdedit trimmed a copy, not the sampler
+    everywhere = torch.ones(6, 1, dtype=torch.bool)
+    expected = sample_loop(toy_denoiser, DDIMSampler(TOY, 10), x_T)
+    torch.testing.assert_close(repaint(toy_denoiser, DDIMSampler(TOY, 10), x_T, z0, everywhere), expected)
+    nowhere = torch.zeros(6, 1, dtype=torch.bool)  # keep everything: after the last step, z₀ itself
+    assert torch.equal(repaint(toy_denoiser, DDPMSampler(TOY), x_T, z0, nowhere), z0)
+
+
+def test_edit_honours_the_sampler_and_eta(batch):
+    """Strength 1 is generate with the same sampler, η and seed — so both options reach the loop."""
+    images, _ = batch
+    model = untrained_micro(num_steps=10)  # DDPM walks all T steps: T = 10 keeps it cheap
+    for options in ({"sampler": "ddim", "steps": 4, "eta": 0.8}, {"sampler": "ddpm", "steps": 10}):
+        generated = model.generate(PROMPTS, seed=6, **options)
+        assert torch.equal(model.edit(images, PROMPTS, 1.0, seed=6, **options), generated), options
+    assert not torch.equal(model.edit(images, PROMPTS, 0.5, steps=4, seed=6, eta=0.8),
+                           model.edit(images, PROMPTS, 0.5, steps=4, seed=6))
+    _, traj = model.edit(images, PROMPTS, 0.5, steps=10, sampler="ddpm", seed=6, return_trajectory=True)
+    assert traj["timesteps"].tolist() == [4, 3, 2, 1, 0]  # the last ⌈0.5·10⌉ of DDPM's 10 steps
+
+
+def test_inpaint_honours_the_sampler_and_eta(batch):
+    images, masks = batch
+    model = untrained_micro(num_steps=10)
+    out, traj = model.inpaint(images, masks, PROMPTS, steps=10, sampler="ddpm", seed=2, return_trajectory=True)
+    assert traj["timesteps"].tolist() == list(range(9, -1, -1))  # t_prev = t − 1 at every step
+    assert torch.equal(out[keep(masks, images)], images[keep(masks, images)])
+    deterministic = model.inpaint(images, masks, PROMPTS, steps=4, seed=2)
+    assert not torch.equal(model.inpaint(images, masks, PROMPTS, steps=4, seed=2, eta=0.8), deterministic)
+    with pytest.raises(ValueError, match="^steps: DDPM"):
+        model.inpaint(images, masks, PROMPTS, steps=4, sampler="ddpm")
+
+
+def test_the_functions_of_lesson_11_are_the_models_methods(model, batch):
+    images, masks = batch
+    assert torch.equal(editing.inpaint(model, images, masks, PROMPTS, steps=2, seed=1),
+                       model.inpaint(images, masks, PROMPTS, steps=2, seed=1))
+    assert torch.equal(editing.edit(model, images, PROMPTS, 0.5, steps=2, seed=1),
+                       model.edit(images, PROMPTS, 0.5, steps=2, seed=1))

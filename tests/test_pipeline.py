@@ -7,6 +7,7 @@ import sys
 import pytest
 import torch
 
+from fixtures_model import untrained_micro
 from minigptimage.pipeline import CheckpointError, MiniGPTImage, PipelineConfig, PRESETS, atomic_save
 
 PROMPTS = ['the word "CAT" in red on white, in the center', '"DOG" in blue letters on yellow, at the top']
@@ -32,11 +33,18 @@ def test_save_load_round_trip_gives_identical_images(model, tmp_path):
     assert torch.equal(model.generate(PROMPTS[:1], steps=3, seed=1), again.generate(PROMPTS[:1], steps=3, seed=1))
 
 
-def test_ddpm_sampler_and_trajectory(model):
-    images, traj = model.generate(PROMPTS[:1], steps=5, sampler="ddpm", seed=0, return_trajectory=True)
-    T = model.config.num_steps
-    assert images.shape == (1, 3, 64, 64)
-    assert traj["x0_pred"].shape[0] == T and traj["timesteps"][0] == T - 1
+def test_ddpm_walks_all_T_steps_and_refuses_fewer():
+    """DDPM walks every step of the model's schedule: T = 10 here (the same network as T = 1000: 20 U-Net calls
+    instead of 2,000), so ``steps`` must be T, and η (DDIM's) must be 0."""
+    model = untrained_micro(num_steps=10)
+    images, traj = model.generate(PROMPTS[:1], steps=10, sampler="ddpm", seed=0, return_trajectory=True)
+    assert images.shape == (1, 3, 64, 64) and torch.isfinite(images).all()
+    assert traj["timesteps"].tolist() == list(range(9, -1, -1)) and traj["x0_pred"].shape[0] == 10
+    assert not torch.equal(images, model.generate(PROMPTS[:1], steps=10, sampler="ddpm", seed=1))  # it draws noise
+    with pytest.raises(ValueError, match="^steps: DDPM walks all 10 steps"):
+        model.generate(PROMPTS[:1], steps=5, sampler="ddpm")
+    with pytest.raises(ValueError, match="^eta: DDPM has no η"):
+        model.generate(PROMPTS[:1], steps=10, sampler="ddpm", eta=0.5)
 
 
 def test_guidance_one_is_the_conditional_model(model, monkeypatch):
@@ -154,15 +162,7 @@ def test_the_box_and_the_reference_reach_the_encoder_and_the_canvas(model):
 
 @pytest.fixture(scope="module")
 def untrained():
-    """A micro model, untrained, whose zero-initialised convs are set to small random values (so its prediction
-    depends on everything): quick to build, for tests of the wiring rather than of what training learned."""
-    m = MiniGPTImage.from_preset("micro")
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in m.unet.parameters():
-            if not p.any():
-                p.normal_(0.0, 0.05, generator=g)
-    return m.eval()
+    return untrained_micro()
 
 
 def test_generate_is_the_documented_loop(untrained):
@@ -182,7 +182,7 @@ def test_generate_is_the_documented_loop(untrained):
     torch.testing.assert_close(images, expected, rtol=0, atol=1e-6)
     made = model.make_sampler("ddim", 7, eta=0.5)
     assert (made.spacing, made.eta, made.prediction) == ("trailing", 0.5, model.config.prediction)
-    assert model.make_sampler("ddpm", 7, eta=0.0).prediction == model.config.prediction
+    assert model.make_sampler("ddpm", 1000, eta=0.0).prediction == model.config.prediction
 
 
 def test_a_prompt_without_quoted_text_gets_an_error_that_names_it():

@@ -40,11 +40,12 @@ def rows(name: str, scores) -> list[str]:
 
 
 def train_variant(preset: str, minutes: float, out: str, vae: str) -> str:
-    from ..__main__ import main as cli
+    """Train ``preset`` for ``minutes`` into ``out`` as ``python -m minigptimage train --vae VAE`` does (the same
+    ``train.train_run``); return the newest checkpoint's path."""
+    from ..train import checkpoints, train_run
     start = time.monotonic()
-    cli(["train", "--preset", preset, "--minutes", str(minutes), "--out", out, "--vae", vae])
+    train_run(preset, out, minutes=minutes, vae=vae)
     print(f"{preset}: trained in {time.monotonic() - start:.0f} s", flush=True)
-    from ..train import checkpoints
     return str(checkpoints(out)[-1])
 
 
