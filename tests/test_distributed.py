@@ -1,5 +1,7 @@
 """Training on several processes (DistributedDataParallel over gloo, as torchrun runs it on the CPU) takes the
-same step as one process on the concatenated batch, and a SIGKILLed run resumes to bit-identical weights."""
+same step as one process on the concatenated batch, a SIGKILLed run resumes to bit-identical weights, and so
+does a 2-process run, each process with its own random state."""
+import shutil
 import os
 import signal
 import socket
@@ -13,7 +15,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from minigptimage.pipeline import MiniGPTImage
-from minigptimage.train import Trainer, TrainConfig, checkpoints, data_batch, draw_randomness
+from minigptimage.train import Trainer, TrainConfig, checkpoints, data_batch, draw_randomness, train_run
 
 ROOT = Path(__file__).resolve().parent.parent
 B = 2  # per process
@@ -114,4 +116,32 @@ def test_sigkill_then_resume_gives_the_same_final_weights(tmp_path):
     b = torch.load(tmp_path / "killed" / "ckpt_0000008.pt", weights_only=True)
     for part in ("encoder", "unet", "vae"):
         assert all(torch.equal(a["weights"][part][k], b["weights"][part][k]) for k in a["weights"][part]), part
+    assert a["train_state"]["losses"] == b["train_state"]["losses"]
+
+
+def torchrun_worker(rank, out, port, resume):
+    """One process of ``torchrun --nproc-per-node 2 -m minigptimage train --preset micro --steps 6``, as the
+    command sets it up (``train_run``), with an untrained VAE given so that there is no VAE phase."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE="2")
+    torch.set_num_threads(1)
+    train_run("micro", out, steps=6, save_every=2, resume=resume, vae=MiniGPTImage.from_preset("micro").vae,
+              log=lambda *a: None, batch_size=2, cond_dropout=0.5)
+
+
+def test_a_two_process_run_resumes_to_the_same_final_weights(tmp_path):
+    """Every rank draws its own t, ε and dropout from its own generator: a resumed run must restore each one.
+    The run is cut after its step-4 checkpoint (all a killed run leaves: see the SIGKILL test above)."""
+    mp.spawn(torchrun_worker, args=(str(tmp_path / "straight"), free_port(), False), nprocs=2, join=True)
+    (tmp_path / "cut").mkdir()
+    shutil.copy(tmp_path / "straight" / "ckpt_0000004.pt", tmp_path / "cut")
+    states = torch.load(tmp_path / "cut" / "ckpt_0000004.pt", weights_only=True)["train_state"]["generators"]
+    assert len(states) == 2 and not torch.equal(states[0], states[1])  # two ranks, two random streams
+    mp.spawn(torchrun_worker, args=(str(tmp_path / "cut"), free_port(), True), nprocs=2, join=True)
+    a = torch.load(tmp_path / "straight" / "ckpt_0000006.pt", weights_only=True)
+    b = torch.load(tmp_path / "cut" / "ckpt_0000006.pt", weights_only=True)
+    for part in ("encoder", "unet"):
+        assert all(torch.equal(a["weights"][part][k], b["weights"][part][k]) for k in a["weights"][part]), part
+        raw_a, raw_b = a["train_state"]["raw"][part], b["train_state"]["raw"][part]
+        assert all(torch.equal(raw_a[k], raw_b[k]) for k in raw_a), f"raw {part}"
     assert a["train_state"]["losses"] == b["train_state"]["losses"]

@@ -96,7 +96,8 @@ def test_resume_gives_bit_identical_weights(tmp_path):
     (tmp_path / "b" / "ckpt_0000004.pt").unlink()  # as if killed right after the step-2 checkpoint
     path, ckpt = newest_good_checkpoint(tmp_path / "b", **QUIET)
     assert path.name == "ckpt_0000002.pt"
-    resumed = micro_trainer(tmp_path / "b")
+    assert len(ckpt["train_state"].pop("generators")) == 1  # one per rank; without it (checkpoints of before
+    resumed = micro_trainer(tmp_path / "b")                  # the per-rank states) rank 0's "generator" serves
     resumed.restore(ckpt)
     assert resumed.step == 2
     resumed.run(total_steps=4)
