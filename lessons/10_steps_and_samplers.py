@@ -25,7 +25,8 @@
 #    little from 5 to 50 (84–87%; n = 6 per split: read the trend, not the digits; the lesson's DDPM line is
 #    one image per split; with 10 DDIM steps the shipped model reads as well as with 50 and as with DDPM's
 #    1000 — README). Cost is one guided step = two U-Net calls, so time grows linearly with the steps and
-#    DDPM's 1000 steps cost 2000 calls per image, 33 times 30 DDIM steps.
+#    DDPM's 1000 steps cost 2000 calls per image, 33 times 30 DDIM steps. The scored images are shown with
+#    what the reader read in each, after the reader's own misses on clean renders of the same texts.
 #
 # Set `MINIGPTIMAGE_CHECKPOINT` to a checkpoint file or training folder (lesson 08) to run this on your model.
 
@@ -37,16 +38,18 @@ HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd(
 sys.path.insert(0, str(HERE.parent))  # run from anywhere without installing
 
 import os
+import time
 
 import matplotlib.pyplot as plt
 import torch
 
 from minigptimage.__main__ import resolve_checkpoint
-from minigptimage.evaluate import evaluate
+from minigptimage.evaluate import evaluation_samples, generate_in_batches, score_images
 from minigptimage.pipeline import MiniGPTImage
-from minigptimage.plots import fast_mode, output_dir, save_figure, trajectory
+from minigptimage.plots import fast_mode, image_grid, output_dir, save_figure, trajectory
 from minigptimage.reader import GlyphReader
 from minigptimage.samplers import DDIMSampler, sample_loop
+from minigptimage.scoring import word_accuracy
 
 import importlib  # noqa: E402  (the exercise checks live in lessons/checks/, next to this file)
 from lessons.checks import report  # noqa: E402
@@ -124,8 +127,35 @@ print("mean |Δx̂₀| between the frames shown:", ", ".join(f"{c:.3f}" for c in
 # ## 4. Quality and cost against the number of steps
 # The cost of a sample is its number of U-Net calls: one per step, two with guidance. We count them with a
 # denoiser that wraps the model (wall time on a shared machine is too noisy to compare small differences).
+# The quality is scored as `evaluate` scores it — n captions of training-vocabulary text and n of held-out text,
+# the same seeds — written out so that we can look at the images the reader scored.
+#
+# **How far to trust the reader.** On clean renders of held-out text (right by construction) the reader still
+# misses some: S/s, O/o, C/c and 0/O look alike at 64 pixels. That miss rate is the floor under every "exact
+# word" figure below; when a title's reading looks wrong, look at the image.
 
 # %%
+clean = evaluation_samples("heldout", 16 if FAST else 200)  # the evaluation's own held-out captions, rendered clean
+clean_read = reader.read(torch.stack([s.image for s in clean]))  # (n, 3, 64, 64) -> n strings
+reader_misses = [(s.text, r) for s, r in zip(clean, clean_read) if r != s.text]
+print(f"the reader misreads {len(reader_misses)} of {len(clean)} clean held-out renders "
+      f"({1 - word_accuracy(clean_read, [s.text for s in clean]):.0%})"
+      + (f", e.g. (text, read) {reader_misses[:4]}" if reader_misses else ""))
+
+
+def scored(steps: int, n: int, sampler: str = "ddim"):
+    """(seen, held-out) scores of n captions each at this many steps, as `evaluate` draws them; shows the images."""
+    scores = []
+    for split in ("train", "heldout"):
+        samples = evaluation_samples(split, n)
+        start = time.perf_counter()
+        images = generate_in_batches(model, [s.caption for s in samples], steps, sampler=sampler)  # (n, 3, H, W)
+        scores.append(score_images(images, samples, reader, split, (time.perf_counter() - start) / n))
+        shown.append(images)
+        shown_titles.extend(f"{sampler} {steps}: {s.text} → {r or '∅'}" for s, r in zip(samples, reader.read(images)))
+    return scores
+
+
 calls = 0
 
 
@@ -137,21 +167,22 @@ def counting_denoiser(x, t, c):
 
 step_counts = [2, 5, 10] if FAST else [2, 5, 10, 20, 50]
 n = 4 if FAST else 6
-results = []
+results, shown, shown_titles = [], [], []
 for steps in step_counts:
     calls = 0
     sample_loop(counting_denoiser, model.make_sampler("ddim", steps, 0.0), x_t, cond=cond, uncond=uncond,
                 guidance=model.config.guidance)
-    seen, held = evaluate(model, n=n, steps=steps, reader=reader)
+    seen, held = scored(steps, n)
     results.append((steps, (seen.char_acc + held.char_acc) / 2, (seen.word_acc + held.word_acc) / 2,
                     seen.seconds_per_image, calls))
     print(f"DDIM {steps:3d} steps: {calls:3d} U-Net calls, characters read {results[-1][1]:.0%}, exact words "
           f"{results[-1][2]:.0%}, {results[-1][3] * 1000:.0f} ms per image")
 if not FAST:
-    seen, held = evaluate(model, n=1, steps=T, sampler="ddpm", reader=reader)
+    seen, held = scored(T, 1, sampler="ddpm")
     print(f"DDPM {T} steps ({2 * T} U-Net calls, n = 1 per split): characters read "
           f"{(seen.char_acc + held.char_acc) / 2:.0%}, exact words {(seen.word_acc + held.word_acc) / 2:.0%}, "
           f"{seen.seconds_per_image * 1000:.0f} ms per image")
+image_grid(torch.cat(shown), OUT / "lesson10_scored_images.png", titles=shown_titles, ncols=2 * n)  # asked → read
 
 fig, ax = plt.subplots(1, 2, figsize=(8, 3))
 ax[0].plot([r[0] for r in results], [r[1] for r in results], "o-", label="characters")

@@ -1,11 +1,16 @@
 """The command line: ``python -m minigptimage {demo,train,sample,edit,evaluate,verify,bench}``.
 
 This is the one place that reads ``sys.argv``. Anything wrong in what the user gave becomes one line on stderr
-and exit code 2 — no traceback, and no partly written output file (every file is written atomically).
+and exit code 2 — no traceback, and no partly written output file (every file is written atomically). Every
+flag does what it says or is refused. The user's input is checked first (``users_input``: the library's own
+checks, run before any network); an exception after that is a bug of minigptimage, said so in one line with
+exit code 1 (as are a training that cannot go on and a machine out of memory or disk, each in its own words).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
 import sys
 import time
@@ -34,15 +39,51 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def bounded(kind, low, high=None):
+    """An argparse type: a number of ``kind`` (int or float) from ``low`` to ``high`` (nan is refused)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if not (math.isfinite(value) and value >= low and (high is None or value <= high)):
+            raise argparse.ArgumentTypeError(f"expected a number from {low}{'' if high is None else f' to {high}'}, "
+                                             f"got {text}")
+        return value
+    return parse
+
+
+def preset_name(text):
+    """An argparse type: a preset of pipeline.PRESETS."""
+    from .pipeline import PRESETS
+    if text not in PRESETS:
+        raise argparse.ArgumentTypeError(f"unknown preset {text!r}; expected one of {', '.join(PRESETS)}")
+    return text
+
+
+@contextlib.contextmanager
+def users_input():
+    """A ValueError raised inside is about what the user gave — a library check of a flag, a prompt or a file —
+    so it becomes a UsageError (exit 2). Outside such a block a ValueError is a bug (exit 1)."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
 def build_parser() -> Parser:
     p = Parser(prog="python -m minigptimage", description="A minimal GPT-Image-1-style text-to-image system.",
                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     def sampling_options(q):
-        q.add_argument("--steps", type=int, default=30, help="sampling steps (default 30)")
+        q.add_argument("--steps", type=int, default=None,
+                       help="sampling steps (default: 30 for ddim; ddpm walks all T of the model's schedule)")
         q.add_argument("--sampler", choices=["ddim", "ddpm"], default="ddim")
-        q.add_argument("--eta", type=float, default=0.0, help="DDIM eta: 0 deterministic, 1 DDPM-like")
+        q.add_argument("--eta", type=float, default=0.0, help="DDIM eta: 0 deterministic, 1 DDPM-like (ddim only)")
         q.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
         q.add_argument("--seed", type=int, default=0)
         device_options(q)
@@ -67,7 +108,7 @@ def build_parser() -> Parser:
     device_options(q)
 
     q = sub.add_parser("train", help="train a model on the glyph dataset")
-    q.add_argument("--preset", default="tiny", help="tiny, small, tiny-noglyph, tiny-word, …")
+    q.add_argument("--preset", default="tiny", type=preset_name, help="tiny, small, tiny-noglyph, tiny-word, …")
     q.add_argument("--out", required=True, help="folder for checkpoints (DIR/ckpt_*.pt) and figures")
     budget = q.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float, help="wall-clock budget, VAE included (default 10)")
@@ -76,13 +117,14 @@ def build_parser() -> Parser:
     q.add_argument("--keep", type=int, default=3, help="keep the newest K checkpoints")
     q.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
     q.add_argument("--vae", default=None, help="reuse a trained VAE (tiny_data/vae.pt or a checkpoint)")
-    q.add_argument("--vae-steps", type=int, default=None, help="VAE steps before diffusion (preset default)")
+    q.add_argument("--vae-steps", type=bounded(int, 1), default=None,
+                   help="VAE steps before diffusion (preset default; --vae skips the phase)")
     q.add_argument("--batch-size", type=int, default=None, help="images per step and process")
     q.add_argument("--lr", type=float, default=None, help="peak learning rate (preset default)")
     q.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps (preset default)")
-    q.add_argument("--latent-cache", type=int, default=None,
+    q.add_argument("--latent-cache", type=bounded(int, 0), default=None,
                    help="items rendered and encoded once (0: render every batch; tiny default 20000)")
-    q.add_argument("--min-snr-gamma", type=float, default=None,
+    q.add_argument("--min-snr-gamma", type=bounded(float, 0), default=None,
                    help="Min-SNR-γ loss weighting (0: off, the plain v loss; preset default)")
     q.add_argument("--seed", type=int, default=0)
     device_options(q)
@@ -103,7 +145,8 @@ def build_parser() -> Parser:
     q.add_argument("prompt")
     q.add_argument("--image", required=True, help="the PNG to edit (the model's image size, RGB)")
     q.add_argument("--mask", default=None, help="a PNG mask: white = repaint; without it, SDEdit the image")
-    q.add_argument("--strength", type=float, default=0.7, help="SDEdit strength in [0, 1] (default 0.7)")
+    q.add_argument("--strength", type=float, default=None,
+                   help="SDEdit strength in [0, 1] (default 0.7); not with --mask, which repaints the mask fully")
     q.add_argument("--out", required=True, help="the PNG to write")
     checkpoint_option(q)
     sampling_options(q)
@@ -111,7 +154,8 @@ def build_parser() -> Parser:
 
     q = sub.add_parser("evaluate", help="generate from captions and read the words back")
     checkpoint_option(q)
-    q.add_argument("--n", type=int, default=50, help="captions per split (training words, held-out words)")
+    q.add_argument("--n", type=bounded(int, 1), default=50,
+                   help="captions per split (training words, held-out words)")
     sampling_options(q)
 
     q = sub.add_parser("verify", help="check a PNG's provenance manifest and watermark")
@@ -119,7 +163,7 @@ def build_parser() -> Parser:
     q.add_argument("--key", default=None, help="the key (default: the documented public demo key)")
 
     q = sub.add_parser("bench", help="speed of the networks on this machine")
-    q.add_argument("--repeats", type=int, default=5)
+    q.add_argument("--repeats", type=bounded(int, 1), default=5)
     device_options(q)
     return p
 
@@ -133,7 +177,7 @@ def resolve_checkpoint(path):
     if p.is_dir():
         found = newest_good_checkpoint(p, log=lambda m: print(m, file=sys.stderr))
         if found is None:
-            raise ValueError(f"--checkpoint: no usable ckpt_*.pt in folder {str(p)!r}")
+            raise UsageError(f"--checkpoint: no usable ckpt_*.pt in folder {str(p)!r}")
         return found[0]
     return p
 
@@ -157,6 +201,25 @@ def load_model(args):
     model = MiniGPTImage.load(path).to(args.device)
     model.precision = args.precision  # generate, inpaint and edit sample under this autocast
     return model, path
+
+
+def sampling_options(args, model) -> dict:
+    """The sampling flags as ``generate``'s arguments: --steps defaults to 30 for ddim and to the model's T for
+    ddpm, which walks every step (``check_request`` refuses another count, and an eta, for ddpm)."""
+    steps = args.steps if args.steps is not None else model.config.num_steps if args.sampler == "ddpm" else 30
+    return dict(steps=steps, sampler=args.sampler, eta=args.eta, guidance=args.guidance, seed=args.seed)
+
+
+def manifest_fields(args, model, options: dict, **extra) -> dict:
+    """What the manifest records: the prompt and the sampling as it really ran (the steps DDPM walked too)."""
+    guidance = model.config.guidance if options["guidance"] is None else options["guidance"]
+    return dict(prompt=args.prompt, seed=options["seed"], sampler=options["sampler"], steps=options["steps"],
+                eta=options["eta"], guidance=guidance, **extra)
+
+
+def check_provenance_flags(args) -> None:
+    if args.key is not None and args.no_watermark and args.no_manifest:
+        raise UsageError("--key: nothing uses it with both --no-watermark and --no-manifest; leave one of the three out")
 
 
 def parse_box(text):
@@ -189,22 +252,21 @@ def check_out_png(path) -> Path:
 
 
 def cmd_sample(args) -> int:
+    from .images import load_image
     from .plots import trajectory as plot_trajectory
     from .pipeline import check_prompts
     out = check_out_png(args.out)
-    check_prompts([args.prompt])
+    check_provenance_flags(args)
     box = None if args.box is None else [parse_box(args.box)]
-    model, model_path = load_model(args)
-    reference = None
-    if args.reference is not None:
-        from .images import load_image
-        reference = load_image(args.reference, model.config.image_size).to(model.device)  # (1, 3, H, W)
-    images, traj = model.generate([args.prompt], steps=args.steps, sampler=args.sampler, eta=args.eta,
-                                  guidance=args.guidance, seed=args.seed, boxes=box, reference=reference,
-                                  return_trajectory=True)
-    guidance = model.config.guidance if args.guidance is None else args.guidance
-    write_image(images[0], out, args, model_path, dict(prompt=args.prompt, seed=args.seed, sampler=args.sampler,
-                                                        steps=args.steps, guidance=guidance))
+    with users_input():
+        check_prompts([args.prompt])
+        model, model_path = load_model(args)
+        reference = None if args.reference is None else \
+            load_image(args.reference, model.config.image_size).to(model.device)  # (1, 3, H, W)
+        options = sampling_options(args, model)
+        model.check_request([args.prompt], boxes=box, reference=reference, **options)
+    images, traj = model.generate([args.prompt], boxes=box, reference=reference, return_trajectory=True, **options)
+    write_image(images[0], out, args, model_path, manifest_fields(args, model, options))
     print(f"wrote {out}")
     if args.trajectory:
         frames, ts = trajectory_frames(model, traj)
@@ -216,21 +278,28 @@ def cmd_edit(args) -> int:
     from .images import load_image, load_mask
     from .pipeline import check_prompts
     out = check_out_png(args.out)
-    check_prompts([args.prompt])
-    if not 0.0 <= args.strength <= 1.0:  # also refuses nan
-        raise UsageError(f"--strength: expected a number from 0 to 1, got {args.strength}")
-    model, model_path = load_model(args)
-    size = model.config.image_size
-    image = load_image(args.image, size).to(model.device)                        # (1, 3, H, W)
-    options = dict(steps=args.steps, seed=args.seed, guidance=args.guidance)
-    if args.mask is not None:
-        mask = load_mask(args.mask, size).to(model.device)                       # (1, 1, H, W)
+    check_provenance_flags(args)
+    if args.mask is not None and args.strength is not None:
+        raise UsageError("--strength: inpainting (--mask) repaints the masked region fully; give --strength only "
+                         "to SDEdit a whole image (no --mask)")
+    strength = 0.7 if args.strength is None else args.strength
+    if not 0.0 <= strength <= 1.0:  # also refuses nan
+        raise UsageError(f"--strength: expected a number from 0 to 1, got {strength}")
+    with users_input():
+        check_prompts([args.prompt])
+        model, model_path = load_model(args)
+        size = model.config.image_size
+        image = load_image(args.image, size).to(model.device)                    # (1, 3, H, W)
+        mask = None if args.mask is None else load_mask(args.mask, size).to(model.device)  # (1, 1, H, W)
+        options = sampling_options(args, model)
+        model.check_request([args.prompt], **options)
+    if mask is not None:
         result = model.inpaint(image, mask, [args.prompt], **options)
+        fields = manifest_fields(args, model, options, edit="inpaint")
     else:
-        result = model.edit(image, [args.prompt], args.strength, **options)
-    guidance = model.config.guidance if args.guidance is None else args.guidance
-    write_image(result[0], out, args, model_path, dict(prompt=args.prompt, seed=args.seed, sampler="ddim",
-                                                        steps=args.steps, guidance=guidance))
+        result = model.edit(image, [args.prompt], strength, **options)
+        fields = manifest_fields(args, model, options, edit="sdedit", strength=strength)
+    write_image(result[0], out, args, model_path, fields)
     print(f"wrote {out}")
     return 0
 
@@ -246,18 +315,21 @@ def trajectory_frames(model, traj, count: int = 8):
 
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate, format_table
-    model, path = load_model(args)
-    scores = evaluate(model, n=args.n, steps=args.steps, sampler=args.sampler, guidance=args.guidance,
-                      seed=args.seed)
+    with users_input():
+        model, path = load_model(args)
+        options = sampling_options(args, model)
+        model.check_request(None, **options)
+    scores = evaluate(model, n=args.n, **options)
     guidance = model.config.guidance if args.guidance is None else args.guidance
     print(f"checkpoint {path}")
-    print(format_table(scores, args.steps, args.sampler, guidance))
+    print(format_table(scores, options["steps"], args.sampler, guidance, eta=args.eta))
     return 0
 
 
 def cmd_verify(args) -> int:
     from .provenance import DEFAULT_KEY, verify_png
-    report = verify_png(args.file, key=DEFAULT_KEY if args.key is None else args.key)
+    with users_input():
+        report = verify_png(args.file, key=DEFAULT_KEY if args.key is None else args.key)
     print(report.summary())
     return 0 if report.ok else 1
 
@@ -305,9 +377,11 @@ def demo_prompts() -> list[str]:
 
 
 def cmd_demo(args) -> int:
-    from .evaluate import evaluate, format_table
+    import torch
+    from .evaluate import evaluation_samples, format_table, generate_in_batches, score_images
     from .pipeline import MiniGPTImage, PRETRAINED, TINY_DATA
     from .plots import image_grid, trajectory as plot_trajectory
+    from .reader import PRETRAINED as READER, GlyphReader
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
@@ -320,16 +394,39 @@ def cmd_demo(args) -> int:
     else:
         model = MiniGPTImage.load(PRETRAINED).to(args.device)
     model.precision = args.precision
+    reader = GlyphReader.pretrained() if READER.is_file() else None
     prompts = demo_prompts()
     images, traj = model.generate(prompts, steps=30, seed=0, return_trajectory=True)
-    print(f"wrote {image_grid(images, out / 'demo_grid.png', titles=prompts, ncols=4)}")
+    reads = reader.read(images.cpu()) if reader else [""] * len(prompts)
+    image_grid(images, out / "demo_grid.png", ncols=4,  # each whole prompt, wrapped, and what the reader reads
+               titles=[p + (f"\nreader: {r or '∅'}" if reader else "") for p, r in zip(prompts, reads)])
+    print(f"wrote {out / 'demo_grid.png'}")
     frames, ts = trajectory_frames(model, traj)
-    print(f"wrote {plot_trajectory(frames, ts, out / 'demo_trajectory.png', title=prompts[0])}")
-    from .reader import PRETRAINED as READER
-    if READER.is_file():
-        print(format_table(evaluate(model, n=10, steps=30), 30, "ddim", model.config.guidance))
-    else:
+    plot_trajectory(frames, ts, out / "demo_trajectory.png", title=prompts[0])
+    print(f"wrote {out / 'demo_trajectory.png'}")
+    if reader is None:
         print(f"(no glyph reader shipped at {READER}: skipping the evaluate table)")
+        print(f"demo finished in {time.monotonic() - start:.1f} s")
+        return 0
+    # The evaluate table (n = 10 per split), with every scored image shown beside its reading, and the
+    # reader's own misses on clean renders of held-out text: a word it misreads may still be right.
+    clean = evaluation_samples("heldout", 50)
+    clean_read = reader.read(torch.stack([s.image for s in clean]))
+    misses = [(s.text, r) for s, r in zip(clean, clean_read) if r != s.text]
+    scores, scored, titles = [], [], []
+    for split in ("train", "heldout"):
+        samples = evaluation_samples(split, 10)
+        split_start = time.perf_counter()
+        split_images = generate_in_batches(model, [s.caption for s in samples], steps=30)  # (10, 3, H, W)
+        scores.append(score_images(split_images, samples, reader, split, (time.perf_counter() - split_start) / 10))
+        scored.append(split_images)
+        titles += [f"{s.caption}\nreader: {r or '∅'}" for s, r in zip(samples, reader.read(split_images))]
+    image_grid(torch.cat(scored), out / "demo_scored.png", titles=titles, ncols=5)
+    print(format_table(scores, 30, "ddim", model.config.guidance))
+    print(f"the images scored above: {out / 'demo_scored.png'}, each titled with its prompt and the reader's reading. "
+          f"The reader itself misreads {len(misses)} of {len(clean)} clean held-out renders"
+          + (f" (e.g. {', '.join(f'{t} as {r or chr(8709)}' for t, r in misses[:3])})" if misses else "")
+          + ": look at an image before blaming the model for a word the reader got wrong.")
     print(f"demo finished in {time.monotonic() - start:.1f} s")
     return 0
 
@@ -338,22 +435,42 @@ COMMANDS = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample, "edit": 
             "verify": cmd_verify, "bench": cmd_bench}
 
 
+REPORT = "this is a bug in minigptimage; please report it with the command you ran"
+
+
 def main(argv=None) -> int:
-    """Run one command; return its exit code (2 for anything wrong in what the user gave)."""
+    """Run one command; return its exit code: 0, 1 when the work failed (a bug, a training that cannot go on, a
+    machine out of memory or disk; ``verify``: a file that does not check out), 2 for anything wrong in what
+    the user gave, 130 when interrupted."""
     try:
         args = build_parser().parse_args(argv)
         if hasattr(args, "precision"):  # every command that runs a model
             pick_device(args)
         return COMMANDS[args.command](args)
-    except ValueError as err:  # UsageError, CheckpointError and every input check of the library
-        print(f"minigptimage: error: {one_line(err)}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("minigptimage: interrupted", file=sys.stderr)
         return 130
-    except RuntimeError as err:  # e.g. a non-finite training loss, a device that is not there
-        print(f"minigptimage: error: {one_line(err)}", file=sys.stderr)
-        return 1
+    except Exception as err:
+        code, message = explain(err)
+        print(f"minigptimage: {message}", file=sys.stderr)
+        return code
+
+
+def explain(err: Exception) -> tuple[int, str]:
+    """(exit code, one line) for an exception that ended a command."""
+    users, runs = (UsageError,), (MemoryError, OSError)
+    try:  # (the package itself may be what failed to import)
+        import torch
+        from .checkpoints import CheckpointError
+        from .train import TrainingError
+        users, runs = users + (CheckpointError,), runs + (TrainingError, torch.cuda.OutOfMemoryError)
+    except Exception:
+        pass
+    if isinstance(err, users):  # a flag, a prompt or a file the user gave
+        return 2, f"error: {one_line(err)}"
+    if isinstance(err, runs):  # a training that cannot go on, the machine out of memory or disk
+        return 1, f"error: {one_line(err)}"
+    return 1, f"internal error: {type(err).__name__}: {one_line(err)} — {REPORT}"
 
 
 def one_line(err: BaseException) -> str:

@@ -1,18 +1,31 @@
 """Figures people look at: image grids, denoising trajectories, schedules, loss curves, attention maps.
 
 Every function takes tensors in the package's conventions (images (B, 3, H, W) in [-1, 1]) and writes a
-PNG with matplotlib (the non-interactive Agg backend, so it works without a screen).
+PNG with matplotlib. A script (a lesson run with ``python``, the command line) draws with the non-interactive
+Agg backend, so it works without a screen; inside a Jupyter kernel the backend is left to Jupyter, and
+``save_figure`` also shows each figure in the notebook, under the cell that made it.
 """
 from __future__ import annotations
 
 import os
+import sys
+import textwrap
 from pathlib import Path
 
 import matplotlib
+import torch
 
-matplotlib.use("Agg")
+
+def in_notebook() -> bool:
+    """True inside a Jupyter (IPython) kernel, where figures can be shown under the cell."""
+    ipython = sys.modules.get("IPython")  # a kernel has imported it already; a script has not
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+if "IPython" not in sys.modules and not os.environ.get("MPLBACKEND"):
+    matplotlib.use("Agg")  # a script: draw into files only, no window (and no display needed)
 import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
 
 
 def fast_mode() -> bool:
@@ -33,31 +46,38 @@ def to_numpy_image(image: torch.Tensor):
     return ((image.detach().float().cpu().clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()
 
 
-def save_figure(fig, path: str | os.PathLike) -> Path:
-    """Save a matplotlib figure as PNG and close it."""
+def save_figure(fig, path: str | os.PathLike) -> None:
+    """Save a matplotlib figure as PNG (and, in a notebook, show it under the cell), then close it. Returns
+    nothing, so a notebook cell that ends with a figure shows the figure and no stray value."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
+    if in_notebook():
+        from IPython.display import display
+        display(fig)  # shown once here; closing below stops Jupyter from showing it a second time
     plt.close(fig)
-    return path
 
 
-def image_grid(images: torch.Tensor, path, titles=None, ncols: int = 8) -> Path:
-    """A grid of images (B, 3, H, W) in [-1, 1], with an optional title above each."""
+def image_grid(images: torch.Tensor, path, titles=None, ncols: int = 8, title_width: int = 26) -> None:
+    """A grid of images (B, 3, H, W) in [-1, 1], with an optional title above each, whole: a long title (a
+    prompt) is wrapped over lines of at most ``title_width`` characters, never cut."""
     n = images.shape[0]
     ncols = max(1, min(ncols, n))
     nrows = (n + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows), squeeze=False)
+    wrapped = (["\n".join(textwrap.fill(line, title_width) for line in str(t).split("\n")) for t in titles]
+               if titles is not None else None)  # each line of a title wrapped on its own
+    lines = max((w.count("\n") + 1 for w in wrapped), default=1) if wrapped else 1
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, (1.62 + 0.12 * lines) * nrows), squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < n:
             ax.imshow(to_numpy_image(images[k]), interpolation="nearest")
-            if titles is not None:
-                ax.set_title(str(titles[k])[:28], fontsize=6)
-    return save_figure(fig, path)
+            if wrapped is not None:
+                ax.set_title(wrapped[k], fontsize=6)
+    save_figure(fig, path)
 
 
-def loss_curve(losses, path, title: str = "training loss") -> Path:
+def loss_curve(losses, path, title: str = "training loss") -> None:
     """Loss against step, on a log scale, with a running mean to show the trend."""
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.plot(losses, alpha=0.35, label="loss")
@@ -69,10 +89,10 @@ def loss_curve(losses, path, title: str = "training loss") -> Path:
     ax.set_xlabel("step")
     ax.set_title(title)
     ax.legend()
-    return save_figure(fig, path)
+    save_figure(fig, path)
 
 
-def trajectory(frames: torch.Tensor, timesteps, path, title: str = "denoising trajectory") -> Path:
+def trajectory(frames: torch.Tensor, timesteps, path, title: str = "denoising trajectory") -> None:
     """Frames (S, 3, H, W) of one sample along the reverse process, labelled by timestep."""
     s = frames.shape[0]
     fig, axes = plt.subplots(1, s, figsize=(1.4 * s, 1.7), squeeze=False)
@@ -81,4 +101,4 @@ def trajectory(frames: torch.Tensor, timesteps, path, title: str = "denoising tr
         ax.imshow(to_numpy_image(frames[k]), interpolation="nearest")
         ax.set_title(f"t={timesteps[k]}", fontsize=7)
     fig.suptitle(title, fontsize=8)
-    return save_figure(fig, path)
+    save_figure(fig, path)
