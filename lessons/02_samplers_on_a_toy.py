@@ -180,8 +180,10 @@ for schedule_name, sched in (("linear", schedule), ("cosine", NoiseSchedule.cosi
 # squared distance between their means (eq. 8): L_{t−1} = ‖μ̃_t(x_t, x₀) − μ_θ(x_t, t)‖² / (2σ_t²) + const.
 # Write the mean through a noise prediction, μ_θ = (x_t − β_t/√(1−ᾱ_t)·ε_θ)/√α_t (eq. 11), and it becomes
 #     L_{t−1} = λ_t·‖ε − ε_θ(x_t, t)‖²,   λ_t = β_t² / (2σ_t²·α_t·(1−ᾱ_t))                      (eq. 12)
-# DDPM then drops λ_t (eq. 14) — the "simple loss", the one every lesson from 06 on trains with:
+# DDPM then drops λ_t (eq. 14) — the "simple loss":
 #     L_simple = E_{t, x₀, ε} ‖ε − ε_θ(√ᾱ_t·x₀ + √(1−ᾱ_t)·ε, t)‖².
+# The models of the later lessons train this unweighted loss with one change: their U-Net predicts v rather
+# than ε (every preset's `prediction = "v"`; the end of this section shows why, lesson 08 writes that loss).
 # A squared error is minimised by the conditional mean, so the best ε_θ(x_t, t) is E[ε | x_t]: exactly
 # `toy.optimal_eps`. Below we plot λ_t, then train a small MLP with L_simple and compare it with the exact one.
 
