@@ -163,3 +163,16 @@ def test_lesson15_quoted_span_first_span_only_fails():
 
     problem = verdict(checks.check_quoted_span, first_span_only)
     assert problem and "count % 2 == 1" in problem, problem
+
+
+def test_checking_a_lessons_exercises_without_running_it(capsys):
+    """`python -m lessons.checks NN` reads the exercise functions out of the lesson file (here: a solutions file,
+    which has the same shape) with its imports, and checks them all."""
+    from lessons.checks.__main__ import exercises_of, main
+    solved = exercises_of(ROOT / "lessons" / "solutions" / "08_training_a_text_to_image_model.py")
+    assert sorted(solved) == ["exercise_ema_update", "exercise_v_target", "exercise_x0_from_v"]
+    checks = importlib.import_module("lessons.checks.08_training_a_text_to_image_model")
+    assert all(verdict(getattr(checks, "check_" + n.removeprefix("exercise_")), f) is None for n, f in solved.items())
+    assert main(["01"]) == 0
+    assert capsys.readouterr().out.count("not attempted yet") == 3
+    assert main(["99"]) == 2
