@@ -249,11 +249,12 @@ class MiniGPTImage(nn.Module):
     def check_request(self, prompts, steps: int = 30, sampler: str = "ddim", eta: float = 0.0, guidance=None,
                       seed: int = 0, boxes=None, reference=None) -> None:
         """Every check ``generate`` (and ``inpaint``, ``edit``) makes of its arguments, without running a network:
-        ValueError naming the argument. The command line calls it first, so that a ValueError raised while
-        sampling is a bug of the library, not the user's mistake."""
+        ValueError naming the argument (prompts=None: the sampling numbers only). The command line calls it
+        first, so that a ValueError raised while sampling is a bug of the library, not the user's mistake."""
         steps, guidance, seed = check_sampling_args(steps, guidance, seed, self.config)
         self.make_sampler(sampler, steps, eta)
-        self.plan(prompts, boxes, reference)
+        if prompts is not None:
+            self.plan(prompts, boxes, reference)
 
     def null_condition(self, batch_size: int) -> dict:
         """The learned null prompt (and no glyph canvas): the unconditional branch of guidance."""

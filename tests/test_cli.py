@@ -149,3 +149,129 @@ def test_edit_inpaints_with_a_mask_and_sdedits_without(micro_run, tmp_path, caps
         argv = ["edit", "--image", src, '"DOG" in black on white', *common, *bad]
         code, _, err = run(argv, capsys)
         assert code == 2 and named in err and not out.exists()
+
+
+# ---------------------------------------------------------------- every flag does what it says, or is refused
+@pytest.fixture(scope="module")
+def t10_checkpoint(tmp_path_factory):
+    """An untrained micro model with a T = 10 schedule, saved: DDPM (all T steps) stays cheap."""
+    from fixtures_model import untrained_micro
+    return untrained_micro(num_steps=10).save(tmp_path_factory.mktemp("t10") / "t10.pt")
+
+
+def manifest(png):
+    from minigptimage.provenance import read_png
+    return read_png(png)[1]
+
+
+def pixels(png):
+    from PIL import Image
+    import numpy as np
+    return np.asarray(Image.open(png))
+
+
+def test_ddpm_walks_all_T_steps_and_says_so_and_refuses_other_steps_or_an_eta(t10_checkpoint, tmp_path, capsys):
+    png = tmp_path / "ddpm.png"
+    common = ["sample", PROMPT, "--checkpoint", t10_checkpoint, "--sampler", "ddpm", "--out", png]
+    code, _, err = run(common, capsys)
+    assert code == 0, err
+    assert {k: manifest(png)[k] for k in ("sampler", "steps", "eta")} == {"sampler": "ddpm", "steps": 10, "eta": 0}
+    png.unlink()
+    for extra, named in ((["--steps", 30], "steps"), (["--eta", 0.5], "eta")):
+        code, _, err = run(common + extra, capsys)
+        assert code == 2 and named in err and err.count("\n") == 1 and not png.exists()
+    code, _, err = run(common + ["--steps", 10], capsys)  # T itself is what it walks anyway
+    assert code == 0, err
+
+
+def test_edit_honours_sampler_and_eta_and_records_them(t10_checkpoint, tmp_path, capsys):
+    from PIL import Image
+    import numpy as np
+    src = tmp_path / "in.png"
+    Image.fromarray(np.full((64, 64, 3), 200, np.uint8)).save(src)
+    base = ["edit", "--image", src, '"DOG" in black on white', "--checkpoint", t10_checkpoint, "--strength", 1.0,
+            "--no-watermark"]
+    runs = {"ddim": ["--steps", 4], "ddim eta": ["--steps", 4, "--eta", 0.8], "ddpm": ["--sampler", "ddpm"]}
+    for name, extra in runs.items():
+        code, _, err = run(base + extra + ["--out", tmp_path / f"{name}.png"], capsys)
+        assert code == 0, err
+    fields = {name: manifest(tmp_path / f"{name}.png") for name in runs}
+    assert [(f["sampler"], f["steps"], f["eta"]) for f in fields.values()] == [("ddim", 4, 0), ("ddim", 4, 0.8),
+                                                                               ("ddpm", 10, 0)]
+    assert fields["ddim"]["edit"] == "sdedit" and fields["ddim"]["strength"] == 1.0
+    images = {name: pixels(tmp_path / f"{name}.png") for name in runs}
+    assert not (images["ddim"] == images["ddim eta"]).all() and not (images["ddim"] == images["ddpm"]).all()
+    # strength 1 is generate: the same image as sample with the same sampler, eta and seed
+    code, _, err = run(["sample", '"DOG" in black on white', "--checkpoint", t10_checkpoint, "--steps", 4,
+                        "--eta", 0.8, "--no-watermark", "--out", tmp_path / "sampled.png"], capsys)
+    assert code == 0, err
+    assert (pixels(tmp_path / "sampled.png") == images["ddim eta"]).all()
+
+
+def test_flags_that_would_be_ignored_are_refused(t10_checkpoint, tmp_path, capsys):
+    from PIL import Image
+    import numpy as np
+    src, mask, out = tmp_path / "in.png", tmp_path / "mask.png", tmp_path / "out.png"
+    Image.fromarray(np.full((64, 64, 3), 200, np.uint8)).save(src)
+    Image.fromarray(np.full((64, 64), 255, np.uint8)).save(mask)
+    edit = ["edit", "--image", src, '"DOG"', "--checkpoint", t10_checkpoint, "--steps", 2, "--out", out]
+    for argv, named in ((edit + ["--mask", mask, "--strength", 0.5], "--strength"),
+                        (edit + ["--key", "k", "--no-watermark", "--no-manifest"], "--key"),
+                        (["train", "--preset", "micro", "--out", tmp_path / "r", "--vae-steps", 0], "--vae-steps"),
+                        (["train", "--preset", "micro", "--out", tmp_path / "r", "--latent-cache", -1], "--latent-cache"),
+                        (["evaluate", "--checkpoint", t10_checkpoint, "--n", 0], "--n")):
+        code, _, err = run(argv, capsys)
+        assert code == 2 and named in err and err.count("\n") == 1, (argv, err)
+        assert not out.exists() and not (tmp_path / "r").exists()
+    code, _, err = run(edit + ["--mask", mask, "--no-watermark"], capsys)  # --mask without --strength: inpaint
+    assert code == 0, err
+    assert manifest(out)["edit"] == "inpaint" and "strength" not in manifest(out)
+
+
+def test_evaluate_honours_eta_and_prints_the_steps_it_ran(t10_checkpoint, capsys, monkeypatch):
+    import minigptimage.evaluate as evaluate_module
+    seen = []
+    real = evaluate_module.evaluate
+
+    def recorded(model, **options):
+        seen.append(options)
+        return real(model, **options)
+
+    monkeypatch.setattr(evaluate_module, "evaluate", recorded)
+    code, out, err = run(["evaluate", "--checkpoint", t10_checkpoint, "--n", 1, "--steps", 2, "--eta", 0.5], capsys)
+    assert code == 0, err
+    assert seen[-1]["eta"] == 0.5 and seen[-1]["steps"] == 2 and "sampler ddim (η 0.5), 2 steps" in out
+    code, out, err = run(["evaluate", "--checkpoint", t10_checkpoint, "--n", 1, "--sampler", "ddpm"], capsys)
+    assert code == 0, err
+    assert seen[-1]["steps"] == 10 and "sampler ddpm, 10 steps" in out
+
+
+@pytest.mark.parametrize("error", [ValueError("a check the library got wrong"), TypeError("a wrong call"),
+                                   IndexError("list index out of range")])
+def test_a_bug_is_one_line_saying_so_and_exit_code_1(t10_checkpoint, tmp_path, capsys, monkeypatch, error):
+    """Only the user's input exits 2; an exception once it is checked is a bug of minigptimage (exit 1), and the
+    line says how to report it."""
+    from minigptimage.pipeline import MiniGPTImage
+
+    def broken(self, *args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(MiniGPTImage, "generate", broken)
+    png = tmp_path / "a.png"
+    code, _, err = run(["sample", PROMPT, "--checkpoint", t10_checkpoint, "--steps", 2, "--out", png], capsys)
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert "bug" in err and "report it with the command you ran" in err and str(error) in err
+    assert not png.exists()
+    code, _, err = run(["sample", "", "--checkpoint", t10_checkpoint, "--out", png], capsys)
+    assert code == 2 and "bug" not in err  # the user's mistake is still the user's
+
+
+def test_a_training_that_cannot_go_on_is_an_error_not_a_bug(tmp_path, capsys, monkeypatch):
+    import minigptimage.train as train
+
+    def diverged(*args, **kwargs):
+        raise train.TrainingError("loss became nan at step 3")
+
+    monkeypatch.setattr(train, "train_run", diverged)
+    code, _, err = run(["train", "--preset", "micro", "--out", tmp_path / "r", "--steps", 3], capsys)
+    assert code == 1 and "loss became nan" in err and "bug" not in err and err.count("\n") == 1
