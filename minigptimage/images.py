@@ -17,7 +17,7 @@ masked region and blur the glyphs); the message says the size found and the size
 
 ``load_mask``: a grey or RGB(A) image whose luminance is ≥ 128 (white) where the image is to be repainted
 and < 128 (black) elsewhere; anti-aliased edges are thresholded at 128 (alpha is ignored). The result is the
-(1, 1, H, W) float {0, 1} mask of ``editing.inpaint`` (1 = repaint).
+(1, 1, H, W) float {0, 1} mask of ``MiniGPTImage.inpaint`` (1 = repaint).
 """
 from __future__ import annotations
 
