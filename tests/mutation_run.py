@@ -9,7 +9,7 @@ should notice each one, and print the share of bugs caught ("killed"), per modul
 The repository itself is never modified: the files are copied to a temporary folder first (``git archive`` of
 HEAD, or ``git ls-files`` of the working tree), and each mutant is written there, tested, then undone. A run of
 the unmutated copy comes first: its tests must pass, or the figures would mean nothing. Each mutant runs only
-the fast test files (or single tests) of its own module, with ``-x``; the whole run takes ~25 minutes of one
+the fast test files (or single tests) of its own module, with ``-x``; the whole run (115 mutants) took 13 minutes of one
 CPU core. A mutant is found by its ``old`` text, not by a line number, so edits elsewhere in a file never move
 it; when that text is no longer in the source (someone rewrote the line) the mutant is skipped with a warning
 (update it), and one whose tests run past ``--timeout`` is undecided; neither is counted.
