@@ -149,10 +149,9 @@ class MiniGPTImage(nn.Module):
     def from_preset(cls, name: str, tokenizer=None, seed: int = 0) -> "MiniGPTImage":
         """A freshly initialised model; ``seed`` fixes the initial weights (the global RNG is left alone)."""
         config = PipelineConfig.preset(name)
-        if config.tokenizer == "word" and tokenizer is None:
-            from .glyphs import REFERENCE_CAPTION, GlyphDataset
-            ds = GlyphDataset("train", length=20000, seed=0)
-            tokenizer = WordTokenizer.from_texts([ds.caption(i) for i in range(len(ds))] + [REFERENCE_CAPTION])
+        if config.tokenizer == "word" and tokenizer is None:  # its vocabulary comes from the training captions
+            raise ValueError(f"tokenizer: the {name!r} preset needs a WordTokenizer built from its training "
+                             "captions (training_data.word_tokenizer())")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return cls(config, tokenizer)

@@ -54,6 +54,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .checkpoints import load_module, save_module
+from .ink import ink_map
 
 FORMAT = 1  # version of the checkpoint dict written by GlyphReader.save
 ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + " "  # class k + 1 is ALPHABET[k]; 0 is the CTC blank
@@ -131,21 +132,6 @@ class GlyphReader(nn.Module):
     def pretrained(cls) -> "GlyphReader":
         """The reader shipped in tiny_data/reader.pt (trained by `train_shipped_reader`)."""
         return cls.load(PRETRAINED)
-
-
-def ink_map(images: torch.Tensor, border: int = 2, quantile: float = 0.998, min_contrast: float = 0.25):
-    """Where the ink is, whatever its colour: (B, 3, H, W) in [-1, 1] -> (ink (B, 1, H, W) in [0, 1], contrast (B,)).
-
-    The background is the per-channel median of the outer `border` pixels; a pixel's ink is its colour
-    distance to the background divided by the image's strongest contrast (the `quantile` of the distances,
-    at least `min_contrast`, so a blank image stays blank instead of amplifying its noise)."""
-    B, _, H, W = images.shape
-    frame = torch.ones(H, W, dtype=torch.bool, device=images.device)
-    frame[border:-border, border:-border] = False
-    background = images[:, :, frame].median(dim=2).values  # (B, 3)
-    distance = (images - background[:, :, None, None]).norm(dim=1, keepdim=True)  # (B, 1, H, W)
-    contrast = distance.flatten(1).quantile(quantile, dim=1)  # (B,)
-    return (distance / contrast.clamp_min(min_contrast)[:, None, None, None]).clamp(0, 1), contrast
 
 
 def ctc_greedy_decode(classes: list[int]) -> str:

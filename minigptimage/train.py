@@ -41,10 +41,10 @@ from tqdm.auto import tqdm
 from .checkpoints import CheckpointError, atomic_save, read_checkpoint
 from .devices import autocast, grad_scaler, resolve_precision
 from .distributed import LossModule, agree, data_parallel, gather_states, setup_distributed
-from .pipeline import MiniGPTImage
+from .pipeline import MiniGPTImage, PipelineConfig
 from .tokenizer import trim_padding
 from .training_data import (PCA_ITEMS, SCALE_ITEMS, LatentCache, cache_size, data_batch, first_items,
-                            training_dataset, vae_images)
+                            training_dataset, vae_images, word_tokenizer)
 from .training_data import rendered_chunks, training_items  # noqa: F401  (re-exported: tests and lessons use them)
 from .vae import VAE, train_vae
 
@@ -403,7 +403,8 @@ def make_trainer(preset: str, out_dir, vae=None, resume: bool = False, device: s
                               **{k: v for k, v in overrides.items() if v is not None})
     rank, world, device = setup_distributed(str(device))
     say = log if rank == 0 else (lambda *a: None)
-    model = MiniGPTImage.from_preset(preset, seed=cfg.seed).to(device)
+    tokenizer = word_tokenizer() if PipelineConfig.preset(preset).tokenizer == "word" else None
+    model = MiniGPTImage.from_preset(preset, tokenizer=tokenizer, seed=cfg.seed).to(device)
     trainer = Trainer(model, cfg, out_dir, preset=preset, keep=keep, log=say, rank=rank, world=world)
     found = newest_good_checkpoint(out_dir, log=say) if resume else None
     if resume and found is None:

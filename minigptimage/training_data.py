@@ -40,6 +40,15 @@ def training_dataset(seed: int, image_size: int) -> GlyphDataset:
     return GlyphDataset("train", length=DATASET_LENGTH, seed=seed, image_size=image_size)
 
 
+def word_tokenizer(seed: int = 0):
+    """The ``-word`` presets' tokenizer: one token per word of 20,000 training captions (and the reference
+    prompt), the rest <unk> — the predecessor's view that lesson 14 compares."""
+    from .glyphs import REFERENCE_CAPTION
+    from .tokenizer import WordTokenizer
+    ds = GlyphDataset("train", length=20000, seed=seed)
+    return WordTokenizer.from_texts([ds.caption(i) for i in range(len(ds))] + [REFERENCE_CAPTION])
+
+
 def training_items(dataset: GlyphDataset, indices, reference_every: int = 0) -> dict:
     """Collated training items. Item i with ``reference_every`` > 0 and i % reference_every == 0 is a style
     pair (``GlyphDataset.pair``): its target is the pair's first render, its caption names only the word

@@ -33,8 +33,7 @@ MODEL = ["pipeline", "encoder", "unet", "vae", "samplers", "schedule", "editing"
 PIPELINE_PARTS = {"tokenizer", "layout", "encoder", "unet", "vae", "schedule", "samplers", "editing", "ink",
                   "checkpoints", "devices"}
 # known exceptions, each with the reason it is still there (empty when the layers are clean)
-PENDING = {("minigptimage.pipeline", "minigptimage.glyphs"):
-           "from_preset builds a word-level tokenizer from the training captions; it moves to the training side"}
+PENDING = {}
 
 
 def module_name(path: Path) -> str:

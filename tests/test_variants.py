@@ -4,13 +4,14 @@ import torch
 
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.train import TrainConfig, Trainer
+from minigptimage.training_data import word_tokenizer
 
 PROMPTS = ['the word "CAT" in red on white, in the center', '"ZYX" in blue letters on yellow, at the top']
 
 
 @pytest.mark.parametrize("preset", ["micro", "micro-noglyph", "micro-word"])
 def test_each_variant_trains_saves_loads_and_samples(preset, tmp_path):
-    model = MiniGPTImage.from_preset(preset)
+    model = MiniGPTImage.from_preset(preset, tokenizer=word_tokenizer() if preset.endswith("word") else None)
     trainer = Trainer(model, TrainConfig(batch_size=4, vae_steps=1, vae_batch_size=2), tmp_path,
                       log=lambda m: None)
     path = trainer.run(total_steps=2)
@@ -27,7 +28,7 @@ def test_each_variant_trains_saves_loads_and_samples(preset, tmp_path):
 
 
 def test_the_word_variant_sees_an_unknown_word_as_one_unk_token():
-    model = MiniGPTImage.from_preset("micro-word")
+    model = MiniGPTImage.from_preset("micro-word", tokenizer=word_tokenizer())
     tok = model.tokenizer
     ids, _ = tok.encode(['the word "ZYX" in red on white'], 96)
     assert tok.unk_id in ids[0].tolist()
