@@ -188,3 +188,19 @@ def test_the_issue_prompts_are_in_the_grammar(caption, fg, bg, family):
     assert any(caption in wordings(f, text, fg, bg, "center") for f in pool)
     parsed = layout.parse_prompt(caption)
     assert (parsed.text, parsed.text_color, parsed.background) == (text, fg, bg)
+
+
+def test_the_heldout_rule_is_the_documented_hash():
+    """One form in four, by the first byte of its sha256 (captions.is_heldout's docstring)."""
+    import hashlib
+    forms = captions.all_forms()
+    for form in forms:
+        assert captions.is_heldout(form) == (hashlib.sha256(form.encode()).digest()[0] % 4 == 0)
+    share = sum(map(captions.is_heldout, forms)) / len(forms)
+    assert 0.18 < share < 0.32
+
+
+def test_the_article_before_a_background_colour():
+    form = next(f for f in captions.all_forms() if "{a_bg}" in f and "{fg}" in f)
+    assert "an orange" in captions.fill(form, "CAT", "black", "orange", None)
+    assert "a white" in captions.fill(form, "CAT", "black", "white", None)
