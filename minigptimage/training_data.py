@@ -40,12 +40,12 @@ def training_dataset(seed: int, image_size: int) -> GlyphDataset:
     return GlyphDataset("train", length=DATASET_LENGTH, seed=seed, image_size=image_size)
 
 
-def word_tokenizer(seed: int = 0):
-    """The ``-word`` presets' tokenizer: one token per word of 20,000 training captions (and the reference
-    prompt), the rest <unk> — the predecessor's view that lesson 14 compares."""
+def word_tokenizer(seed: int = 0, captions: int = 20000):
+    """The ``-word`` presets' tokenizer: one token per word of ``captions`` training captions (and the
+    reference prompt), the rest <unk> — the predecessor's view that lesson 14 compares."""
     from .glyphs import REFERENCE_CAPTION
     from .tokenizer import WordTokenizer
-    ds = GlyphDataset("train", length=20000, seed=seed)
+    ds = GlyphDataset("train", length=captions, seed=seed)
     return WordTokenizer.from_texts([ds.caption(i) for i in range(len(ds))] + [REFERENCE_CAPTION])
 
 
@@ -78,9 +78,17 @@ def data_batch(dataset: GlyphDataset, step: int, batch_size: int, rank: int = 0,
     return training_items(dataset, [(start + k) % len(dataset) for k in range(batch_size)], reference_every)
 
 
+_first_items: dict = {}  # (the dataset's identity, n) -> items, rendered once per process
+
+
 def first_items(dataset: GlyphDataset, n: int) -> dict:
-    """Items 0 … n−1 (what the VAE's PCA initialisation and scale factor are fitted on)."""
-    return training_items(dataset, range(n))
+    """Items 0 … n−1 (what the VAE's PCA initialisation and scale factor are fitted on). Rendering is a pure
+    function of the dataset's settings and the index, so they are rendered once per process (read-only)."""
+    key = (dataset.split, dataset.seed, dataset.image_size, dataset.phrasing, dataset.text_kind,
+           dataset.lengths, dataset.complete, n)
+    if key not in _first_items:
+        _first_items[key] = training_items(dataset, range(n))
+    return _first_items[key]
 
 
 def vae_images(dataset: GlyphDataset, batch_size: int, device):

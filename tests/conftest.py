@@ -33,3 +33,14 @@ def micro_run(tmp_path_factory):
     trainer = Trainer(model, TrainConfig(batch_size=4, vae_steps=2, vae_batch_size=4), out, log=lambda m: None)
     path = trainer.run(total_steps=3)
     return trainer, path
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Start the selected lessons' fast runs in the background now (tests/lesson_runs.py): they take one core
+    while the rest of the suite runs on the other."""
+    from lesson_runs import LESSONS, start
+    names = {item.callspec.params["lesson"].stem for item in items
+             if item.originalname == "test_lesson_runs_fast_and_writes_figures"}
+    if any(item.originalname == "test_lesson08_rerun_keeps_the_previous_run" for item in items):
+        names |= {p.stem for p in LESSONS if p.name.startswith("08_")}
+    start(names)

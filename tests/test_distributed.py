@@ -94,7 +94,7 @@ sys.exit(main(sys.argv[1:]))
 
 def test_sigkill_then_resume_gives_the_same_final_weights(tmp_path):
     cmd, env = train_cli(tmp_path / "straight")
-    assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
+    straight = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # beside
     cmd, env = train_cli(tmp_path / "killed")
     proc = subprocess.Popen([sys.executable, "-c", BLOCK_AT_STEP_5, *cmd[3:]], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -106,6 +106,7 @@ def test_sigkill_then_resume_gives_the_same_final_weights(tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+    assert straight.wait(timeout=600) == 0
     saved = [int(p.stem.split("_")[1]) for p in checkpoints(tmp_path / "killed")]
     assert saved == [2, 4]  # the kill landed mid-run
     cmd, env = train_cli(tmp_path / "killed", "--resume")

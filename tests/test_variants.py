@@ -11,7 +11,7 @@ PROMPTS = ['the word "CAT" in red on white, in the center', '"ZYX" in blue lette
 
 @pytest.mark.parametrize("preset", ["micro", "micro-noglyph", "micro-word"])
 def test_each_variant_trains_saves_loads_and_samples(preset, tmp_path):
-    model = MiniGPTImage.from_preset(preset, tokenizer=word_tokenizer() if preset.endswith("word") else None)
+    model = MiniGPTImage.from_preset(preset, tokenizer=word_tokenizer(captions=2000) if preset.endswith("word") else None)
     trainer = Trainer(model, TrainConfig(batch_size=4, vae_steps=1, vae_batch_size=2), tmp_path,
                       log=lambda m: None)
     path = trainer.run(total_steps=2)
@@ -28,7 +28,7 @@ def test_each_variant_trains_saves_loads_and_samples(preset, tmp_path):
 
 
 def test_the_word_variant_sees_an_unknown_word_as_one_unk_token():
-    model = MiniGPTImage.from_preset("micro-word", tokenizer=word_tokenizer())
+    model = MiniGPTImage.from_preset("micro-word", tokenizer=word_tokenizer(captions=2000))
     tok = model.tokenizer
     ids, _ = tok.encode(['the word "ZYX" in red on white'], 96)
     assert tok.unk_id in ids[0].tolist()
