@@ -39,6 +39,9 @@ def pytest_collection_modifyitems(session, config, items):
     """Start the selected lessons' fast runs in the background now (tests/lesson_runs.py): they take one core
     while the rest of the suite runs on the other."""
     from lesson_runs import LESSONS, start
+    # the lessons' checks last but the multi-process tests, so the other tests run while the lessons do
+    order = {"test_lessons.py": 1, "test_notebooks.py": 1, "test_distributed.py": 2}
+    items.sort(key=lambda item: order.get(item.path.name, 0))
     names = {item.callspec.params["lesson"].stem for item in items
              if item.originalname == "test_lesson_runs_fast_and_writes_figures"}
     if any(item.originalname == "test_lesson08_rerun_keeps_the_previous_run" for item in items):
