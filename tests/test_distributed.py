@@ -71,9 +71,13 @@ def test_two_process_step_equals_one_process_step_on_the_concatenated_batch(tmp_
 
 
 def train_cli(out, *extra):
+    """The command line's train on ``micro`` with a given (untrained) VAE, so the run is its diffusion steps."""
+    vae = Path(out).parent / "micro_vae.pt"
+    if not vae.is_file():
+        MiniGPTImage.from_preset("micro").vae.save(vae)
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     return ([sys.executable, "-m", "minigptimage", "train", "--preset", "micro", "--out", str(out),
-             "--steps", "8", "--batch-size", "2", "--vae-steps", "2", "--save-every", "2", *extra], env)
+             "--steps", "8", "--batch-size", "2", "--vae", str(vae), "--save-every", "2", *extra], env)
 
 
 # The run to be killed: the real command line, except that step 5 blocks, so the process is certainly still
