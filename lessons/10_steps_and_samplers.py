@@ -44,12 +44,11 @@ import matplotlib.pyplot as plt
 import torch
 
 from minigptimage.__main__ import resolve_checkpoint
-from minigptimage.evaluate import evaluation_samples, generate_in_batches, score_images
+from minigptimage.evaluate import evaluation_samples, generate_in_batches, reader_misses, score_images
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.plots import fast_mode, image_grid, output_dir, save_figure, trajectory
 from minigptimage.reader import GlyphReader
 from minigptimage.samplers import DDIMSampler, sample_loop
-from minigptimage.scoring import word_accuracy
 
 import importlib  # noqa: E402  (the exercise checks live in lessons/checks/, next to this file)
 from lessons.checks import report  # noqa: E402
@@ -136,11 +135,9 @@ print("mean |Δx̂₀| between the frames shown:", ", ".join(f"{c:.3f}" for c in
 
 # %%
 clean = evaluation_samples("heldout", 16 if FAST else 200)  # the evaluation's own held-out captions, rendered clean
-clean_read = reader.read(torch.stack([s.image for s in clean]))  # (n, 3, 64, 64) -> n strings
-reader_misses = [(s.text, r) for s, r in zip(clean, clean_read) if r != s.text]
-print(f"the reader misreads {len(reader_misses)} of {len(clean)} clean held-out renders "
-      f"({1 - word_accuracy(clean_read, [s.text for s in clean]):.0%})"
-      + (f", e.g. (text, read) {reader_misses[:4]}" if reader_misses else ""))
+misses = reader_misses(reader, clean)  # (text, read) for each clean render the reader gets wrong
+print(f"the reader misreads {len(misses)} of {len(clean)} clean held-out renders ({len(misses) / len(clean):.0%})"
+      + (f", e.g. (text, read) {misses[:4]}" if misses else ""))
 
 
 def scored(steps: int, n: int, sampler: str = "ddim"):

@@ -378,7 +378,7 @@ def demo_prompts() -> list[str]:
 
 def cmd_demo(args) -> int:
     import torch
-    from .evaluate import evaluation_samples, format_table, generate_in_batches, score_images
+    from .evaluate import evaluation_samples, format_table, generate_in_batches, reader_misses, score_images
     from .pipeline import MiniGPTImage, PRETRAINED, TINY_DATA
     from .plots import image_grid, trajectory as plot_trajectory
     from .reader import PRETRAINED as READER, GlyphReader
@@ -411,8 +411,7 @@ def cmd_demo(args) -> int:
     # The evaluate table (n = 10 per split), with every scored image shown beside its reading, and the
     # reader's own misses on clean renders of held-out text: a word it misreads may still be right.
     clean = evaluation_samples("heldout", 50)
-    clean_read = reader.read(torch.stack([s.image for s in clean]))
-    misses = [(s.text, r) for s, r in zip(clean, clean_read) if r != s.text]
+    misses = reader_misses(reader, clean)
     scores, scored, titles = [], [], []
     for split in ("train", "heldout"):
         samples = evaluation_samples(split, 10)

@@ -50,6 +50,13 @@ def evaluation_samples(split: str, n: int, seed: int = 1234, **dataset_options):
     return [ds[i] for i in range(n)]
 
 
+def reader_misses(reader: GlyphReader, samples) -> list[tuple[str, str]]:
+    """(text, what the reader read) for each clean render in ``samples`` that the reader misreads: the reader's
+    own error, the floor under every exact-word figure (a generated word it misreads may still be right)."""
+    read = reader.read(torch.stack([s.image for s in samples]))  # (n, 3, H, W) -> n strings
+    return [(s.text, r) for s, r in zip(samples, read) if r != s.text]
+
+
 def score_images(images: torch.Tensor, samples, reader: GlyphReader, split: str, seconds: float) -> SplitScore:
     """Score generated images (n, 3, H, W) against the dataset items they were asked for."""
     n, read, texts = len(samples), reader.read(images), [s.text for s in samples]

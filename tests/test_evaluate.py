@@ -224,3 +224,15 @@ def test_evaluate_reference_scores_agreement_with_the_reference_style():
     assert without["background"] == pytest.approx(sum(r.background == "white" for r in refs) / 5)
     assert without["position"] == pytest.approx(sum(r.position == "center" for r in refs) / 5)
     assert model.calls[-1]["reference"] is None and model.calls[0]["reference"].shape == (5, 3, 64, 64)
+
+
+def test_reader_misses_lists_only_the_misread_renders():
+    from minigptimage.evaluate import evaluation_samples, reader_misses
+    samples = evaluation_samples("heldout", 4)
+
+    class Reader:  # reads the first two right, the last two wrong
+        def read(self, images):
+            assert images.shape == (4, 3, 64, 64)
+            return [s.text for s in samples[:2]] + ["", samples[3].text.lower() + "?"]
+
+    assert reader_misses(Reader(), samples) == [(samples[2].text, ""), (samples[3].text, samples[3].text.lower() + "?")]
