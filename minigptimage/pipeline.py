@@ -90,6 +90,14 @@ class PipelineConfig:
                                        prediction=cfg.prediction)
         return cfg
 
+    def with_vae(self, vae: VAEConfig) -> "PipelineConfig":
+        """This config on another latent (``VAEConfig.preset``'s comparison of lesson 07): the VAE's config, and
+        a U-Net that reads and predicts its C channels and whose glyph branch patchifies the canvas by its
+        downsampling factor. The U-Net's widths and levels stay the same."""
+        unet = dataclasses.replace(self.unet, in_channels=vae.latent_channels, out_channels=vae.latent_channels,
+                                   glyph_scale=vae.downsample)
+        return dataclasses.replace(self, vae=vae, unet=unet)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -146,9 +154,11 @@ class MiniGPTImage(nn.Module):
 
     # ---------------------------------------------------------------- construction and files
     @classmethod
-    def from_preset(cls, name: str, tokenizer=None, seed: int = 0) -> "MiniGPTImage":
-        """A freshly initialised model; ``seed`` fixes the initial weights (the global RNG is left alone)."""
+    def from_preset(cls, name: str, tokenizer=None, seed: int = 0, vae: VAEConfig | None = None) -> "MiniGPTImage":
+        """A freshly initialised model; ``seed`` fixes the initial weights (the global RNG is left alone);
+        ``vae``: another latent than the preset's (``PipelineConfig.with_vae``)."""
         config = PipelineConfig.preset(name)
+        config = config if vae is None or vae == config.vae else config.with_vae(vae)
         if config.tokenizer == "word" and tokenizer is None:  # its vocabulary comes from the training captions
             raise ValueError(f"tokenizer: the {name!r} preset needs a WordTokenizer built from its training "
                              "captions (training_data.word_tokenizer())")

@@ -43,8 +43,9 @@ from .devices import autocast, grad_scaler, resolve_precision
 from .distributed import LossModule, agree, data_parallel, gather_states, setup_distributed
 from .pipeline import MiniGPTImage, PipelineConfig
 from .tokenizer import trim_padding
-from .training_data import (PCA_ITEMS, SCALE_ITEMS, LatentCache, cache_size, data_batch, first_items,
-                            training_dataset, vae_images, word_tokenizer)
+from .glyphs import box_masks
+from .training_data import (PCA_ITEMS, SCALE_ITEMS, LatentCache, cache_size, curriculum_dataset, data_batch,
+                            first_items, training_dataset, vae_images, word_tokenizer)
 from .training_data import rendered_chunks, training_items  # noqa: F401  (re-exported: tests and lessons use them)
 from .vae import VAE, train_vae
 
@@ -72,6 +73,12 @@ class TrainConfig:
     latent_cache: int = 0         # >0: pre-render and pre-encode this many items once (the VAE encoder costs
                                   # ~4× the U-Net per image); 0: render and encode every batch afresh. A run of
                                   # known total renders only the items it reads (training_data.cache_size)
+    text_weight: float = 0.0      # the loss inside the text's box counts 1 + text_weight times (at latent
+                                  # resolution, by the share of each latent cell the box covers): the letters
+                                  # are a small part of the image, yet they are what a text model is judged on
+    curriculum_steps: int = 0     # the first steps train on short upper-case words only (CURRICULUM), then the
+                                  # mixture: the model learns to copy the glyph canvas on the easiest texts first
+    curriculum_cache: int = 4096  # items of the curriculum's latent cache (with latent_cache > 0)
     reference_every: int = 5      # every k-th item is a style pair: the prompt 'the word "X" in the style of
                                   # the image' with a reference image of another word in the same style; 0: none
     precision: str = "fp32"       # "fp32" | "bf16" | "fp16" autocast | "auto" (devices.py); weights stay fp32
@@ -83,8 +90,11 @@ class TrainConfig:
         base = name.partition("-")[0]
         if base == "small":
             return cls(batch_size=128, lr=3e-4, warmup_steps=500, vae_steps=5000, latent_cache=20000)
-        if base == "tiny":  # batch 32 at 2e-3 learns more per image than 64 at 1e-3 (measured: README)
-            return cls(batch_size=32, lr=2e-3, warmup_steps=100, latent_cache=20000)
+        if base == "tiny":  # batch 32 at 2e-3 learns more per image than 64 at 1e-3 (measured: README); the text
+            # weight and the curriculum: RESULTS.md ("A 10-minute recipe"); a smaller cache leaves the 10 minutes
+            # more steps (each item is then read ~8 times instead of ~4)
+            return cls(batch_size=32, lr=2e-3, warmup_steps=100, latent_cache=10240, text_weight=3.0,
+                       curriculum_steps=500)
         return cls()
 
 
@@ -176,7 +186,18 @@ def diffusion_loss(model: MiniGPTImage, batch: dict, cfg: TrainConfig, generator
     out = model.denoise(z_t, t, cond)                              # (B, C, h, w)
     snr = model.schedule.snr[t_cpu].to(device, torch.float32)      # (B,): float32 on the device, as is the loss
     w = loss_weight(snr, prediction, cfg.min_snr_gamma)
-    return (w * (out - target).pow(2).mean(dim=(1, 2, 3))).mean()
+    error = (out - target).pow(2)                                  # (B, C, h, w)
+    if cfg.text_weight:
+        region = text_region(batch["box"], model.config.image_size, z0.shape[-1]).to(device)  # (B, 1, h, w)
+        error = error * (1 + cfg.text_weight * region)
+    return (w * error.mean(dim=(1, 2, 3))).mean()
+
+
+def text_region(box: torch.Tensor, image_size: int, side: int) -> torch.Tensor:
+    """(B, 1, side, side): the share of each latent cell that the text's box (B, 4) = (x0, y0, x1, y1) in
+    pixels covers — 1 inside, 0 outside, a fraction on its edges (the box's pixel mask, average-pooled)."""
+    mask = box_masks(box.detach().cpu().float().round().long(), image_size)  # (B, 1, H, W)
+    return torch.nn.functional.avg_pool2d(mask, image_size // side)
 
 
 # ----------------------------------------------------------------- checkpoints on disk
@@ -221,9 +242,10 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.generator = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
         self.dataset = training_dataset(cfg.seed, model.config.image_size)  # read by step (training_data.py)
+        self.easy = curriculum_dataset(cfg.seed, model.config.image_size) if cfg.curriculum_steps else None
         self.step, self.vae_done, self.losses = 0, False, []
         self.objective = LossModule(diffusion_loss, model)  # wrapped in DDP once the VAE is trained
-        self.cache = None  # LatentCache, built after the VAE phase when cfg.latent_cache > 0
+        self.cache = self.easy_cache = None  # LatentCaches, built after the VAE phase when cfg.latent_cache > 0
         self.precision = resolve_precision(cfg.precision, model.device)
         self.scaler = grad_scaler(model.device, self.precision)  # loss scaling for fp16, else a pass-through
 
@@ -300,6 +322,11 @@ class Trainer:
             workers = self.cfg.render_workers or (cores if self.model.device.type == "cuda" else 1)
             self.cache = LatentCache(self.model, self.dataset, size, progress=self.rank == 0,
                                      reference_every=self.cfg.reference_every, workers=workers)
+            if self.easy is not None:
+                easy = cache_size(min(self.cfg.curriculum_cache, size), self.cfg.curriculum_steps,
+                                  self.cfg.batch_size, self.world)
+                self.easy_cache = LatentCache(self.model, self.easy, easy, progress=self.rank == 0,
+                                              reference_every=self.cfg.reference_every, workers=workers)
         self.objective = data_parallel(self.objective, self.world)
 
     def update_ema(self) -> None:
@@ -310,10 +337,16 @@ class Trainer:
                 torch._foreach_lerp_(list(ema.parameters()), list(getattr(self.model, n).parameters()), 1 - decay)
 
     def batch(self, step: int) -> dict:
-        """This process's batch of ``step``: from the latent cache, or rendered (training_data.py)."""
-        if self.cache is not None:
-            return self.cache.batch(step, self.cfg.batch_size, self.rank, self.world)
-        return data_batch(self.dataset, step, self.cfg.batch_size, self.rank, self.world, self.cfg.reference_every)
+        """This process's batch of ``step``: from the latent cache, or rendered (training_data.py). The first
+        ``curriculum_steps`` read the curriculum's stream; then the mixture's stream starts at its batch 0."""
+        dataset, cache = self.dataset, self.cache
+        if self.easy is not None and step < self.cfg.curriculum_steps:
+            dataset, cache = self.easy, self.easy_cache
+        elif self.easy is not None:
+            step -= self.cfg.curriculum_steps
+        if cache is not None:
+            return cache.batch(step, self.cfg.batch_size, self.rank, self.world)
+        return data_batch(dataset, step, self.cfg.batch_size, self.rank, self.world, self.cfg.reference_every)
 
     def train_step(self, total_steps: int, draws: dict | None = None) -> float:
         """One optimiser step on this process's batch; ``draws`` (t, noise, dropout) overrides the generator."""
@@ -404,16 +437,21 @@ def make_trainer(preset: str, out_dir, vae=None, resume: bool = False, device: s
     rank, world, device = setup_distributed(str(device))
     say = log if rank == 0 else (lambda *a: None)
     tokenizer = word_tokenizer() if PipelineConfig.preset(preset).tokenizer == "word" else None
-    model = MiniGPTImage.from_preset(preset, tokenizer=tokenizer, seed=cfg.seed).to(device)
-    trainer = Trainer(model, cfg, out_dir, preset=preset, keep=keep, log=say, rank=rank, world=world)
     found = newest_good_checkpoint(out_dir, log=say) if resume else None
     if resume and found is None:
         say(f"no checkpoint to resume in {out_dir}; starting fresh")
+    if found is not None:  # the checkpoint's latent (restore checks the rest of its config against the preset)
+        vae, latent = None, PipelineConfig.from_dict(found[1]["config"]).vae
+    else:
+        vae = None if vae is None else vae if isinstance(vae, VAE) else load_vae(vae)
+        latent = None if vae is None else vae.cfg  # the U-Net is built for the given VAE's latent
+    model = MiniGPTImage.from_preset(preset, tokenizer=tokenizer, seed=cfg.seed, vae=latent).to(device)
+    trainer = Trainer(model, cfg, out_dir, preset=preset, keep=keep, log=say, rank=rank, world=world)
     if found is not None:
         trainer.restore(found[1])
         say(f"resuming from {found[0]} at step {trainer.step}")
     elif vae is not None:
-        model.vae.load_state_dict((vae if isinstance(vae, VAE) else load_vae(vae)).state_dict())
+        model.vae.load_state_dict(vae.state_dict())
         trainer.vae_done = True
     return trainer
 

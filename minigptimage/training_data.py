@@ -4,7 +4,8 @@ The data is a stream indexed by step, never shuffled in memory: diffusion batch 
 items (s·W + r)·B … (s·W + r)·B + B − 1 of ``GlyphDataset("train")``, which renders item i the same way every
 time (deterministic per index and seed). So a run resumed at step s reads exactly what an uninterrupted one
 would, and ranks read distinct items. Three other readers of the same dataset use their own parts of it (the
-constants below). A curriculum (a per-step choice of dataset) belongs in ``data_batch``: it knows the step.
+constants below). A curriculum is a second stream (``curriculum_dataset``) that ``Trainer.batch`` reads for
+the first steps.
 
 ``LatentCache`` renders the first N items once and encodes them once with the trained, frozen VAE (its
 encoder costs ~4× the U-Net per image), so a diffusion step on a GPU copies nothing from the host.
@@ -38,6 +39,16 @@ CHUNK = 256  # items rendered (and encoded) at a time when building the latent c
 def training_dataset(seed: int, image_size: int) -> GlyphDataset:
     """The training split, as every stream above reads it."""
     return GlyphDataset("train", length=DATASET_LENGTH, seed=seed, image_size=image_size)
+
+
+# The curriculum's texts (TrainConfig.curriculum_steps): upper-case words of 2–6 letters, the easiest to copy
+# from the glyph canvas, in every phrasing and style of the training mixture.
+CURRICULUM = dict(text_kind="upper", lengths=(2, 6))
+
+
+def curriculum_dataset(seed: int, image_size: int) -> GlyphDataset:
+    """The curriculum's stream: the training split, ``CURRICULUM``'s texts only."""
+    return GlyphDataset("train", length=DATASET_LENGTH, seed=seed, image_size=image_size, **CURRICULUM)
 
 
 def word_tokenizer(seed: int = 0, captions: int = 20000):

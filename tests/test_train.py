@@ -336,3 +336,75 @@ def test_a_short_run_renders_only_the_cache_it_reads_and_a_vae_phase_no_longer_t
     trainer.log = said.append
     trainer.run(total_steps=3)                                     # reads 6 items: 2 chunks of 4
     assert len(trainer.cache) == 8 and "training the VAE for 3 steps" in said
+
+
+@given(st.integers(0, 63), st.integers(0, 63), st.integers(1, 64), st.integers(1, 64))
+def test_the_text_region_is_the_box_pooled_to_the_latent_grid(x0, y0, w, h):
+    """Each latent cell holds the share of its 4×4 pixels inside the box: in [0, 1], 1 for cells wholly inside,
+    0 for cells wholly outside, and the shares add up to the box's area in cells."""
+    x1, y1 = min(64, x0 + w), min(64, y0 + h)
+    region = train_module.text_region(torch.tensor([[x0, y0, x1, y1]]), 64, 16)  # (1, 1, 16, 16)
+    assert region.shape == (1, 1, 16, 16) and 0 <= region.min() and region.max() <= 1
+    assert float(region.sum()) * 16 == pytest.approx((x1 - x0) * (y1 - y0))
+    for cy, cx in [(y0 // 4, x0 // 4), ((y1 - 1) // 4, (x1 - 1) // 4)]:
+        assert region[0, 0, cy, cx] > 0
+    inside_x = [c for c in range(16) if 4 * c >= x0 and 4 * c + 4 <= x1]
+    inside_y = [c for c in range(16) if 4 * c >= y0 and 4 * c + 4 <= y1]
+    assert all(region[0, 0, cy, cx] == 1 for cy in inside_y for cx in inside_x)
+
+
+def test_the_text_weight_multiplies_the_error_inside_the_box():
+    """An error of δ in one latent cell costs δ²/(C·h·w) outside the text's box and (1 + text_weight) times that
+    inside it; text_weight = 0 is the plain objective."""
+    model = MiniGPTImage.from_preset("micro")
+    batch = data_batch(GlyphDataset("train", length=10, seed=0), 0, 1)
+    shape = model.latent_shape(1)
+    batch["latent"] = torch.zeros(shape)
+    draws = {"t": torch.tensor([500]), "noise": torch.zeros(shape), "drop": torch.tensor([False])}
+    x0, y0, x1, y1 = batch["box"][0].tolist()
+    inside, outside = ((y0 + y1) // 8, (x0 + x1) // 8), (0, 0) if y0 >= 8 or x0 >= 8 else (15, 15)
+    assert train_module.text_region(batch["box"], 64, 16)[0, 0][inside] == 1
+    assert train_module.text_region(batch["box"], 64, 16)[0, 0][outside] == 0
+    for cell, factor in [(inside, 4.0), (outside, 1.0)]:
+        error = torch.zeros(shape)
+        error[0, 0][cell] = 2.0
+        model.denoise = lambda z_t, t, cond: error   # target ε = 0, so the error is the output
+        with torch.no_grad():
+            plain = diffusion_loss(model, batch, TrainConfig(), draws=draws)
+            weighted = diffusion_loss(model, batch, TrainConfig(text_weight=3.0), draws=draws)
+        assert float(plain) == pytest.approx(4.0 / math.prod(shape))
+        assert float(weighted) == pytest.approx(factor * float(plain))
+
+
+@pytest.mark.parametrize("cache", [0, 64])
+def test_the_curriculum_reads_short_upper_case_words_first_then_the_mixture_from_its_start(tmp_path, cache):
+    trainer = micro_trainer(tmp_path, curriculum_steps=2, latent_cache=cache, curriculum_cache=8)
+    trainer.train_vae_phase()
+    trainer.start_diffusion_phase(total_steps=6)
+    for step in (0, 1):
+        texts = [c.split('"')[1] for c in trainer.batch(step)["caption"]]
+        assert all(t.isalpha() and t.isupper() and 2 <= len(t) <= 6 for t in texts), texts
+    if cache:
+        assert len(trainer.easy_cache) == 8  # its own (smaller) cache
+    mixture = data_batch(trainer.dataset, 0, 4, reference_every=trainer.cfg.reference_every)["caption"]
+    assert trainer.batch(2)["caption"] == mixture
+    plain = micro_trainer(tmp_path / "plain", latent_cache=cache)
+    plain.train_vae_phase()
+    plain.start_diffusion_phase(total_steps=6)
+    assert plain.batch(0)["caption"] == mixture and plain.easy is None
+
+
+def test_a_run_on_another_latent_builds_its_u_net_for_it_and_resumes_without_naming_it(tmp_path):
+    import dataclasses
+    from minigptimage.pipeline import PipelineConfig
+    from minigptimage.vae import VAE
+    micro = PipelineConfig.preset("micro")
+    vae = VAE(dataclasses.replace(micro.vae, latent_channels=12), seed=0)
+    trainer = train_module.train_run("micro", tmp_path, steps=2, vae=vae, batch_size=2, latent_cache=0, **QUIET)
+    unet = trainer.model.config.unet
+    assert (unet.in_channels, unet.out_channels, unet.glyph_scale) == (12, 12, vae.cfg.downsample)
+    assert trainer.model.config == micro.with_vae(vae.cfg) and micro.with_vae(micro.vae) == micro
+    resumed = train_module.train_run("micro", tmp_path, steps=3, resume=True, batch_size=2, latent_cache=0, **QUIET)
+    assert resumed.step == 3 and resumed.model.config.vae.latent_channels == 12
+    images = resumed.ema_model().generate(["the word \"HI\""], steps=2, seed=0)
+    assert images.shape == (1, 3, 64, 64)
