@@ -7,7 +7,8 @@ Checks that help: for every check, planted slips get their likely cause in the m
 `return` ("returned None"), a crash on a dtype mismatch inside the learner's function ("dtype"), a crash on
 shapes that do not broadcast ("shape", with the inputs' shapes), and, where the answer is a float tensor, an
 answer with an extra dimension (both shapes named) and an integer answer ("integer"). Two wrong answers seen
-in class are tested by name: lesson 08's in-place EMA update and lesson 15's `(cumsum == 1) | quote`."""
+in class are tested by name: lesson 08's in-place EMA update and lesson 15's `(cumsum == 1) | quote`; so are
+the ways to get lesson 07's choice of a latent wrong (the best ceiling whatever it costs, an average, > for ≥)."""
 import __future__
 import ast
 import importlib
@@ -140,6 +141,58 @@ def test_planted_slips_get_their_likely_cause(solution_file, name):
 
     problem = verdict(check, integer_answer)
     assert problem and "integer" in problem, f"an integer answer to {name} got no dtype hint: {problem}"
+
+
+def test_lesson07_pick_latent_mistakes_get_their_hints():
+    """Each common way to get exercise 4 wrong fails on a table of the check's own, with the hint for it."""
+    checks = importlib.import_module("lessons.checks.07_tiny_vae_and_latents")
+
+    def weakest(row):
+        return min(row["ceiling"].values())
+
+    def average(row):
+        return sum(row["ceiling"].values()) / len(row["ceiling"])
+
+    def best_ceiling(table, bar):  # ignores the cost
+        return max(table, key=lambda name: weakest(table[name]))
+
+    def cheapest(table, bar):  # ignores the bar
+        return min(table, key=lambda name: table[name]["cost"])
+
+    def by_average(table, bar):  # the average of the families instead of the weakest
+        reach = [name for name in table if average(table[name]) >= bar]
+        return min(reach, key=lambda name: table[name]["cost"]) if reach else best_ceiling(table, bar)
+
+    def strictly_above(table, bar):  # > instead of ≥
+        reach = [name for name in table if weakest(table[name]) > bar]
+        return min(reach, key=lambda name: table[name]["cost"]) if reach else best_ceiling(table, bar)
+
+    def no_fallback(table, bar):  # min() of an empty list when no latent reaches the bar
+        return min([name for name in table if weakest(table[name]) >= bar], key=lambda name: table[name]["cost"])
+
+    def cheapest_when_none_reaches(table, bar):
+        reach = [name for name in table if weakest(table[name]) >= bar] or list(table)
+        return min(reach, key=lambda name: (table[name]["cost"], -weakest(table[name])))
+
+    def first_of_a_tie(table, bar):  # a tie on cost goes to the first in the table
+        reach = [name for name in table if weakest(table[name]) >= bar]
+        return min(reach, key=lambda name: table[name]["cost"]) if reach else best_ceiling(table, bar)
+
+    def sorts_the_table(table, bar):  # right pick, but the learner's table is changed
+        for name in list(table):
+            table[name]["ceiling"] = dict(sorted(table[name]["ceiling"].items(), key=lambda item: item[1]))
+            table[name].pop("cost")
+        return "B"
+
+    for mistake, hint in [(best_ceiling, "take the cheapest latent that reaches it"),
+                          (cheapest, "does not reach the bar"), (by_average, "not by its average"),
+                          (strictly_above, "means ≥, not >"), (no_fallback, "comes closest"),
+                          (cheapest_when_none_reaches, "comes closest"), (first_of_a_tie, "the tie goes to"),
+                          (sorts_the_table, "changed the table")]:
+        problem = verdict(checks.check_pick_latent, mistake)
+        assert problem and hint in problem, f"{mistake.__name__}: {problem}"
+    problem = verdict(checks.check_pick_latent, lambda table, bar: table["16×16×12"])
+    assert problem and "return its name" in problem, problem
 
 
 def test_lesson08_ema_update_in_place_fails():
