@@ -212,8 +212,8 @@ def names_colour(caption_form: str) -> tuple[bool, bool]:
 
 def grammar_words(split: str = "train") -> tuple[str, ...]:
     """The lower-case words a family's captions use outside the quotes ("train" and "heldout" share theirs).
-    ``tokenizer.PROMPT_WORDS`` keeps most of the training ones whole; the template words are spelled by
-    characters (adding tokens would change the shipped models' embedding tables)."""
+    ``tokenizer.PROMPT_WORDS`` keeps every training one whole (a checkpoint keeps the list it was trained with);
+    the held-out vocabulary's words are spelled by characters."""
     text = " ".join(forms(split)) + " " + " ".join(p for ps in PLACES.values() for p in ps)
     return tuple(sorted(set(re.findall(r"[a-z]+", re.sub(r"\{\w+\}", " ", text)))))
 

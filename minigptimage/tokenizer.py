@@ -89,7 +89,11 @@ PROMPT_WORDS = ("the", "word", "in", "on", "a", "an", "text", "letters", "backgr
                 "at", "style", "of", "red", "green", "blue", "black", "white", "yellow", "orange", "purple",
                 "top", "bottom", "left", "right", "center", "upper", "lower", "middle", "centre",
                 "against", "centered", "corner", "label", "near", "part", "poster", "reading", "reads", "says",
-                "sign", "spelling", "that", "title", "to", "words")
+                "sign", "spelling", "that", "title", "to", "words",
+                # the grammar's second vocabulary (issue 21): one token each, as every other training word of
+                # captions.grammar_words("train") (the held-out vocabulary stays spelled by characters)
+                "badge", "bold", "caption", "characters", "headline", "huge", "nice", "plaque", "print", "put",
+                "render", "show", "stamp", "tag", "tiny", "writing")
 _PIECES = re.compile(r"[A-Za-z]+|[^A-Za-z]")  # letter runs, or any single other character
 
 

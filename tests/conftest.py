@@ -35,6 +35,7 @@ def micro_run(tmp_path_factory):
     return trainer, path
 
 
+@pytest.hookimpl(trylast=True)  # after -k / -m have deselected: only the selected lessons start
 def pytest_collection_modifyitems(session, config, items):
     """Start the selected lessons' fast runs in the background now (tests/lesson_runs.py): they take one core
     while the rest of the suite runs on the other."""

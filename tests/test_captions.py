@@ -41,6 +41,7 @@ def test_the_heldout_vocabulary_is_used_by_no_training_caption_and_spelled_by_ch
     used |= outside_words(REFERENCE_CAPTION)
     assert not HELDOUT_WORDS & used and not HELDOUT_WORDS & set(PROMPT_WORDS)
     assert HELDOUT_WORDS <= set(captions.grammar_words("heldout-vocab"))
+    assert set(captions.grammar_words("train")) <= set(PROMPT_WORDS)  # every training word is one token
     # 'a {filler}' is written with "a": every filler starts with a consonant
     assert all(w[0] not in "aeiou" for slot in captions.WORDS.values() for w in slot["filler"])
 
