@@ -126,6 +126,8 @@ def build_parser() -> Parser:
                    help="items rendered and encoded once (0: render every batch; tiny default 20000)")
     q.add_argument("--min-snr-gamma", type=bounded(float, 0), default=None,
                    help="Min-SNR-γ loss weighting (0: off, the plain v loss; preset default)")
+    q.add_argument("--timestep-shift", type=bounded(float, 0.1, 100), default=None,
+                   help="α of SD3's timestep shift (> 1: the noisiest steps more often; 1: uniform, the default)")
     q.add_argument("--seed", type=int, default=0)
     device_options(q)
 
@@ -356,7 +358,8 @@ def cmd_train(args) -> int:
               on_save=lambda t: write_training_figures(t, Path(args.out)), vae=args.vae, resume=args.resume,
               device=args.device, precision=args.precision, keep=args.keep, batch_size=args.batch_size, lr=args.lr,
               warmup_steps=args.warmup_steps, vae_steps=args.vae_steps, seed=args.seed,
-              latent_cache=args.latent_cache, min_snr_gamma=args.min_snr_gamma)
+              latent_cache=args.latent_cache, min_snr_gamma=args.min_snr_gamma,
+              timestep_shift=args.timestep_shift)
     return 0
 
 

@@ -62,6 +62,9 @@ class TrainConfig:
     grad_clip: float = 1.0        # max global gradient norm
     ema_decay: float = 0.999      # ceiling of the EMA decay (it warms up as (1+s)/(10+s))
     cond_dropout: float = 0.1     # probability of training a row unconditionally (for guidance)
+    timestep_shift: float = 1.0   # α of the timestep shift (SD3, Esser et al. 2024, eq. 23): t/T drawn as
+                                  # α·u / (1 + (α−1)·u) with u uniform; α > 1 trains the noisiest steps more
+                                  # often (where a sample's colours are decided); 1: t uniform, as the DDPM paper
     min_snr_gamma: float = 0.0    # Min-SNR-γ loss weighting; 0 turns it off. Off by default: it weights the
                                   # x₀ error by min(SNR, γ) → 0 at t ≈ T, exactly where a sample's colours are
                                   # decided from the prompt alone (measured: colour from t = 999 was 28% with γ=5)
@@ -140,10 +143,22 @@ def drop_condition(cond: dict, null: dict, drop: torch.Tensor) -> dict:
     return out
 
 
+def shifted_timesteps(u: torch.Tensor, num_steps: int, shift: float) -> torch.Tensor:
+    """Timesteps (B,) from uniform u (B,) in [0, 1): t = ⌊T · α·u / (1 + (α−1)·u)⌋, the shift of SD3
+    (Esser et al. 2024, arXiv 2403.03206, eq. 23) on DDPM's discrete t. α = 1 leaves t uniform; α > 1 moves
+    the draws toward t = T (P(t/T ≥ 1/2) = α / (1 + α))."""
+    shifted = shift * u / (1 + (shift - 1) * u)
+    return (shifted * num_steps).long().clamp(max=num_steps - 1)
+
+
 def draw_randomness(batch_size: int, latent_shape, num_steps: int, cond_dropout: float,
-                    generator: torch.Generator) -> dict:
-    """The random part of one training batch: timesteps t (B,), noise ε (B, C, h, w), dropout flags (B,)."""
-    return {"t": torch.randint(0, num_steps, (batch_size,), generator=generator),
+                    generator: torch.Generator, timestep_shift: float = 1.0) -> dict:
+    """The random part of one training batch: timesteps t (B,), noise ε (B, C, h, w), dropout flags (B,).
+    ``timestep_shift`` ≠ 1 draws t by ``shifted_timesteps`` (1 keeps the uniform draw, the same numbers)."""
+    t = (torch.randint(0, num_steps, (batch_size,), generator=generator) if timestep_shift == 1 else
+         shifted_timesteps(torch.rand(batch_size, generator=generator, dtype=torch.float64), num_steps,
+                           timestep_shift))
+    return {"t": t,
             "noise": torch.randn((batch_size, *latent_shape), generator=generator),
             "drop": torch.rand(batch_size, generator=generator) < cond_dropout}
 
@@ -160,7 +175,8 @@ def diffusion_loss(model: MiniGPTImage, batch: dict, cfg: TrainConfig, generator
             z0 = model.vae.encode_latents(batch["image"].to(device))  # (B, 3, H, W) -> (B, C, h, w)
     B = z0.shape[0]
     if draws is None:
-        draws = draw_randomness(B, z0.shape[1:], model.schedule.num_steps, cfg.cond_dropout, generator)
+        draws = draw_randomness(B, z0.shape[1:], model.schedule.num_steps, cfg.cond_dropout, generator,
+                                cfg.timestep_shift)
     t_cpu = draws["t"].cpu()                                       # (B,) indexes the float64 tables on the CPU
     t, noise, drop = (draws[k].to(device) for k in ("t", "noise", "drop"))
     z_t = model.schedule.q_sample(z0, t, noise=noise)               # DDPM eq. 4

@@ -10,7 +10,8 @@ from minigptimage.glyphs import GlyphDataset
 from minigptimage import train as train_module
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.train import (TrainConfig, Trainer, TrainingError, checkpoints, data_batch, diffusion_loss,
-                                drop_condition, loss_weight, lr_at, newest_good_checkpoint, training_items)
+                                draw_randomness, drop_condition, loss_weight, lr_at, newest_good_checkpoint,
+                                shifted_timesteps, training_items)
 from minigptimage import training_data
 from minigptimage.training_data import cache_size
 
@@ -22,6 +23,38 @@ def micro_trainer(out, **cfg):
     model = MiniGPTImage.from_preset("micro")
     return Trainer(model, TrainConfig(**{"batch_size": 4, "vae_steps": 1, "vae_batch_size": 2, **cfg}), out,
                    **QUIET)
+
+
+@given(st.floats(0, 0.999999), st.floats(0.2, 20))
+def test_shifted_timesteps_follow_sd3_eq_23(u, shift):
+    t = shifted_timesteps(torch.tensor([u], dtype=torch.float64), 1000, shift)
+    expected = math.floor(1000 * shift * u / (1 + (shift - 1) * u))  # Esser et al. 2024, eq. 23
+    assert 0 <= t.item() <= 999 and abs(t.item() - min(expected, 999)) <= 1  # ⌊⌋ of a float64 product
+    assert shifted_timesteps(torch.tensor([u], dtype=torch.float64), 1000, 1.0).item() == int(1000 * u)
+
+
+def test_a_timestep_shift_draws_the_noisy_half_as_often_as_its_formula_says():
+    g = torch.Generator().manual_seed(0)
+    t = draw_randomness(20000, (1, 2, 2), 1000, 0.1, g, timestep_shift=3.0)["t"]
+    assert abs((t >= 500).double().mean().item() - 3 / 4) < 0.015  # P(t/T ≥ ½) = α / (1 + α)
+    plain = [draw_randomness(8, (1, 2, 2), 1000, 0.1, torch.Generator().manual_seed(1), timestep_shift=s)
+             for s in (1.0, 1.0)]
+    assert all(torch.equal(plain[0][k], plain[1][k]) for k in plain[0])
+    uniform = draw_randomness(8, (1, 2, 2), 1000, 0.1, torch.Generator().manual_seed(1))
+    assert torch.equal(uniform["t"], torch.randint(0, 1000, (8,), generator=torch.Generator().manual_seed(1)))
+
+
+def test_the_loss_draws_its_timesteps_with_the_configured_shift():
+    model = MiniGPTImage.from_preset("micro")
+    batch = data_batch(GlyphDataset("train", length=10, seed=0), 0, 6)
+    seen = []
+    model.denoise = lambda z_t, t, cond: (seen.append(t.clone()), torch.zeros_like(z_t))[1]
+    with torch.no_grad():
+        diffusion_loss(model, batch, TrainConfig(timestep_shift=3.0), generator=torch.Generator().manual_seed(4))
+    shape = model.latent_shape(1)[1:]
+    expected = draw_randomness(6, shape, model.schedule.num_steps, TrainConfig().cond_dropout,
+                               torch.Generator().manual_seed(4), timestep_shift=3.0)["t"]
+    assert torch.equal(seen[0].cpu(), expected)
 
 
 @given(st.integers(0, 2000), st.integers(60, 3000))
