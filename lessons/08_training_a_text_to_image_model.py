@@ -19,9 +19,10 @@
 # 2. the 10-minute recipe — what `python -m minigptimage train --preset tiny --minutes 10 --vae
 #    tiny_data/vae.pt --out DIR` runs — trains your own model into `lessons/out/lesson08_runs/run_NN/` (a new
 #    folder each time: an earlier run is never overwritten). On an idle 2-core CPU ten minutes, latent cache
-#    included, buy about 2,600 steps; on a machine busy with other work far fewer (beside three other
-#    trainings: 45 steps). The training loss is noisy from step to step (every batch draws new t); its mean
-#    over each sixth of the run falls fast at first and slowly after;
+#    included, buy 2,000–2,600 steps (2,588 in 565 s when the shipped model was trained; 0.29 s a step on
+#    the project's machine on 2026-12-05, so about 2,050); on a machine busy with other work far fewer
+#    (beside three other trainings: 45 steps). The training loss is noisy from step to step (every batch
+#    draws new t); its mean over each sixth of the run falls fast at first and slowly after;
 # 3. one table for the whole run: for each of at most six checkpoints, the loss on held-out data and what
 #    the model draws for n = 50 captions per split (training-vocabulary text / held-out text), scored as
 #    `evaluate --n 50` scores them: exact word, characters, colour binding (text *and* background colour both
@@ -33,12 +34,13 @@
 #    model's did, and in 2588 steps the model has not yet sorted out which colour word is the text's. The
 #    same recipe on today's captions measured 6% / 12% and 8% / 8% exact, 43% / 44% and 45% / 45% of
 #    characters, colour binding 36% / 10% and 50% / 34% (seeds 0 and 1): most wrong colours are text and
-#    background swapped, and two seeds differ by 14–24 points (RESULTS.md, "A 10-minute recipe"). Every row of the table has its images beside it (`scored.png`: each checkpoint's first eight
-#    captions; `scored_last.png`: all the last checkpoint's), each titled with what the glyph reader read, and
-#    the reader's own score on clean renders of the same captions says how many of the misses are its own.
+#    background swapped, and two seeds differ by 14–24 points (RESULTS.md, "A 10-minute recipe"). Every row
+#    of the table has its images beside it (`scored.png`: each checkpoint's first eight captions;
+#    `scored_last.png`: all the last checkpoint's), each titled with what the glyph reader read, and the
+#    reader's own score on clean renders of the same captions says how many of the misses are its own.
 #
 # FIGURES (for the maintainers; re-measure after retraining the 10-minute model, in full mode on an idle
-# 2-core CPU): item 1's two losses (0.915978, 0.9160 → 0.9149); item 2's step count (~2,600); item 3's
+# 2-core CPU): item 1's two losses (0.915978, 0.9160 → 0.9149); item 2's step count (2,000–2,600); item 3's
 # reference row (18% / 20%, 51% / 52%, 82% / 52%, and its held-out loss, not quoted yet), what the grid of a
 # run shows at its checkpoints (not described yet), the minutes the scoring takes (lessons/README.md), and
 # the reference figures that question 3's answer quotes (lessons/solutions/08_…py).
