@@ -128,6 +128,8 @@ def build_parser() -> Parser:
                    help="Min-SNR-γ loss weighting (0: off, the plain v loss; preset default)")
     q.add_argument("--timestep-shift", type=bounded(float, 0.1, 100), default=None,
                    help="α of SD3's timestep shift (> 1: the noisiest steps more often; 1: uniform, the default)")
+    q.add_argument("--timestep-shift-anneal", action="store_true", default=None,
+                   help="the shift falls linearly from α to 1 over the run (colours first, clean strokes last)")
     q.add_argument("--seed", type=int, default=0)
     device_options(q)
 
@@ -359,7 +361,7 @@ def cmd_train(args) -> int:
               device=args.device, precision=args.precision, keep=args.keep, batch_size=args.batch_size, lr=args.lr,
               warmup_steps=args.warmup_steps, vae_steps=args.vae_steps, seed=args.seed,
               latent_cache=args.latent_cache, min_snr_gamma=args.min_snr_gamma,
-              timestep_shift=args.timestep_shift)
+              timestep_shift=args.timestep_shift, timestep_shift_anneal=args.timestep_shift_anneal)
     return 0
 
 

@@ -65,6 +65,8 @@ class TrainConfig:
     timestep_shift: float = 1.0   # α of the timestep shift (SD3, Esser et al. 2024, eq. 23): t/T drawn as
                                   # α·u / (1 + (α−1)·u) with u uniform; α > 1 trains the noisiest steps more
                                   # often (where a sample's colours are decided); 1: t uniform, as the DDPM paper
+    timestep_shift_anneal: bool = False  # the shift falls linearly from α at the first step to 1 (uniform t) at
+                                  # the last (shift_at): colours and layout first, the clean last strokes at the end
     min_snr_gamma: float = 0.0    # Min-SNR-γ loss weighting; 0 turns it off. Off by default: it weights the
                                   # x₀ error by min(SNR, γ) → 0 at t ≈ T, exactly where a sample's colours are
                                   # decided from the prompt alone (measured: colour from t = 999 was 28% with γ=5)
@@ -114,6 +116,15 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
     low = cfg.lr * cfg.final_lr_fraction
     return low + 0.5 * (cfg.lr - low) * (1 + math.cos(math.pi * progress))
+
+
+def shift_at(step: int, total: int, cfg: TrainConfig) -> float:
+    """The timestep shift α of step ``step`` of ``total``: ``cfg.timestep_shift`` throughout, or with
+    ``cfg.timestep_shift_anneal`` falling linearly from it at step 0 to 1 (t uniform) at ``total``."""
+    if not cfg.timestep_shift_anneal:
+        return cfg.timestep_shift
+    progress = min(1.0, step / max(1, total))
+    return 1 + (cfg.timestep_shift - 1) * (1 - progress)
 
 
 def loss_weight(snr: torch.Tensor, prediction: str, gamma: float) -> torch.Tensor:
@@ -367,8 +378,10 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, total_steps, self.cfg)
         batch = self.batch(self.step)
+        cfg = self.cfg if not self.cfg.timestep_shift_anneal else dataclasses.replace(
+            self.cfg, timestep_shift=shift_at(self.step, total_steps, self.cfg))
         with autocast(self.model.device, self.precision):  # 16-bit matmuls and convs; the loss comes out fp32
-            loss = self.objective(batch, self.cfg, self.generator, draws)
+            loss = self.objective(batch, cfg, self.generator, draws)
         if not torch.isfinite(loss):
             raise TrainingError(f"loss became {loss.item()} at step {self.step}; "
                                 f"the last good checkpoint in {self.out_dir} is kept")

@@ -89,10 +89,10 @@ def test_train_then_resume_to_the_same_total(tmp_path, capsys):
 def test_train_timestep_shift_reaches_the_config(tmp_path, capsys):
     out = tmp_path / "run"
     code, _, err = run(["train", "--preset", "micro", "--out", out, "--steps", 1, "--batch-size", 2,
-                        "--vae-steps", 1, "--timestep-shift", 3], capsys)
+                        "--vae-steps", 1, "--timestep-shift", 3, "--timestep-shift-anneal"], capsys)
     assert code == 0, err
-    assert torch.load(out / "ckpt_0000001.pt", weights_only=True)["train_state"]["train_config"][
-        "timestep_shift"] == 3.0
+    saved = torch.load(out / "ckpt_0000001.pt", weights_only=True)["train_state"]["train_config"]
+    assert saved["timestep_shift"] == 3.0 and saved["timestep_shift_anneal"] is True
 
 
 @pytest.mark.parametrize("argv, named", [

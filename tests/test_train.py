@@ -11,7 +11,7 @@ from minigptimage import train as train_module
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.train import (TrainConfig, Trainer, TrainingError, checkpoints, data_batch, diffusion_loss,
                                 draw_randomness, drop_condition, loss_weight, lr_at, newest_good_checkpoint,
-                                shifted_timesteps, training_items)
+                                shift_at, shifted_timesteps, training_items)
 from minigptimage import training_data
 from minigptimage.training_data import cache_size
 
@@ -52,6 +52,27 @@ def test_the_loss_draws_its_timesteps_with_the_configured_shift():
     expected = draw_randomness(6, shape, model.schedule.num_steps, TrainConfig().cond_dropout,
                                torch.Generator().manual_seed(4), timestep_shift=3.0)["t"]
     assert torch.equal(seen[0].cpu(), expected)
+
+
+@given(st.integers(0, 4000), st.integers(1, 3000), st.floats(1.0, 10.0))
+def test_an_annealed_shift_falls_from_alpha_to_uniform_and_a_fixed_one_stays(step, total, alpha):
+    fixed, annealed = TrainConfig(timestep_shift=alpha), TrainConfig(timestep_shift=alpha, timestep_shift_anneal=True)
+    assert shift_at(step, total, fixed) == alpha
+    assert shift_at(0, total, annealed) == alpha and shift_at(total, total, annealed) == pytest.approx(1.0)
+    a = shift_at(step, total, annealed)
+    assert 1.0 - 1e-12 <= a <= alpha and shift_at(step + 1, total, annealed) <= a + 1e-12  # never rises
+    assert a == pytest.approx(1 + (alpha - 1) * max(0.0, 1 - step / total))  # linear in the run's progress
+
+
+def test_the_trainer_draws_each_step_with_that_steps_annealed_shift(tmp_path):
+    trainer = micro_trainer(tmp_path, timestep_shift=5.0, timestep_shift_anneal=True)
+    seen = []
+    trainer.objective = lambda batch, cfg, generator, draws: (seen.append(cfg.timestep_shift),
+                                                              torch.zeros((), requires_grad=True))[1]
+    trainer.vae_done = True
+    for _ in range(3):
+        trainer.train_step(total_steps=4)
+    assert seen == [5.0, 4.0, 3.0] and trainer.cfg.timestep_shift == 5.0  # the config itself is unchanged
 
 
 @given(st.integers(0, 2000), st.integers(60, 3000))
