@@ -13,7 +13,8 @@
 # s = 1 is the plain conditional model (the paper's w = 0), s = 0 the unconditional one (w = −1), and the
 # shipped model's recommended s = 2 is the paper's w = 1.
 #
-# **What you should see** (measured in full mode):
+# **What you should see** (measured in full mode on the model shipped until 2026-12-06, 7158 steps, in the
+# git history; today's, 15,000 steps, spells more and binds a little less: your figures will differ):
 # 1. the formula on one step: s = 1 returns the conditional prediction exactly; at t = 500 the prompt changes
 #    the prediction by two thirds of its size (66% for the shipped model), which s multiplies;
 # 2. the sweep: s = 0 is the unconditional model (no prompt, no canvas) — no readable word, colours at

@@ -11,7 +11,8 @@
 # region is re-noised to the level of every step's output), sec. 4.2 (resampling); Meng et al. 2022, "SDEdit"
 # (arXiv 2108.01073), sec. 3 (the strength t₀ trades faithfulness to the input for realism).
 #
-# **What you should see** (measured in full mode):
+# **What you should see** (measured in full mode on the model shipped until 2026-12-06, 7158 steps, in the
+# git history; today's, 15,000 steps, spells more and binds a little less: your figures will differ):
 # 1. held-out texts repainted with another text of the same length: every pixel outside the mask comes back
 #    exactly (PSNR = ∞), while decoding the whole latent would have changed them (PSNR min 31.5 dB, mean
 #    34.7 dB); each repainted image is titled with what the glyph reader reads in it — 6 of the 12 read as the

@@ -13,7 +13,8 @@
 # goes); TextDiffuser (Chen et al. 2023, arXiv 2305.10855, sec. 3.1: layout boxes); ViT patch tokens
 # (Dosovitskiy et al. 2020, arXiv 2010.11929, sec. 3.1); Fourier features (Tancik et al. 2020, arXiv 2006.10739).
 #
-# **What you should see** (measured in full mode, n = 20):
+# **What you should see** (measured in full mode on the model shipped until 2026-12-06, 7158 steps, in the
+# git history; today's, 15,000 steps, spells more and binds a little less: your figures will differ):
 # 1. one prompt drawn into four boxes of our choosing, off the nine named regions: the ink lands in each asked
 #    box (each title gives the IoU of the ink's box with it, 0.76–1.00, and what the reader reads: MOON in 2 of
 #    the 4 — placing the word is easier for the model than drawing every letter cleanly at an unusual size;

@@ -37,10 +37,13 @@
 # 5. the shipped model on paraphrases of one prompt, a prompt outside the grammar, colour words inside the
 #    quotes and a long word, each read back (`15_paraphrases.png`).
 #
-# Measured in full mode on the shipped model (rotary, 7158 steps of 32), n = 20 per family — colour binding /
-# swapped: training phrasings 95% / 0%, held-out phrasings 95% / 0%, 7–10 characters 95% / 0%, lower case and
-# digits 100% / 0%, two words 95% / 5%; exact word 65%, 70%, 20%, 55%, 70%. All eight prompts of section 5 come
-# out bound; HELLO and 2024 read exactly, "blue sky" as "blue Siky", ABDICATION as "AnDiCATIOw" / "ABDICATIOw".
+# Measured in full mode on the shipped model (rotary, 15,000 steps of 32; 2026-12-06, 18 s), n = 20 per
+# family — colour binding / swapped: training phrasings 90% / 5%, held-out phrasings 85% / 15%, held-out
+# vocabulary 85% / 15%, 7–10 characters 85% / 10%, lower case and digits 90% / 10%, two words 95% / 5%; exact
+# word 95%, 95%, 95%, 35%, 60%, 65%. Seven of the eight prompts of section 5 come out bound (the list form
+# "white background, red text: …" swaps); HELLO and 2024 read exactly, "blue sky" as "blue Gky", ABDICATION
+# as "AnDIcATION" / "ABDIcATIDN". (The model shipped before, 7158 steps, bound 95–100% and read 65, 70, 20, 55,
+# 70% exactly: the longer training spells better and binds a few points less.)
 #
 # Every number in the text below the failure's table comes from what the lesson prints, except the by-length
 # figure's; the full-size table is `python -m minigptimage.benchmarks.prompts` (n = 50 per family) and the
@@ -245,7 +248,8 @@ print("(token|segment@position; segment 1 = the quoted span, spaces not shown)")
 # the two colours and the region back. The `--by-length` figure draws colour binding and exact word against the
 # word's length (30 held-out upper-case words per length, training phrasings) for two models trained on the
 # new data with the same recipe and seed for 2588 steps of 32 — one with learned positions, one with rotary
-# positions — and the shipped model beside them. The result: **rotary positions bind colours about twice as
+# positions — and the long model shipped then (7158 steps; all three in the git history).
+# The result: **rotary positions bind colours about twice as
 # often at every length** (57–70% against 27–37%, chance ~5%), and **neither falls with length** — this data
 # has words of up to 10 letters, so no length is new to either model: the figure compares the two kinds of
 # position at lengths both were trained on, not past them. Exact word falls with length for both 2588-step
@@ -314,9 +318,10 @@ image_grid(torch.cat(shown), out / "15_benchmark_samples.png", ncols=10, titles=
 #
 # Below: the issue's prompt and three paraphrases of it (two from the grammar's families, one typed by a person
 # outside the grammar), colour words inside the quotes, a number, and a long held-out word. Same seed for all.
-# In full mode the shipped model binds the colours in all eight (no swap); what it still gets wrong is letters:
-# "blue sky" reads "blue Siky", the ten-letter ABDICATION "AnDiCATIOw" and "ABDICATIOw" — as in the
-# benchmark, where the colours bind 95–100% in every family and the 7–10 character words read exactly 20%.
+# In full mode the shipped model binds the colours in seven of the eight (the list form "white background, red
+# text: …" swaps them); what it still gets wrong is mostly letters: "blue sky" reads "blue Gky", the
+# ten-letter ABDICATION "AnDIcATION" and "ABDIcATIDN" — as in the benchmark, where the colours bind 85–95% in
+# every family and the 7–10 character words read exactly 35%.
 
 # %%
 long_word = next(w for w in load_words("heldout") if len(w) == 10)
