@@ -114,13 +114,20 @@ class PipelineConfig:
 PRESETS = tuple(f"{b}{v}" for b in ("tiny", "small", "micro") for v in ("", "-noglyph", "-word", "-abspos"))
 
 
+# what word processors and phones type for - " ' and the space: the vocabulary is printable ASCII
+TYPOGRAPHIC = str.maketrans({"\u2014": "-", "\u2013": "-", "\u201c": '"', "\u201d": '"', "\u2018": "'",
+                             "\u2019": "'", "\u00a0": " "})
+
+
 def check_prompts(prompts) -> list[str]:
     """The prompts as a list, each non-empty and quoting exactly one text to draw (layout.parse_prompt) of at
-    most ``layout.MAX_TEXT`` characters."""
+    most ``layout.MAX_TEXT`` characters; typographic dashes, quotes and no-break spaces become their ASCII
+    forms (``TYPOGRAPHIC``: 'render “OPEN” — red on white' is 'render "OPEN" - red on white')."""
     if isinstance(prompts, str):
         prompts = [prompts]
     if not isinstance(prompts, (list, tuple)) or not prompts:
         raise ValueError("prompts: expected a non-empty list of strings")
+    prompts = [p.translate(TYPOGRAPHIC) if isinstance(p, str) else p for p in prompts]
     for k, p in enumerate(prompts):
         if not isinstance(p, str) or not p.strip():
             raise ValueError(f"prompts[{k}]: the prompt is empty")

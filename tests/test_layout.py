@@ -210,5 +210,6 @@ def test_max_text_is_the_longest_text_the_data_has_and_prompts_beyond_it_are_ref
     with pytest.raises(ValueError, match="lengths"):
         GlyphDataset("train", 6, lengths=(1, MAX_TEXT + 1))
     assert check_prompts(['the word "ABCDE FGHI" in red']) == ['the word "ABCDE FGHI" in red']  # 10 with the space
+    assert check_prompts(['render \u201cOPEN\u201d \u2014 red on white']) == ['render "OPEN" - red on white']
     with pytest.raises(ValueError, match=r"prompts\[1\]: the text 'ABCDEFGHIJK' has 11 characters"):
         check_prompts(['"CAT"', 'the word "ABCDEFGHIJK"'])

@@ -27,6 +27,11 @@ def test_generate_shape_range_and_determinism(model):
     assert not torch.equal(a, c)
 
 
+def test_typed_dashes_and_quotes_draw_what_their_ascii_forms_draw(model):
+    typed = model.generate(['render \u201cOPEN\u201d \u2014 red on\u00a0white'], steps=3, seed=0)
+    assert torch.equal(typed, model.generate(['render "OPEN" - red on white'], steps=3, seed=0))
+
+
 def test_save_load_round_trip_gives_identical_images(model, tmp_path):
     path = model.save(tmp_path / "m.pt")
     again = MiniGPTImage.load(path)
