@@ -248,11 +248,10 @@ print("(token|segment@position; segment 1 = the quoted span, spaces not shown)")
 # the two colours and the region back. The `--by-length` figure draws colour binding and exact word against the
 # word's length (30 held-out upper-case words per length, training phrasings) for two models trained on the
 # new data with the same recipe and seed for 2588 steps of 32 — one with learned positions, one with rotary
-# positions — and the long model shipped then (7158 steps; all three in the git history).
-# The result: **rotary positions bind colours about twice as
-# often at every length** (57–70% against 27–37%, chance ~5%), and **neither falls with length** — this data
-# has words of up to 10 letters, so no length is new to either model: the figure compares the two kinds of
-# position at lengths both were trained on, not past them. Exact word falls with length for both 2588-step
+# positions — and the long model shipped then (7158 steps; all three in the git history). The result: **rotary
+# positions bind colours about twice as often at every length** (57–70% against 27–37%, chance ~5%), and
+# **neither falls with length** — this data has words of up to 10 letters, so no length is new to either
+# model: the figure compares the two kinds of position at lengths both were trained on, not past them. Exact word falls with length for both 2588-step
 # models alike: spelling a long word is a matter of training time, not of positions.
 
 # %%

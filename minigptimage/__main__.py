@@ -127,9 +127,11 @@ def build_parser() -> Parser:
     q.add_argument("--min-snr-gamma", type=bounded(float, 0), default=None,
                    help="Min-SNR-γ loss weighting (0: off, the plain v loss; preset default)")
     q.add_argument("--timestep-shift", type=bounded(float, 0.1, 100), default=None,
-                   help="α of SD3's timestep shift (> 1: the noisiest steps more often; 1: uniform, the default)")
+                   help="α of SD3's timestep shift (> 1: the noisiest steps more often; 1: t uniform; preset "
+                        "default: 3 for tiny, 1 otherwise)")
     q.add_argument("--timestep-shift-anneal", action="store_true", default=None,
-                   help="the shift falls linearly from α to 1 over the run (colours first, clean strokes last)")
+                   help="the shift falls linearly from α to 1 over the run (colours first, clean strokes last; "
+                        "on in the tiny preset, where --timestep-shift 1 turns the shift off)")
     q.add_argument("--seed", type=int, default=0)
     device_options(q)
 

@@ -127,10 +127,11 @@ def check_prompts(prompts) -> list[str]:
         prompts = [prompts]
     if not isinstance(prompts, (list, tuple)) or not prompts:
         raise ValueError("prompts: expected a non-empty list of strings")
-    prompts = [p.translate(TYPOGRAPHIC) if isinstance(p, str) else p for p in prompts]
+    checked = []
     for k, p in enumerate(prompts):
         if not isinstance(p, str) or not p.strip():
             raise ValueError(f"prompts[{k}]: the prompt is empty")
+        p = p.translate(TYPOGRAPHIC)
         try:
             text = layout.parse_prompt(p).text
         except ValueError as err:
@@ -138,7 +139,8 @@ def check_prompts(prompts) -> list[str]:
         if len(text) > layout.MAX_TEXT:
             raise ValueError(f"prompts[{k}]: the text {text!r} has {len(text)} characters; a model draws at most "
                              f"{layout.MAX_TEXT} (spaces included), the longest its training data had")
-    return list(prompts)
+        checked.append(p)
+    return checked
 
 
 class MiniGPTImage(nn.Module):

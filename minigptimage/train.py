@@ -380,8 +380,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, total_steps, self.cfg)
         batch = self.batch(self.step)
-        cfg = self.cfg if not self.cfg.timestep_shift_anneal else dataclasses.replace(
-            self.cfg, timestep_shift=shift_at(self.step, total_steps, self.cfg))
+        cfg = dataclasses.replace(self.cfg, timestep_shift=shift_at(self.step, total_steps, self.cfg))
         with autocast(self.model.device, self.precision):  # 16-bit matmuls and convs; the loss comes out fp32
             loss = self.objective(batch, cfg, self.generator, draws)
         if not torch.isfinite(loss):
