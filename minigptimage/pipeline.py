@@ -93,9 +93,20 @@ class PipelineConfig:
     def with_vae(self, vae: VAEConfig) -> "PipelineConfig":
         """This config on another latent (``VAEConfig.preset``'s comparison of lesson 07): the VAE's config, and
         a U-Net that reads and predicts its C channels and whose glyph branch patchifies the canvas by its
-        downsampling factor. The U-Net's widths and levels stay the same."""
+        downsampling factor. On a finer grid (32×32 where the preset's latent is 16×16) the U-Net gains one
+        narrow level per factor of 2 on top — half the first width, no attention — so that its other levels keep
+        their widths, resolutions and attention: a U-Net at full width on 4× the cells would cost about 4× the
+        time (RESULTS.md, "Choosing a latent")."""
+        finer = self.vae.downsample // vae.downsample if vae.downsample < self.vae.downsample else 1
+        extra = finer.bit_length() - 1  # new levels on top, one per factor of 2
+        if 2 ** extra * vae.downsample != max(vae.downsample, self.vae.downsample):
+            raise ValueError(f"vae: a latent grid of image/{vae.downsample} is not this preset's "
+                             f"image/{self.vae.downsample} refined by a power of 2")
+        g = self.unet.groups
+        top = g * max(1, self.unet.channels[0] // (2 * g))  # the narrow level's width, a multiple of the groups
         unet = dataclasses.replace(self.unet, in_channels=vae.latent_channels, out_channels=vae.latent_channels,
-                                   glyph_scale=vae.downsample)
+                                   glyph_scale=vae.downsample, channels=(top,) * extra + tuple(self.unet.channels),
+                                   attention_levels=tuple(i + extra for i in self.unet.attention_levels))
         return dataclasses.replace(self, vae=vae, unet=unet)
 
     def to_dict(self) -> dict:

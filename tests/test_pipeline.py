@@ -78,6 +78,29 @@ def test_every_preset_builds_with_matching_channels(name):
     assert PipelineConfig.from_dict(cfg.to_dict()) == cfg
 
 
+@pytest.mark.parametrize("latent", ["tiny", "tiny-12ch", "tiny-32px"])
+def test_on_another_latent_the_u_net_keeps_its_levels_where_they_were_and_predicts_the_latents_shape(latent):
+    from minigptimage.unet import UNet
+    from minigptimage.vae import VAEConfig
+    micro, vae = PipelineConfig.preset("micro"), VAEConfig.preset(latent)
+    unet_cfg = micro.with_vae(vae).unet
+    extra = len(unet_cfg.channels) - len(micro.unet.channels)  # one narrow level per factor 2 of a finer grid
+    assert 2 ** extra == micro.vae.downsample // vae.downsample
+    assert unet_cfg.channels[extra:] == micro.unet.channels and max(unet_cfg.channels[:extra], default=0) < 16
+    assert unet_cfg.attention_levels == tuple(i + extra for i in micro.unet.attention_levels)
+    side = 64 // vae.downsample
+    x = torch.randn(2, vae.latent_channels, side, side)
+    context, mask = torch.randn(2, 5, micro.encoder.dim), torch.ones(2, 5, dtype=torch.bool)
+    out = UNet(unet_cfg)(x, torch.tensor([0, 999]), context, mask, torch.zeros(2, 1, 64, 64))
+    assert out.shape == x.shape
+
+
+def test_a_latent_that_is_not_the_presets_grid_refined_by_two_is_refused():
+    from minigptimage.vae import VAEConfig
+    with pytest.raises(ValueError, match="vae: a latent grid of image/3"):
+        PipelineConfig.preset("micro").with_vae(VAEConfig(latent_channels=4, patch=3, channels=(16,)))
+
+
 def test_unknown_preset_is_named():
     with pytest.raises(ValueError, match="preset"):
         PipelineConfig.preset("huge")
