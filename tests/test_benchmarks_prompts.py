@@ -1,4 +1,7 @@
 """benchmarks.prompts: the specked share per family (a measure, nothing filtered) and the table's columns."""
+import shutil
+
+import pytest
 import torch
 
 from minigptimage.benchmarks import prompts
@@ -24,3 +27,11 @@ def test_the_table_has_a_row_per_family_and_a_specked_column(tmp_path, capsys):
     header = next(line for line in out.splitlines() if line.startswith("| family"))
     assert "| specked |" in header and all(f"| {name} |" in out for name in prompts.FAMILIES)
     assert "| held-out vocabulary |" in out
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="the tesseract program is not installed")
+def test_tesseract_reads_two_words_with_their_space():
+    from minigptimage.benchmarks.ocr_legibility import prepare, tesseract_read
+    samples = prompts.family_samples("two words", 8)
+    reads = tesseract_read([prepare(s.image) for s in samples])
+    assert sum(r == s.text for r, s in zip(reads, samples)) >= 6, list(zip(reads, [s.text for s in samples]))

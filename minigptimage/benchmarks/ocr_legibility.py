@@ -16,9 +16,9 @@ Preprocessing, the usual recipe for Tesseract (it reads dark text on a light pag
 1. grey "inkiness": the RGB distance of each pixel from the background colour (the median of the border
    pixels, which the dataset keeps blank), scaled so the inkiest pixel is 1;
 2. dark on light: 255·(1 − ink); 3. upsampled ``scale``× (bicubic) and padded with 16 white pixels.
-Tesseract runs once for all images (a list file), in single-line mode (--psm 7), with a whitelist of letters
-and digits and
-its word dictionaries switched off, so it must read the letters rather than guess a known word.
+Tesseract runs once for all images (a list file), in single-line mode (--psm 7), with a whitelist of letters,
+digits and the space (without the space it joins two words into one), and its word dictionaries switched off, so
+it must read the letters rather than guess a known word.
 When ``tesseract`` is not on PATH the benchmark says so and exits 0 (a skip, not a failure).
 """
 from __future__ import annotations
@@ -59,7 +59,7 @@ def tesseract_read(images: list[Image.Image]) -> list[str]:
         (Path(tmp) / "list.txt").write_text("\n".join(paths) + "\n")
         out = subprocess.run(
             ["tesseract", str(Path(tmp) / "list.txt"), "-", "--psm", "7",
-             "-c", "tessedit_char_whitelist=" + string.ascii_letters + string.digits,
+             "-c", "tessedit_char_whitelist=" + string.ascii_letters + string.digits + " ",
              "-c", "load_system_dawg=0", "-c", "load_freq_dawg=0"],
             capture_output=True, text=True, check=True).stdout
     pages = out.split("\f")[:len(images)]  # Tesseract ends every page with a form feed
