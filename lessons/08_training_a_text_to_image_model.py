@@ -28,16 +28,18 @@
 #    the model draws for n = 50 captions per split (training-vocabulary text / held-out text), scored as
 #    `evaluate --n 50` scores them: exact word, characters, colour binding (text *and* background colour both
 #    as asked). Below it, the same recipe's model as shipped (`tiny_data/minigptimage_tiny_10min.pt`, 2063
-#    steps): held-out loss 0.146, 6% / 12% exact, 40% / 44% of characters, colour binding 70% / 60%. Your run
-#    should land near that row: the lesson's own run (1,896 steps) ended at 0.141, 4% / 10%, 42% / 43%, 70% /
-#    68%. Colour binding comes first — 8% at step 250, near 40–55% by step 1000, about 70% at the end — and
+#    steps): held-out loss 0.146, 8% / 12% exact, 45% / 48% of characters, colour binding 70% / 60% (the wide
+#    reader, 2026-12-06). Your run should land near that row: the lesson's own run (1,896 steps) ended at 0.141,
+#    4% / 10%, 42% / 43%, 70% / 68% (read by the previous reader). Colour binding comes first — 8% at step 250,
+#    near 40–55% by step 1000, about 70% at the end — and
 #    spelling last: ten minutes draw the letters in the right place and colours, legible to a person for
 #    short words, but the reader reads few exactly. The grid (`scored.png`, each checkpoint's first eight
 #    captions, one row per checkpoint, the shipped model last) shows it: at step 250 coloured noise in 4×4
 #    blocks (one latent cell each); at 500 the background colour and a smudge where the word goes; from 1000
 #    flat backgrounds and the words in place, "up" and "66" legible; by the end short words are clean while
-#    long ones ("CONCURRING") stay smudged. The reader misses some legible words too ("66" read as "68"): the
-#    line above the table gives its score on the clean renders of these captions (88% / 88%), and
+#    long ones ("CONCURRING") stay smudged. The reader misses some legible words too ("66" read as "68" by the
+#    previous reader): the line above the table gives its score on the clean renders of these captions (88% /
+#    88%, read by the previous reader), and
 #    `scored_last.png` shows all of the last checkpoint's images with their readings. The long model
 #    (README) spells 92% of short upper-case words after 15,000 steps of the same network.
 #

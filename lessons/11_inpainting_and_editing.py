@@ -11,13 +11,14 @@
 # region is re-noised to the level of every step's output), sec. 4.2 (resampling); Meng et al. 2022, "SDEdit"
 # (arXiv 2108.01073), sec. 3 (the strength t₀ trades faithfulness to the input for realism).
 #
-# **What you should see** (measured in full mode on the model shipped until 2026-12-06, 7158 steps, in the
-# git history; today's, 15,000 steps, spells more and binds a little less: your figures will differ):
+# **What you should see** (measured in full mode on 2026-12-06 with the shipped model, 15,000 steps, and the
+# wide reader):
 # 1. held-out texts repainted with another text of the same length: every pixel outside the mask comes back
-#    exactly (PSNR = ∞), while decoding the whole latent would have changed them (PSNR min 31.5 dB, mean
-#    34.7 dB); each repainted image is titled with what the glyph reader reads in it — 6 of the 12 read as the
-#    new text exactly (the misses shown are long words and codes, off by a few letters) — next to the true
-#    render of the new text, read by the same reader: how often the reader misses a clean image is the floor
+#    exactly (PSNR = ∞), while decoding the whole latent would have changed them (PSNR min 34.2 dB, mean
+#    38.5 dB); each repainted image is titled with what the glyph reader reads in it — 5 of the 12 read as the
+#    new text exactly (the misses shown are long words, two words and codes, off by a letter or two:
+#    DEPARTURE → "DEPAHTu8E", TW5JX9NX → "TW5JX9NOX", Go Am → "Go AmT") — next to the true render of the new
+#    text, read by the same reader (12 of 12 exactly): how often the reader misses a clean image is the floor
 #    under that score;
 # 2. the first step's merge written out by hand equals `inpaint`'s;
 # 3. the trajectory of one repaint: outside the mask the original under less and less noise, inside the new
@@ -25,10 +26,12 @@
 # 4. SDEdit, the trade-off in two strips (the printout names each result's colours and PSNR to the input).
 #    A change of style ("ROBOT" red on white in the center; the prompt asks for blue on yellow at the top):
 #    strength 0 is the VAE's reconstruction; as the strength grows the input's red word fades and the prompt's
-#    word appears at the top, with in-between strengths (0.05–0.4) showing a ghost of both; from about 0.6 on
-#    nothing of the input is left, and the yellow background comes last (from 0.8). A damaged input (blurred,
-#    noisy) with its own caption:
-#    small strengths (0.05–0.2) already remove the noise and keep the input's letters, colours and place;
+#    word appears at the top, with the small strengths (0.05–0.1) showing a ghost of both (orange, then purple
+#    letters the reader cannot read); from 0.15 on the word reads "ROBOT" in blue at the top, but the input's
+#    white background stays up to 0.8: the yellow background comes only at strength 1. A damaged input
+#    (blurred, noisy: noise 0.19) with its own caption:
+#    small strengths (0.05–0.2) already remove the noise (0.01–0.03 left; "ROBOT" reads exactly from 0.1) and
+#    keep the input's letters, colours and place;
 #    larger ones keep less and less — the letters take the model's own shapes — and strength 1 (plain
 #    generation) is a new sample of the prompt.
 #

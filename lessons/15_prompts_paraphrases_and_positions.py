@@ -37,13 +37,14 @@
 # 5. the shipped model on paraphrases of one prompt, a prompt outside the grammar, colour words inside the
 #    quotes and a long word, each read back (`15_paraphrases.png`).
 #
-# Measured in full mode on the shipped model (rotary, 15,000 steps of 32; 2026-12-06, 18 s), n = 20 per
-# family — colour binding / swapped: training phrasings 90% / 5%, held-out phrasings 85% / 15%, held-out
-# vocabulary 85% / 15%, 7–10 characters 85% / 10%, lower case and digits 90% / 10%, two words 95% / 5%; exact
-# word 95%, 95%, 95%, 35%, 60%, 65%. Seven of the eight prompts of section 5 come out bound (the list form
-# "white background, red text: …" swaps); HELLO and 2024 read exactly, "blue sky" as "blue Gky", ABDICATION
-# as "AnDIcATION" / "ABDIcATIDN". (The model shipped before, 7158 steps, bound 95–100% and read 65, 70, 20, 55,
-# 70% exactly: the longer training spells better and binds a few points less.)
+# Measured in full mode on 2026-12-06 with the shipped model (rotary, 15,000 steps of 32) and the wide reader,
+# n = 20 per family — colour binding / swapped: training phrasings 90% / 5%, held-out phrasings 85% / 15%,
+# held-out vocabulary 85% / 15%, 7–10 characters 85% / 10%, lower case and digits 90% / 10%, two words 95% / 5%;
+# exact word 95%, 95%, 95%, 45%, 75%, 75% (the reader reads 100% of the clean renders of every family). Seven
+# of the eight prompts of section 5 come out bound (the list form "white background, red text: …" swaps);
+# all eight read exactly: HELLO, "blue sky", 2024 and ABDICATION in both forms. (The model shipped before,
+# 7158 steps, bound 95–100% and read 65, 70, 20, 55, 70% exactly (read by the previous reader): the longer
+# training spells better and binds a few points less.)
 #
 # Every number in the text below the failure's table comes from what the lesson prints, except the by-length
 # figure's; the full-size table is `python -m minigptimage.benchmarks.prompts` (n = 50 per family) and the
@@ -90,8 +91,8 @@ steps = 8 if fast_mode() else 30
 # top left' and three like it) and on upper-case words of 2–6 letters. It wrote those well. Then someone typed
 # `a sign that says "HELLO" in red letters on a white background` and got white letters on red, and every word
 # of 7–10 letters tried came out with its colours swapped too. Measured on the benchmark of section 4 (n = 40
-# held-out texts per family, DDIM 30, guidance 2; that model's file has since been replaced, it stays in the
-# git history):
+# held-out texts per family, DDIM 30, guidance 2; exact word read by the previous reader; that model's file has
+# since been replaced, it stays in the git history):
 #
 # | family | exact word | colour binding (text *and* background right) |
 # |---|---|---|
@@ -318,9 +319,9 @@ image_grid(torch.cat(shown), out / "15_benchmark_samples.png", ncols=10, titles=
 # Below: the issue's prompt and three paraphrases of it (two from the grammar's families, one typed by a person
 # outside the grammar), colour words inside the quotes, a number, and a long held-out word. Same seed for all.
 # In full mode the shipped model binds the colours in seven of the eight (the list form "white background, red
-# text: …" swaps them); what it still gets wrong is mostly letters: "blue sky" reads "blue Gky", the
-# ten-letter ABDICATION "AnDIcATION" and "ABDIcATIDN" — as in the benchmark, where the colours bind 85–95% in
-# every family and the 7–10 character words read exactly 35%.
+# text: …" swaps them), and all eight read exactly, the ten-letter ABDICATION included; in the benchmark, where
+# the colours bind 85–95% in every family, long words are still what it gets wrong most: the 7–10 character
+# words read exactly 45%.
 
 # %%
 long_word = next(w for w in load_words("heldout") if len(w) == 10)

@@ -99,8 +99,10 @@ def test_shipped_reader_is_small_plain_and_reads_heldout_texts(heldout):
     code = f"import torch; d = torch.load({str(PRETRAINED)!r}, weights_only=True); print(d['format'])"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "1"
     reader = GlyphReader.pretrained()
+    assert reader.cfg == ReaderConfig.preset("tiny-wide")  # the shipped reader's preset
     read = reader.read(heldout["image"])
-    assert word_accuracy(read, heldout["text"]) >= 0.92  # measured 96.2% on 500 of the mixture (see reader.py)
+    # 187/192 here (the first shipped reader, preset tiny: 184/192); 98.0% on 500 of the mixture (see reader.py)
+    assert word_accuracy(read, heldout["text"]) >= 0.96
     assert reader.read(heldout["image"][:5], batch_size=2) == read[:5]  # eval mode: no batch dependence
 
 
@@ -108,9 +110,10 @@ def test_shipped_reader_is_small_plain_and_reads_heldout_texts(heldout):
 def test_shipped_reader_reads_clean_renders_of_every_kind(kind):
     batch = GlyphDataset("heldout", length=32, seed=12, text_kind=kind, cache=True).batch(range(32))
     read = GlyphReader.pretrained().read(batch["image"])
-    assert word_accuracy(read, batch["text"]) >= 28 / 32, kind  # measured 92–98.6% on 500 of each (reader.py)
+    assert word_accuracy(read, batch["text"]) >= 28 / 32, kind  # 29–32/32 here; 93.8–99.6% on 500 of each (reader.py)
 
 
 def test_shipped_reader_reads_degraded_images(heldout):
     x = augment(heldout["image"], torch.Generator().manual_seed(0))
-    assert word_accuracy(GlyphReader.pretrained().read(x), heldout["text"]) >= 0.70  # measured 77.2% on 500
+    # 154/192 here (the first shipped reader: 147/192); 84.4% on 500 of the mixture (reader.py)
+    assert word_accuracy(GlyphReader.pretrained().read(x), heldout["text"]) >= 0.78

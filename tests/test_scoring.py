@@ -101,7 +101,7 @@ def test_blank_image_has_no_glyphs():
 def test_shipped_reader_reads_real_heldout_renders(renders):
     reader = GlyphReader.pretrained()
     images = torch.stack([s.image for s in renders[:64]])
-    assert word_accuracy(reader.read(images), [s.text for s in renders[:64]]) >= 0.9  # 96.2% measured on 500
+    assert word_accuracy(reader.read(images), [s.text for s in renders[:64]]) >= 0.9  # 98.0% measured on 500 of the mixture (reader.py)
 
 
 def flat(colour: str, size: int = 64) -> torch.Tensor:
