@@ -69,7 +69,10 @@ Q4. (1) Fewer steps: in a fixed 10 minutes the U-Net on 32×32×4 gets 1/1.36 �
     measured on the encoder's own latents of clean renders: it bounds what a diffusion model can reach, not
     what it reaches in a given time. To decide, train a model on each latent for the same wall-clock budget
     and measure the exact word on held-out words (the README's last column) — at 10 minutes and at a longer
-    budget, since the ranking can change as training goes on.
+    budget, since the ranking can change as training goes on. Measured (2026-12-06, Tesseract on held-out
+    upper-case words): after 10 minutes 36 % on 32×32×4 (1,598 steps) against 54 % on 16×16×8 (2,063 steps);
+    after 15,000 steps 100 % against 92 % — the ranking did change — but with the colours bound 70 % of the
+    time against 92 %: measure binding too, not only the letters.
 """
 
 if __name__ == "__main__":
