@@ -72,7 +72,8 @@ Q4. (1) Fewer steps: in a fixed 10 minutes the U-Net on 32×32×4 gets 1/1.36 �
     budget, since the ranking can change as training goes on. Measured (2026-12-06, Tesseract on held-out
     upper-case words): after 10 minutes 36 % on 32×32×4 (1,598 steps) against 54 % on 16×16×8 (2,063 steps);
     after 15,000 steps 100 % against 92 % — the ranking did change — but with the colours bound 70 % of the
-    time against 92 %: measure binding too, not only the letters.
+    time against 92 %: measure binding too, not only the letters. With the timestep shift that trains the
+    noisiest steps more often (α = 3 annealed to 1), 32×32×4 reads 98 % and binds 96 % after 15,000 steps.
 """
 
 if __name__ == "__main__":
