@@ -248,15 +248,16 @@ print(f"{'latent':<21}{'values':>7}  {'ceiling per family':<30}{'weakest':>8}  U
       "exact after 10 min | after 15,000 steps: exact, binding")
 
 
-def percent(v):
-    return "  —" if v is None else f"{v:.0%}"
+def percent(v, width: int) -> str:
+    """A measured share as a right-aligned percentage, or a dash where it was not measured (None)."""
+    return f"{'—':>{width}}" if v is None else f"{v:>{width}.0%}"
 
 
 for latent, row in LATENTS.items():
-    ceilings = " ".join("   —" if v is None else f"{v:>4.0%}" for v in row["ceiling"].values())
+    ceilings = " ".join(percent(v, 4) for v in row["ceiling"].values())
     print(f"{latent:<21}{values[row['preset']]:>7,}  {ceilings:<30}{weakest[latent]:>8.0%}  "
-          f"{row['unet_s_per_step']:>8.2f} ({row['unet_relative']:.2f})     {percent(row['ten_min_exact']):>6}"
-          f"             {percent(row['long_exact']):>5}, {percent(row['long_binding']):>4}")
+          f"{row['unet_s_per_step']:>8.2f} ({row['unet_relative']:.2f})     {percent(row['ten_min_exact'], 6)}"
+          f"             {percent(row['long_exact'], 5)}, {percent(row['long_binding'], 4)}")
 
 fig, ax = plt.subplots(figsize=(5, 3))
 for latent, row in LATENTS.items():
@@ -282,8 +283,8 @@ save_figure(fig, out / "07_choosing_a_latent.png")
 #   as many on a finer grid (32×32×4, f = 2) reach 96 %, nearly all the reader reads of clean renders, for
 #   36 % more (with a narrow fourth U-Net level at 32×32; at full width it would cost several times more);
 # * the ceiling is only an upper bound. In a fixed 10 minutes a dearer latent gets fewer steps (1/1.36 = 74 %
-#   of them for 32×32×4) and each step has more values to learn (SD3 sec. 5.2.1 above); the last column —
-#   what a model trained on each latent actually draws — is the measurement that settles the choice. For
+#   of them for 32×32×4) and each step has more values to learn (SD3 sec. 5.2.1 above); the last three
+#   columns — what a model trained on each latent actually draws — is the measurement that settles the choice. For
 #   16×16×12 it did: ten minutes on it (2,165 steps, the same recipe) draw coloured noise in the shape of the
 #   word, 2 % read by Tesseract, against 40–60 % on 16×16×8; 32×32×4 gets 1,598 steps and 36 %. After the long
 #   budget (15,000 steps, the same recipe as the shipped model) the ranking turns: 32×32×4 spells best (100 %
