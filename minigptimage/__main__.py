@@ -132,6 +132,9 @@ def build_parser() -> Parser:
     q.add_argument("--timestep-shift-anneal", action="store_true", default=None,
                    help="the shift falls linearly from α to 1 over the run (colours first, clean strokes last; "
                         "on in the tiny preset, where --timestep-shift 1 turns the shift off)")
+    q.add_argument("--made-up-words", type=bounded(float, 0, 1), default=None,
+                   help="share of template captions whose nouns, verbs and fillers are made-up strings (0: none, "
+                        "the default): unknown words in known sentences, so colours bind by the sentence")
     q.add_argument("--seed", type=int, default=0)
     device_options(q)
 
@@ -363,7 +366,8 @@ def cmd_train(args) -> int:
               device=args.device, precision=args.precision, keep=args.keep, batch_size=args.batch_size, lr=args.lr,
               warmup_steps=args.warmup_steps, vae_steps=args.vae_steps, seed=args.seed,
               latent_cache=args.latent_cache, min_snr_gamma=args.min_snr_gamma,
-              timestep_shift=args.timestep_shift, timestep_shift_anneal=args.timestep_shift_anneal)
+              timestep_shift=args.timestep_shift, timestep_shift_anneal=args.timestep_shift_anneal,
+              made_up_words=args.made_up_words)
     return 0
 
 

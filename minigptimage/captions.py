@@ -40,6 +40,13 @@ characters), in sentence frames training knows. A score there measures whether c
 sentence's structure — which word stands before "on", which colour stands before the unknown noun after
 "with" — rather than through words the model has learned.
 
+**Made-up words** (``random_caption(made_up=p)``, ``TrainConfig.made_up_words``): a training template caption
+may, with probability p, fill every slot with a made-up string of lower-case letters instead ('a blue quv with
+red dapo: "SOAP"'). Like the held-out words, these are spelled by characters, so the model meets an unknown noun
+in a known frame while it trains and has to bind the colours through the sentence's structure. The strings
+avoid every word of the grammar and of the held-out vocabulary (``made_up_word``), so the held-out vocabulary
+still appears in no training caption.
+
 **Shares.** A training (or held-out phrasing) caption comes from a template with probability
 ``NEW_WORDS_SHARE`` = 0.3 (the template uniform, then its words uniform), else from the other forms
 (uniform). The templates' word products outnumber the frames' forms, so drawing all forms uniformly would
@@ -53,6 +60,8 @@ import hashlib
 import re
 from functools import lru_cache
 import numpy as np
+
+from .tokenizer import PROMPT_WORDS
 
 T = '"{text}"'
 SUBJECTS = ("the word " + T, "the text " + T, "the letters " + T, T, "a sign that says " + T,
@@ -108,6 +117,8 @@ WORDS = {  # slot -> words: "train" in the training captions, "heldout" in no tr
 TEXT_NOUNS = ("text", "letters", "word") + WORDS["train"]["writing"] + WORDS["heldout"]["writing"]
 SIGN_NOUNS = SCENES + WORDS["train"]["sign"] + WORDS["heldout"]["sign"]  # a colour before one is the background
 NEW_WORDS_SHARE = 0.3  # of training captions from TEMPLATES (see "Shares" in the module docstring)
+MADE_UP_LENGTHS = (3, 6)  # letters of a made-up slot word: no longer than any slot's held-out words, so a
+                          # caption stays within glyphs.MAX_CAPTION_CHARS
 FAMILIES = ("train", "heldout", "heldout-vocab")
 
 
@@ -173,6 +184,32 @@ def _pools(split: str, complete: bool) -> tuple[tuple[str, ...], tuple[tuple[str
     return tuple(f for f in frame_forms() if f in family), groups
 
 
+@lru_cache(maxsize=None)
+def _known_words() -> frozenset[str]:
+    """Every lower-case word a caption of any family may use outside its quotes, the colour names and the
+    tokenizer's whole words (made-up words avoid them all)."""
+    return frozenset(grammar_words("train") + grammar_words("heldout-vocab") + PROMPT_WORDS)
+
+
+def made_up_word(rng: np.random.Generator, consonant_first: bool = False) -> str:
+    """A string of MADE_UP_LENGTHS lower-case letters that no caption family uses as a word; with
+    ``consonant_first`` it can follow 'a' (a filler: 'a {filler} red plaque')."""
+    while True:
+        n = int(rng.integers(MADE_UP_LENGTHS[0], MADE_UP_LENGTHS[1] + 1))
+        word = "".join(chr(ord("a") + int(k)) for k in rng.integers(26, size=n))
+        if word not in _known_words() and not (consonant_first and word[0] in "aeiou"):
+            return word
+
+
+def _made_up_form(rng: np.random.Generator, group: tuple[str, ...]) -> str:
+    """The template of ``group`` (its forms differ only in slot words) with every slot filled by a made-up word."""
+    template = next(t for t in TEMPLATES if group[0] in template_forms("train")[t])
+    for slot in WORDS["train"]:
+        if "{" + slot + "}" in template:
+            template = template.replace("{" + slot + "}", made_up_word(rng, consonant_first=slot == "filler"))
+    return template + "{where}"
+
+
 def fill(form: str, text: str, fg: str, bg: str, region: str | None, place: int = 0, comma: bool = True,
          stop: bool = False, capital: bool = False) -> str:
     """A caption from ``form``: the text, the colour names, ``PLACES[region][place]`` (no place when
@@ -189,15 +226,20 @@ def fill(form: str, text: str, fg: str, bg: str, region: str | None, place: int 
 
 
 def random_caption(rng: np.random.Generator, split: str, text: str, fg: str, bg: str, region: str,
-                   complete: bool = False) -> str:
+                   complete: bool = False, made_up: float = 0.0) -> str:
     """A caption of family ``split`` for a drawn image; one draw of ``rng`` per choice, so it is reproducible.
-    A template with probability NEW_WORDS_SHARE (always for "heldout-vocab"), else a frame form. The place is
+    A template with probability NEW_WORDS_SHARE (always for "heldout-vocab"), else a frame form; a "train"
+    template's slots are made-up words with probability ``made_up`` (see "Made-up words"). The place is
     left out one time in ten (never with ``complete``)."""
     _check_family(split)
+    if made_up and split != "train":
+        raise ValueError(f"made_up: only training captions take made-up words, got {made_up} for {split!r}")
     frames, templates = _pools(split, complete)
     if not frames or rng.random() < NEW_WORDS_SHARE:
         group = templates[int(rng.integers(len(templates)))]
         form = group[int(rng.integers(len(group)))]
+        if made_up and rng.random() < made_up:
+            form = _made_up_form(rng, group)
     else:
         form = frames[int(rng.integers(len(frames)))]
     keep_place = (complete or rng.random() >= 0.1) or "{where_first}" in form  # place-first forms need it

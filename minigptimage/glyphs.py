@@ -152,11 +152,12 @@ class GlyphDataset(torch.utils.data.Dataset):
     one kind of ``TEXT_KINDS`` or None for the training mixture; ``lengths`` (lo, hi): text lengths drawn
     uniformly (default 1–10; words have 2 or more letters). ``complete=True``: every caption names both
     colours and the place (for scoring). ``pairs=True`` makes ``ds[i]`` return ``ds.pair(i)``; ``cache=True``
-    renders every item once into uint8 tensors (fast ``batch``)."""
+    renders every item once into uint8 tensors (fast ``batch``). ``made_up``: the share of template captions
+    whose slot words are made up (``captions.random_caption``; "train" phrasing only)."""
 
     def __init__(self, split: str = "train", length: int = 10000, seed: int = 0, image_size: int = 64,
                  pairs: bool = False, cache: bool = False, phrasing: str = "train", text_kind: str | None = None,
-                 lengths: tuple[int, int] = (1, MAX_TEXT), complete: bool = False):
+                 lengths: tuple[int, int] = (1, MAX_TEXT), complete: bool = False, made_up: float = 0.0):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
         if phrasing not in captions.FAMILIES:
@@ -165,6 +166,9 @@ class GlyphDataset(torch.utils.data.Dataset):
             raise ValueError(f"text_kind must be None or one of {sorted(TEXT_KINDS)}, got {text_kind!r}")
         if not (len(lengths) == 2 and 1 <= lengths[0] <= lengths[1] <= MAX_TEXT):
             raise ValueError(f"lengths must be (lo, hi) with 1 <= lo <= hi <= {MAX_TEXT}, got {lengths!r}")
+        if not 0 <= made_up <= 1 or (made_up and phrasing != "train"):
+            raise ValueError(f"made_up must be in [0, 1], and 0 unless phrasing='train'; got {made_up!r} with "
+                             f"phrasing {phrasing!r}")
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {seed!r}")
         if not isinstance(length, int) or length < 1:
@@ -177,6 +181,7 @@ class GlyphDataset(torch.utils.data.Dataset):
             raise ValueError("cache must be False when pairs=True (the cache holds single renders)")
         self.split, self.length, self.seed, self.image_size, self.pairs = split, length, seed, image_size, pairs
         self.phrasing, self.text_kind, self.lengths, self.complete = phrasing, text_kind, tuple(lengths), complete
+        self.made_up = made_up
         self.words = load_words(split) if split != "random" else None
         self.by_length = _by_length(self.words) if self.words else None  # length -> words of that length
         self.cache = self._render_all() if cache else None
@@ -254,7 +259,8 @@ class GlyphDataset(torch.utils.data.Dataset):
         color, background = COLOR_PAIRS[int(rng.integers(len(COLOR_PAIRS)))]
         j = max(1, self.image_size // 64)
         jitter = tuple(int(v) for v in rng.integers(-j, j + 1, size=2))
-        caption = captions.random_caption(rng, self.phrasing, text, color, background, position, self.complete)
+        caption = captions.random_caption(rng, self.phrasing, text, color, background, position, self.complete,
+                                          self.made_up)
         return dict(font=font, position=position, color=color, background=background, jitter=jitter,
                     caption=caption, text=text)
 

@@ -84,6 +84,8 @@ class TrainConfig:
     curriculum_steps: int = 0     # the first steps train on short upper-case words only (CURRICULUM), then the
                                   # mixture: the model learns to copy the glyph canvas on the easiest texts first
     curriculum_cache: int = 4096  # items of the curriculum's latent cache (with latent_cache > 0)
+    made_up_words: float = 0.0    # share of template captions whose slot words are made-up strings (captions.py,
+                                  # "Made-up words"): unknown nouns in known frames, as the held-out vocabulary
     reference_every: int = 5      # every k-th item is a style pair: the prompt 'the word "X" in the style of
                                   # the image' with a reference image of another word in the same style; 0: none
     precision: str = "fp32"       # "fp32" | "bf16" | "fp16" autocast | "auto" (devices.py); weights stay fp32
@@ -268,8 +270,9 @@ class Trainer:
         params = list(model.encoder.parameters()) + list(model.unet.parameters())
         self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.generator = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
-        self.dataset = training_dataset(cfg.seed, model.config.image_size)  # read by step (training_data.py)
-        self.easy = curriculum_dataset(cfg.seed, model.config.image_size) if cfg.curriculum_steps else None
+        self.dataset = training_dataset(cfg.seed, model.config.image_size, cfg.made_up_words)  # read by step (training_data.py)
+        self.easy = (curriculum_dataset(cfg.seed, model.config.image_size, cfg.made_up_words)
+                     if cfg.curriculum_steps else None)
         self.step, self.vae_done, self.losses = 0, False, []
         self.objective = LossModule(diffusion_loss, model)  # wrapped in DDP once the VAE is trained
         self.cache = self.easy_cache = None  # LatentCaches, built after the VAE phase when cfg.latent_cache > 0

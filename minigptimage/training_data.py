@@ -36,9 +36,9 @@ PCA_ITEMS, SCALE_ITEMS = 2000, 256
 CHUNK = 256  # items rendered (and encoded) at a time when building the latent cache
 
 
-def training_dataset(seed: int, image_size: int) -> GlyphDataset:
-    """The training split, as every stream above reads it."""
-    return GlyphDataset("train", length=DATASET_LENGTH, seed=seed, image_size=image_size)
+def training_dataset(seed: int, image_size: int, made_up: float = 0.0) -> GlyphDataset:
+    """The training split, as every stream above reads it (``made_up``: TrainConfig.made_up_words)."""
+    return GlyphDataset("train", length=DATASET_LENGTH, seed=seed, image_size=image_size, made_up=made_up)
 
 
 # The curriculum's texts (TrainConfig.curriculum_steps): upper-case words of 2–6 letters, the easiest to copy
@@ -46,9 +46,10 @@ def training_dataset(seed: int, image_size: int) -> GlyphDataset:
 CURRICULUM = dict(text_kind="upper", lengths=(2, 6))
 
 
-def curriculum_dataset(seed: int, image_size: int) -> GlyphDataset:
+def curriculum_dataset(seed: int, image_size: int, made_up: float = 0.0) -> GlyphDataset:
     """The curriculum's stream: the training split, ``CURRICULUM``'s texts only."""
-    return GlyphDataset("train", length=DATASET_LENGTH, seed=seed, image_size=image_size, **CURRICULUM)
+    return GlyphDataset("train", length=DATASET_LENGTH, seed=seed, image_size=image_size, made_up=made_up,
+                        **CURRICULUM)
 
 
 def word_tokenizer(seed: int = 0, captions: int = 20000):
@@ -96,7 +97,7 @@ def first_items(dataset: GlyphDataset, n: int) -> dict:
     """Items 0 … n−1 (what the VAE's PCA initialisation and scale factor are fitted on). Rendering is a pure
     function of the dataset's settings and the index, so they are rendered once per process (read-only)."""
     key = (dataset.split, dataset.seed, dataset.image_size, dataset.phrasing, dataset.text_kind,
-           dataset.lengths, dataset.complete, n)
+           dataset.lengths, dataset.complete, dataset.made_up, n)
     if key not in _first_items:
         _first_items[key] = training_items(dataset, range(n))
     return _first_items[key]

@@ -69,6 +69,60 @@ def test_dataset_captions_of_the_training_family_carry_no_heldout_word(index):
         assert not outside_words(GlyphDataset(split, 201, seed=3).caption(index)) & HELDOUT_WORDS
 
 
+def masked(form, words):
+    """``form`` with every lower-case word of ``words`` replaced by '_' (slot words out, the frame kept)."""
+    return re.sub(r"\{\w+\}|[a-z]+", lambda m: "_" if m.group() in words else m.group(), form)
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_a_made_up_form_is_its_template_with_every_slot_word_made_up(seed):
+    rng = np.random.default_rng(seed)
+    slot_words = {w for words in captions.WORDS["train"].values() for w in words}
+    for group in captions._pools("train", False)[1]:
+        made_up = captions._made_up_form(rng, group)
+        new = set(re.findall(r"[a-z]+", re.sub(r"\{\w+\}", " ", made_up))) - captions._known_words()
+        assert masked(made_up, new) == masked(group[0], slot_words), made_up  # the same frame, new slot words
+        assert captions.names_colour(made_up) == captions.names_colour(group[0])
+        lo, hi = captions.MADE_UP_LENGTHS
+        assert new and all(lo <= len(w) <= hi for w in new) and not new & HELDOUT_WORDS
+        assert re.search(r"\ba (?:[aeiou])", made_up.replace("{a_bg}", "")) is None  # 'a {filler}': a consonant
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_made_up_words_come_in_the_asked_share_of_template_captions_and_never_a_heldout_word(seed):
+    rng = np.random.default_rng(seed)
+    known = captions._known_words() | outside_words(REFERENCE_CAPTION)
+    with_new = 0
+    for _ in range(400):
+        caption = captions.random_caption(rng, "train", "SOAP", "red", "white", "top", made_up=0.5)
+        with_new += bool(outside_words(caption) - known)
+        assert not outside_words(caption) & HELDOUT_WORDS and "{" not in caption, caption
+    share = captions.NEW_WORDS_SHARE * 0.5  # templates, then half of them made up
+    assert abs(with_new / 400 - share) < 0.08, with_new
+    assert all(not outside_words(captions.random_caption(rng, "train", "SOAP", "red", "white", "top")) - known
+               for _ in range(200))  # made_up=0 (the default): only known words
+
+
+def test_made_up_words_are_for_training_captions_only():
+    for family in ("heldout", "heldout-vocab"):
+        with pytest.raises(ValueError, match="made_up"):
+            captions.random_caption(np.random.default_rng(0), family, "HI", "red", "white", "top", made_up=0.5)
+        with pytest.raises(ValueError, match="made_up"):
+            GlyphDataset("train", 10, phrasing=family, made_up=0.5)
+    assert GlyphDataset("train", 10, made_up=0.5).made_up == 0.5
+
+
+def test_the_longest_made_up_caption_fits_the_models_prompt_length():
+    """Every slot made up at the longest length still fits, as the held-out vocabulary's words do."""
+    limit = PipelineConfig().max_prompt_len
+    longest_word = "q" * captions.MADE_UP_LENGTHS[1]
+    for template in captions.TEMPLATES:
+        form = re.sub(r"\{(sign|writing|verb|filler)\}", longest_word, template) + "{where}"
+        caption = captions.fill(form, "W" * 10, "yellow", "orange", "bottom right", place=2, stop=True)
+        assert len(caption) <= MAX_CAPTION_CHARS
+        assert len(CharTokenizer(PROMPT_WORDS).token_ids(caption)) + 2 <= limit
+
+
 def test_new_forms_are_a_moderate_share_of_training_captions():
     rng = np.random.default_rng(0)
     templated = {f for fs in captions.template_forms("train").values() for f in fs}

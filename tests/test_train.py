@@ -118,6 +118,13 @@ def test_data_stream_is_indexed_by_step_and_rank():
     assert set(r0["caption"]).isdisjoint(r1["caption"])
 
 
+def test_made_up_words_reach_both_training_streams():
+    model = MiniGPTImage.from_preset("micro")
+    trainer = Trainer(model, TrainConfig(made_up_words=0.5, curriculum_steps=1), "/nonexistent", **QUIET)
+    assert trainer.dataset.made_up == 0.5 and trainer.easy.made_up == 0.5
+    assert Trainer(model, TrainConfig(), "/nonexistent", **QUIET).dataset.made_up == 0.0
+
+
 def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(tmp_path):
     trainer = micro_trainer(tmp_path, lr=3e-3, warmup_steps=1, cond_dropout=0.0)
     trainer.train_vae_phase()
