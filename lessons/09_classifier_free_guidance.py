@@ -13,20 +13,20 @@
 # s = 1 is the plain conditional model (the paper's w = 0), s = 0 the unconditional one (w = −1), and the
 # shipped model's recommended s = 2 is the paper's w = 1.
 #
-# **What you should see** (measured in full mode on 2026-12-06 with the shipped model, 15,000 steps, and the
-# wide reader):
+# **What you should see** (measured in full mode on 2026-12-06 with the shipped model — 15,000 steps on the
+# 32×32×4 latent — and the wide reader):
 # 1. the formula on one step: s = 1 returns the conditional prediction exactly; at t = 500 the prompt changes
-#    the prediction by two thirds of its size (68% for the shipped model), which s multiplies;
+#    the prediction by about three quarters of its size (73% for the shipped model), which s multiplies;
 # 2. the sweep: s = 0 is the unconditional model (no prompt, no canvas) — no readable word, colours at
 #    chance; from s = 1 on the word reads in the asked colours and place (at s = 1 the letters are still a
-#    little soft, crisp from s = 2); at s = 5–8 the letters darken and the flat background fills with coloured
-#    speckles: extrapolating far past the conditional prediction pushes the latents off what the model saw in
+#    little soft, crisp from s = 2); at s = 5–8 the colours overshoot (red darkens, blue turns cyan, the
+#    yellow glares) and the flat background fills with coloured speckles: extrapolating far past the conditional prediction pushes the latents off what the model saw in
 #    training. (A less trained model, such as lesson 08's, draws soft letters at s = 1 and needs s ≈ 2–3 to
 #    draw them crisply.)
-# 3. measured (n = 8 per split: read the trend, not the digits): the characters read jump from 3% at s = 0 to
-#    89% at s = 1, peak at the recommended s = 2 (95%; exact words 88%), then fall: 90% at s = 3, 83% at
-#    s = 5, 75% at s = 8 (exact words 81%, 56%, 44%). The colour is right 69–75% of the time from s = 1 on
-#    (75% at s = 2) and 6% at s = 0. The reader itself misreads 9 of 200 clean held-out renders (4%).
+# 3. measured (n = 8 per split: read the trend, not the digits): the characters read jump from 8% at s = 0 to
+#    94% at s = 1 and peak at s = 2 and 3 (96%; exact words 88% at both), then fall: 90% at s = 5, 86% at
+#    s = 8 (exact words 75%, 50%). The colour is right 94–100% of the time from s = 1 to 5 (100% at s = 2
+#    and 3), 81% at s = 8 and 12% at s = 0. The reader itself misreads 9 of 200 clean held-out renders (4%).
 #    Every scored image is shown with what the reader read in it, and the reader's own misses on clean
 #    renders of the same kind of text are measured first: an image the reader gets wrong may still be right.
 #

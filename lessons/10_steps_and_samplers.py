@@ -11,19 +11,20 @@
 # eq. 12 and 16, sec. 4.2; Lin et al. 2023, "Common Diffusion Noise Schedules and Sample Steps are Flawed"
 # (arXiv 2305.08891), sec. 3.3 and table 2: "trailing" timestep spacing.
 #
-# **What you should see** (measured in full mode on 2026-12-06 with the shipped model, 15,000 steps, and the
+# **What you should see** (measured in full mode on 2026-12-06 with the shipped model — 15,000 steps on the 32×32×4 latent — and the
 # wide reader):
 # 1. "leading" spacing starts at t = 900, where ᾱ = 0.024; "trailing" at t = 999, where ᾱ = 2·10⁻⁹ — pure
 #    noise, as training saw it;
 # 2. the hand-written DDIM step equals `DDIMSampler.step`;
 # 3. the trajectory of x̂₀: the word is there from the very first step, in its place (the reader reads "SPELL"
 #    at every frame shown, from t = 999 on) — not late: the glyph canvas shows the U-Net the letters' shapes
-#    at every step. The colour settles over the first steps (the first frames' letters are bluer than the
-#    asked purple, and a faint speckle comes and goes in the background); after that the steps only refine:
-#    x̂₀ changes by a few hundredths (mean |Δ| 0.013–0.060) from one frame shown to the next. (A less trained
+#    at every step. The colour settles over the first steps (the first frame's letters are a lighter, pinker
+#    purple than the asked one, the next frames' darker, and a faint speckle comes and goes in the
+#    background); after that the steps only refine: x̂₀ changes by a few hundredths (mean |Δ| 0.016–0.040)
+#    from one frame shown to the next, after a first jump of 0.107. (A less trained
 #    model, such as lesson 08's, takes longer to settle its colours.)
-# 4. quality against steps: the reader's scores rise from 2 to 5 DDIM steps (characters 76% → 94%, exact words
-#    42% → 75%) and change little from 5 to 50 (characters 94–95%, exact words 75–83%; n = 6 per split: read
+# 4. quality against steps: the reader's scores rise from 2 to 5 DDIM steps (characters 79% → 97%, exact words
+#    67% → 92%) and change little from 5 to 50 (characters 97–98%, exact words 92%; n = 6 per split: read
 #    the trend, not the digits; the reader misreads 4% of clean held-out renders; the lesson's DDPM line is
 #    one image per split; with 10 DDIM steps the shipped model reads as well as with 50 and as with DDPM's
 #    1000 — README). Cost is one guided step = two U-Net calls, so time grows linearly with the steps and

@@ -11,26 +11,28 @@
 # region is re-noised to the level of every step's output), sec. 4.2 (resampling); Meng et al. 2022, "SDEdit"
 # (arXiv 2108.01073), sec. 3 (the strength t₀ trades faithfulness to the input for realism).
 #
-# **What you should see** (measured in full mode on 2026-12-06 with the shipped model, 15,000 steps, and the
+# **What you should see** (measured in full mode on 2026-12-06 with the shipped model — 15,000 steps on the 32×32×4 latent — and the
 # wide reader):
 # 1. held-out texts repainted with another text of the same length: every pixel outside the mask comes back
-#    exactly (PSNR = ∞), while decoding the whole latent would have changed them (PSNR min 34.2 dB, mean
-#    38.5 dB); each repainted image is titled with what the glyph reader reads in it — 5 of the 12 read as the
-#    new text exactly (the misses shown are long words, two words and codes, off by a letter or two:
-#    DEPARTURE → "DEPAHTu8E", TW5JX9NX → "TW5JX9NOX", Go Am → "Go AmT") — next to the true render of the new
-#    text, read by the same reader (12 of 12 exactly): how often the reader misses a clean image is the floor
-#    under that score;
+#    exactly (PSNR = ∞), while decoding the whole latent would have changed them (PSNR min 36.1 dB, mean
+#    43.0 dB); each repainted image is titled with what the glyph reader reads in it — 8 of the 12 read as the
+#    new text exactly (the misses: DEPARTURE → "DEPARTUuRE", YOU SOLI → "YOU SOLl", Soli → "SSHI8", Hoe →
+#    "HO0"; look at them: the last three read right to the eye, the reader stumbles on bold and small
+#    letters) — next to the true render of the new text, read by the same reader (12 of 12 exactly): how
+#    often the reader misses a clean image is the floor under that score;
 # 2. the first step's merge written out by hand equals `inpaint`'s;
 # 3. the trajectory of one repaint: outside the mask the original under less and less noise, inside the new
 #    word condensing out of it;
 # 4. SDEdit, the trade-off in two strips (the printout names each result's colours and PSNR to the input).
 #    A change of style ("ROBOT" red on white in the center; the prompt asks for blue on yellow at the top):
 #    strength 0 is the VAE's reconstruction; as the strength grows the input's red word fades and the prompt's
-#    word appears at the top, with the small strengths (0.05–0.1) showing a ghost of both (orange, then purple
-#    letters the reader cannot read); from 0.15 on the word reads "ROBOT" in blue at the top, but the input's
-#    white background stays up to 0.8: the yellow background comes only at strength 1. A damaged input
+#    word appears at the top, with the small strengths (0.05–0.1) showing a ghost of both (faint red letters
+#    below faint blue ones, which the reader cannot read); from 0.15 on the blue word at the top is clear
+#    ("5OBOT" at 0.15, "ROBOT" from 0.2), but the input's white background stays up to 0.8: the yellow
+#    background comes only at strength 1. A damaged input
 #    (blurred, noisy: noise 0.19) with its own caption:
-#    small strengths (0.05–0.2) already remove the noise (0.01–0.03 left; "ROBOT" reads exactly from 0.1) and
+#    small strengths (0.05–0.2) already remove most of the noise (0.07–0.04 left, 0.03–0.01 beyond; "ROBOT"
+#    reads exactly from 0.1) and
 #    keep the input's letters, colours and place;
 #    larger ones keep less and less — the letters take the model's own shapes — and strength 1 (plain
 #    generation) is a new sample of the prompt.

@@ -13,18 +13,17 @@
 # goes); TextDiffuser (Chen et al. 2023, arXiv 2305.10855, sec. 3.1: layout boxes); ViT patch tokens
 # (Dosovitskiy et al. 2020, arXiv 2010.11929, sec. 3.1); Fourier features (Tancik et al. 2020, arXiv 2006.10739).
 #
-# **What you should see** (measured in full mode on 2026-12-06 with the shipped model, 15,000 steps, and the
+# **What you should see** (measured in full mode on 2026-12-06 with the shipped model — 15,000 steps on the 32×32×4 latent — and the
 # wide reader):
 # 1. one prompt drawn into four boxes of our choosing, off the nine named regions: the ink lands in each asked
-#    box (each title gives the IoU of the ink's box with it, 0.94–1.00, and what the reader reads: MOON in 3 of
-#    the 4 — placing the word is easier for the model than drawing every letter cleanly at an unusual size;
-#    the smallest box reads "MOH");
+#    box (each title gives the IoU of the ink's box with it, 1.00 in all four, and what the reader reads:
+#    MOON in each, the smallest box's letters included);
 # 2. reference images lending a new word their background, text colour and place, next to the same prompts
 #    without the image: the prompt names no colour, so without it the colours are a guess;
-# 3. measured: the ink's box overlaps the asked box with mean IoU 0.96 (IoU > 0.5 for 100%; asserted > 0.5;
-#    exact words 85%, where the reader reads 100% of the clean renders of the same texts), and with the
-#    reference the text colour, background and region agree with it 95%, 100% and 100% of the time against
-#    20%, 10% and 25% without (asserted for the text colour: at least 25 points more). Exact words: 70% with
+# 3. measured: the ink's box overlaps the asked box with mean IoU 0.97 (IoU > 0.5 for 100%; asserted > 0.5;
+#    exact words 100%, where the reader reads 100% of the clean renders of the same texts), and with the
+#    reference the text colour, background and region agree with it 100%, 100% and 100% of the time against
+#    15%, 10% and 25% without (asserted for the text colour: at least 25 points more). Exact words: 80% with
 #    the reference, 95% without (at n = 20: read the trend, not the digits). Every scored
 #    image is shown, titled with what the reader read, and the reader's own reading of the clean renders of the
 #    same texts says how many of its misses are its own.
