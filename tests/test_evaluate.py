@@ -5,6 +5,7 @@ from minigptimage import captions, layout
 from minigptimage.benchmarks import prompts
 from minigptimage.evaluate import evaluation_samples, score_images
 from minigptimage.glyphs import is_heldout_text, load_words
+from minigptimage.pipeline import TINY_DATA
 from minigptimage.reader import GlyphReader
 
 
@@ -72,9 +73,11 @@ def test_vae_ceiling_reads_clean_renders_and_a_broken_vae_loses_them():
 
 
 def test_ceiling_command_prints_a_row_per_family(capsys):
-    assert prompts.main(["--ceiling", "--n", "2"]) == 0
+    assert prompts.main(["--ceiling", "--n", "2"]) == 0  # the shipped model's own VAE: 32×32×4
     out = capsys.readouterr().out
-    assert "latent 8 × (side / 4)²" in out and all(f"| {name} |" in out for name in prompts.FAMILIES)
+    assert "latent 4 × (side / 2)²" in out and all(f"| {name} |" in out for name in prompts.FAMILIES)
+    assert prompts.main(["--ceiling", "--n", "2", "--vae", str(TINY_DATA / "vae.pt")]) == 0  # a VAE file
+    assert "latent 8 × (side / 4)²" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------- the scores, on images whose right answer is known

@@ -73,7 +73,9 @@ Q4. (1) Fewer steps: in a fixed 10 minutes the U-Net on 32×32×4 gets 1/1.36 �
     upper-case words): after 10 minutes 36 % on 32×32×4 (1,598 steps) against 54 % on 16×16×8 (2,063 steps);
     after 15,000 steps 100 % against 92 % — the ranking did change — but with the colours bound 70 % of the
     time against 92 %: measure binding too, not only the letters. With the timestep shift that trains the
-    noisiest steps more often (α = 3 annealed to 1), 32×32×4 reads 98 % and binds 96 % after 15,000 steps.
+    noisiest steps more often (α = 3 annealed to 1), 32×32×4 reads 98 % and binds 96 % after 15,000 steps;
+    with made-up nouns in half the template captions as well, it reads 98 %, binds 96 % and binds words
+    outside the grammar 86 % (66 % without): the shipped model.
 """
 
 if __name__ == "__main__":

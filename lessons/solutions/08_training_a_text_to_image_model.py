@@ -54,8 +54,8 @@ Q3. Colour binding or exact words first?  Colour binding. In the lesson's own 10
     `evaluate --n 50` as the table scores it) binding climbs from 8% at step 250 to 38% / 56% at step 1000 and
     70% / 68% at the end, while exact words stay at 4% / 10% (42% / 43% of characters; read by the previous
     reader); the shipped 10-minute model (2,063 steps) is at 70% / 60% binding and 8% / 12% exact, and the
-    same network trained for 15,000 steps (the shipped model, README) binds 92% / 92% and reads 64% / 76%
-    exactly. A colour is one
+    same network trained for 15,000 steps on the same latent (the long model shipped before the 32×32×4 one,
+    README) binds 92% / 92% and reads 64% / 76% exactly. A colour is one
     decision for the whole image, made at the noisiest steps from a few prompt tokens (and the recipe's
     timestep shift trains those steps most at the start); a text needs every letter's strokes right at the
     low-noise end, where the glyph canvas shows where the ink goes but the model must still learn to draw
