@@ -212,7 +212,7 @@ for name in presets:
 # 7–10-character renders) and was not re-measured. **U-Net s/step**: one forward + backward + AdamW step at
 # batch 32 on one thread, median of 10, on a loaded machine (compare the relative figures). **Exact word after
 # 10 minutes**: a diffusion model trained for 10 minutes on that latent, held-out upper-case words of 2–6
-# letters, read by Tesseract. **After 15,000 steps**: the shipped model's recipe (about 75 minutes) on that
+# letters, read by Tesseract. **After 15,000 steps**: the first long recipe (t uniform, about 75 minutes) on that
 # latent, the same words: Tesseract's exact word and colour binding (both colours right).
 
 # %%
@@ -287,7 +287,7 @@ save_figure(fig, out / "07_choosing_a_latent.png")
 #   columns — what a model trained on each latent actually draws — is the measurement that settles the choice. For
 #   16×16×12 it did: ten minutes on it (2,165 steps, the same recipe) draw coloured noise in the shape of the
 #   word, 2 % read by Tesseract, against 40–60 % on 16×16×8; 32×32×4 gets 1,598 steps and 36 %. After the long
-#   budget (15,000 steps, the same recipe as the shipped model) the ranking turns: 32×32×4 spells best (100 %
+#   budget (15,000 steps, t uniform, as the first 16×16×8 long model) the ranking turns: 32×32×4 spells best (100 %
 #   by Tesseract, and 80 % of 7–10-letter words where 16×16×8 gets 48 %), but both richer latents bind the
 #   colours less often (70 % and 42 %, against 92 %): the same network spends its capacity on the letters,
 #   and on a finer grid the same noise hides less, so the colour-deciding noisy steps are trained less (SD3

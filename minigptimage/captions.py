@@ -117,8 +117,8 @@ WORDS = {  # slot -> words: "train" in the training captions, "heldout" in no tr
 TEXT_NOUNS = ("text", "letters", "word") + WORDS["train"]["writing"] + WORDS["heldout"]["writing"]
 SIGN_NOUNS = SCENES + WORDS["train"]["sign"] + WORDS["heldout"]["sign"]  # a colour before one is the background
 NEW_WORDS_SHARE = 0.3  # of training captions from TEMPLATES (see "Shares" in the module docstring)
-MADE_UP_LENGTHS = (3, 6)  # letters of a made-up slot word: no longer than any slot's held-out words, so a
-                          # caption stays within glyphs.MAX_CAPTION_CHARS
+MADE_UP_LENGTHS = (3, 6)  # letters of a made-up slot word: no longer than each slot's longest held-out
+                          # word, so a caption stays within glyphs.MAX_CAPTION_CHARS
 FAMILIES = ("train", "heldout", "heldout-vocab")
 
 
@@ -149,6 +149,13 @@ def all_forms() -> tuple[str, ...]:
     """Every form of the training vocabulary (frames and filled templates), sorted: the training and the
     held-out phrasing families together."""
     return tuple(sorted(set(frame_forms()) | {f for fs in template_forms("train").values() for f in fs}))
+
+
+def is_heldout_text(text: str) -> bool:
+    """The word lists' held-out rule applied to any string: sha256 of its upper-case form, first byte mod
+    20 == 0 (``glyphs`` splits words, numbers and codes by it; made-up words keep to its training side).
+    Numbers and codes of three or more characters follow it; shorter ones are shared by both splits."""
+    return hashlib.sha256(text.upper().encode()).digest()[0] % 20 == 0
 
 
 def is_heldout(form: str) -> bool:
@@ -192,12 +199,14 @@ def _known_words() -> frozenset[str]:
 
 
 def made_up_word(rng: np.random.Generator, consonant_first: bool = False) -> str:
-    """A string of MADE_UP_LENGTHS lower-case letters that no caption family uses as a word; with
-    ``consonant_first`` it can follow 'a' (a filler: 'a {filler} red plaque')."""
+    """A string of MADE_UP_LENGTHS lower-case letters that no caption family uses as a word and that is on
+    the training side of the held-out text rule (so no held-out word, such as "fig", appears in a training
+    caption even outside the quotes); with ``consonant_first`` it can follow 'a' ('a {filler} red plaque')."""
     while True:
         n = int(rng.integers(MADE_UP_LENGTHS[0], MADE_UP_LENGTHS[1] + 1))
         word = "".join(chr(ord("a") + int(k)) for k in rng.integers(26, size=n))
-        if word not in _known_words() and not (consonant_first and word[0] in "aeiou"):
+        if (word not in _known_words() and not is_heldout_text(word)
+                and not (consonant_first and word[0] in "aeiou")):
             return word
 
 

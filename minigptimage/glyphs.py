@@ -32,7 +32,6 @@ words that fit).
 """
 from __future__ import annotations
 
-import hashlib
 import string
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,6 +41,7 @@ import numpy as np
 import torch
 
 from . import captions, layout
+from .captions import is_heldout_text  # the held-out rule for texts (captions keeps its made-up words off it)
 from .layout import FONTS, MAX_TEXT, REGIONS  # noqa: F401  (re-exported: the dataset's fonts, regions, length limit)
 
 WORDS_DIR = Path(__file__).resolve().parent.parent / "tiny_data"
@@ -55,12 +55,6 @@ TEXT_KINDS = {  # kind -> share of the training mixture (GlyphDataset with text_
 }
 REFERENCE_CAPTION = 'the word "{text}" in the style of the image'  # a prompt that comes with a reference image
 LIST_FIELDS = ("caption", "text", "color", "background", "font", "position")  # collated as lists
-
-
-def is_heldout_text(text: str) -> bool:
-    """The word lists' rule applied to any string: sha256 of its upper-case form, first byte mod 20 == 0.
-    Numbers and codes of three or more characters follow it; shorter ones are shared by both splits."""
-    return hashlib.sha256(text.upper().encode()).digest()[0] % 20 == 0
 
 
 def contrast_ratio(rgb1, rgb2) -> float:

@@ -313,6 +313,10 @@ class Trainer:
         resumed = MiniGPTImage.from_checkpoint_dict(ckpt)
         if resumed.config != self.model.config:
             raise CheckpointError("checkpoint: it was trained with another config than this run's preset")
+        saved = ts.get("train_config", {}).get("made_up_words", 0.0)  # absent in older checkpoints: none
+        if saved != self.cfg.made_up_words:  # the data stream (and its latent cache) would change mid-run
+            raise CheckpointError(f"checkpoint: it was trained with --made-up-words {saved}, this run asks for "
+                                  f"{self.cfg.made_up_words}; resume with the same value")
         for n in ("encoder", "unet"):
             getattr(self.model, n).load_state_dict(ts["raw"][n])
             self.ema[n].load_state_dict(ckpt["weights"][n])

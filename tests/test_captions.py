@@ -1,5 +1,6 @@
 """The caption grammar: enough phrasings, held-out families disjoint from training (phrasings and words),
 captions from one family, and every caption parses back to its text, colours and place."""
+import itertools
 import re
 from functools import lru_cache
 
@@ -101,6 +102,34 @@ def test_made_up_words_come_in_the_asked_share_of_template_captions_and_never_a_
     assert abs(with_new / 400 - share) < 0.08, with_new
     assert all(not outside_words(captions.random_caption(rng, "train", "SOAP", "red", "white", "top")) - known
                for _ in range(200))  # made_up=0 (the default): only known words
+
+
+class ScriptedRng:
+    """Answers ``made_up_word``'s draws (a length, then that many letters) with the given words, in order."""
+
+    def __init__(self, words):
+        self.draws = [d for w in words for d in (len(w), [ord(c) - ord("a") for c in w])]
+
+    def integers(self, *args, size=None):
+        return self.draws.pop(0)
+
+
+def test_a_made_up_word_is_never_known_never_held_out_and_a_filler_starts_with_a_consonant():
+    three = ("".join(t) for t in itertools.product("bcdfghjklmnpqrstvwxz", "aeiou", "bcdfgklmnprst"))
+    held_out = next(w for w in three if captions.is_heldout_text(w) and w not in captions._known_words())
+    fresh = next(w for w in ("zubo", "kavi", "demo", "tupi") if not captions.is_heldout_text(w)
+                 and w not in captions._known_words())
+    assert captions.made_up_word(ScriptedRng(["red", "badge", held_out, fresh])) == fresh
+    assert captions.made_up_word(ScriptedRng(["ovu", fresh]), consonant_first=True) == fresh
+    assert captions.made_up_word(ScriptedRng(["ovu"])) == "ovu"  # a vowel first is fine where no 'a' precedes
+
+
+def test_dataset_captions_carry_made_up_words_only_when_asked():
+    known = captions._known_words() | outside_words(REFERENCE_CAPTION)
+    made_up = GlyphDataset("train", 120, seed=5, made_up=1.0)
+    plain = GlyphDataset("train", 120, seed=5)
+    assert sum(bool(outside_words(made_up.caption(i)) - known) for i in range(120)) >= 20  # ~0.3 of 120
+    assert not any(outside_words(plain.caption(i)) - known for i in range(120))
 
 
 def test_made_up_words_are_for_training_captions_only():

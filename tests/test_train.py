@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, strategies as st
 
+from minigptimage.checkpoints import CheckpointError
 from minigptimage.glyphs import GlyphDataset
 from minigptimage import train as train_module
 from minigptimage.pipeline import MiniGPTImage
@@ -123,6 +124,18 @@ def test_made_up_words_reach_both_training_streams():
     trainer = Trainer(model, TrainConfig(made_up_words=0.5, curriculum_steps=1), "/nonexistent", **QUIET)
     assert trainer.dataset.made_up == 0.5 and trainer.easy.made_up == 0.5
     assert Trainer(model, TrainConfig(), "/nonexistent", **QUIET).dataset.made_up == 0.0
+
+
+def test_resume_refuses_another_made_up_share(tmp_path):
+    """The made-up share decides the data stream (and its latent cache): a resume must keep it."""
+    trainer = micro_trainer(tmp_path, made_up_words=0.5)
+    trainer.run(total_steps=1, save_every=1)
+    path, ckpt = newest_good_checkpoint(tmp_path, **QUIET)
+    with pytest.raises(CheckpointError, match="--made-up-words 0.5"):
+        micro_trainer(tmp_path).restore(ckpt)
+    micro_trainer(tmp_path, made_up_words=0.5).restore(ckpt)  # the same share resumes
+    del ckpt["train_state"]["train_config"]["made_up_words"]  # a checkpoint from before the option: none
+    micro_trainer(tmp_path).restore(ckpt)
 
 
 def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(tmp_path):
