@@ -20,8 +20,8 @@
 # 2. the sweep: s = 0 is the unconditional model (no prompt, no canvas) — no readable word, colours at
 #    chance; from s = 1 on the word reads in the asked colours and place (at s = 1 the letters are still a
 #    little soft, crisp from s = 2); at s = 5–8 the colours overshoot (red darkens, blue turns cyan, the
-#    yellow glares) and the flat background fills with coloured speckles: extrapolating far past the conditional prediction pushes the latents off what the model saw in
-#    training. (A less trained model, such as lesson 08's, draws soft letters at s = 1 and needs s ≈ 2–3 to
+#    yellow glares) and the flat background fills with coloured speckles: extrapolating far past the
+#    conditional prediction pushes the latents off what the model saw in training. (A less trained model, such as lesson 08's, draws soft letters at s = 1 and needs s ≈ 2–3 to
 #    draw them crisply.)
 # 3. measured (n = 8 per split: read the trend, not the digits): the characters read jump from 8% at s = 0 to
 #    94% at s = 1 and peak at s = 2 and 3 (96%; exact words 88% at both), then fall: 90% at s = 5, 86% at

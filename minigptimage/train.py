@@ -270,7 +270,8 @@ class Trainer:
         params = list(model.encoder.parameters()) + list(model.unet.parameters())
         self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.generator = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
-        self.dataset = training_dataset(cfg.seed, model.config.image_size, cfg.made_up_words)  # read by step (training_data.py)
+        # read by step (training_data.py)
+        self.dataset = training_dataset(cfg.seed, model.config.image_size, cfg.made_up_words)
         self.easy = (curriculum_dataset(cfg.seed, model.config.image_size, cfg.made_up_words)
                      if cfg.curriculum_steps else None)
         self.step, self.vae_done, self.losses = 0, False, []
