@@ -128,8 +128,7 @@ def test_made_up_words_reach_both_training_streams():
 
 def test_resume_refuses_another_made_up_share(tmp_path):
     """The made-up share decides the data stream (and its latent cache): a resume must keep it."""
-    trainer = micro_trainer(tmp_path, made_up_words=0.5)
-    trainer.run(total_steps=1, save_every=1)
+    micro_trainer(tmp_path, made_up_words=0.5).save(total_steps=1)  # a step-0 checkpoint: no data is read
     path, ckpt = newest_good_checkpoint(tmp_path, **QUIET)
     with pytest.raises(CheckpointError, match="--made-up-words 0.5"):
         micro_trainer(tmp_path).restore(ckpt)
