@@ -2,7 +2,7 @@
 # # Lesson 08 — training a text-to-image model
 #
 # **Goal.** Write one real training step by hand — encode, draw t and ε, noise, build the v target, the loss,
-# backward, the optimizer step — check it against the library's `train.diffusion_loss`, then run the project's
+# backward, the optimizer step — check it against the library's `objective.diffusion_loss`, then run the project's
 # 10-minute recipe and watch a model of your own learn to write, checkpoint by checkpoint.
 #
 # **Prerequisites.** Lessons 01 (q_sample), 02 (samplers), 03 (the dataset), 05–07 (encoder, U-Net, VAE).
@@ -72,8 +72,9 @@ from minigptimage.plots import fast_mode, image_grid, loss_curve, output_dir
 from minigptimage.reader import GlyphReader
 from minigptimage.tokenizer import trim_padding
 from minigptimage.scoring import word_accuracy
-from minigptimage.train import (TrainConfig, checkpoints, diffusion_loss, draw_randomness, drop_condition,
-                                train_run)
+from minigptimage.checkpoints import checkpoint_files
+from minigptimage.objective import diffusion_loss, draw_randomness, drop_condition
+from minigptimage.train import TrainConfig, train_run
 from minigptimage.training_data import data_batch
 from minigptimage.vae import VAE
 
@@ -165,8 +166,8 @@ cond = drop_condition(cond, model.null_condition(B), drop)
 v_pred = model.denoise(z_t, t, cond)  # (B, C, h, w)
 loss = (v_pred - v).pow(2).mean()
 
-library_loss = diffusion_loss(model, batch, cfg, draws=draws)
-print(f"loss by hand {loss.item():.6f}, train.diffusion_loss {library_loss.item():.6f}")
+library_loss = diffusion_loss(model, batch, draws)
+print(f"loss by hand {loss.item():.6f}, objective.diffusion_loss {library_loss.item():.6f}")
 assert abs(loss.item() - library_loss.item()) <= 1e-5 * loss.item(), "the hand-written step should equal the library's"
 
 # %% [markdown]
@@ -185,7 +186,7 @@ loss.backward()                                                      # ∇θ L
 grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)  # ‖∇θ L‖, rescaled to at most 1
 optimizer.step()                                                     # θ ← θ − lr·AdamW(∇θ L)
 with torch.no_grad():
-    after_one_step = diffusion_loss(model, batch, cfg, draws=draws)
+    after_one_step = diffusion_loss(model, batch, draws)
 print(f"gradient norm {grad_norm:.3f}; the same batch and draws after one step: {loss.item():.4f} -> "
       f"{after_one_step.item():.4f}")
 
@@ -298,7 +299,7 @@ fixed = [(data_batch(heldout, k, 32),  # 32 held-out items, with fixed t and ε,
 def held_out_loss(m: MiniGPTImage) -> float:
     """The objective on the fixed held-out batches and draws: comparable from one checkpoint to the next."""
     with torch.no_grad():
-        return sum(diffusion_loss(m, b, cfg, draws=d).item() for b, d in fixed) / len(fixed)
+        return sum(diffusion_loss(m, b, d).item() for b, d in fixed) / len(fixed)
 
 
 untrained = MiniGPTImage.from_preset(preset, seed=cfg.seed)  # the run's starting point, with the same VAE
@@ -353,7 +354,7 @@ def scored(m: MiniGPTImage, label: str):
     return (held_out_loss(m), *scores, torch.cat(images), titles)
 
 
-saved = checkpoints(run_dir)
+saved = checkpoint_files(run_dir)
 picked = sorted({round(k * (len(saved) - 1) / 5) for k in range(6)})  # at most six, the last one included
 table, shown, shown_titles = [], [], []
 first = list(range(min(4, n))) + list(range(n, n + min(4, n)))  # each split's first captions, in every row

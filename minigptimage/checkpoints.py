@@ -7,16 +7,21 @@
   pickle that would run code is refused) with one error, ``CheckpointError``, that names the file.
 * ``save_module`` / ``load_module``: the plain-dict format of the small stand-alone networks (``VAE``,
   ``GlyphReader``): a format version, the dataclass config and the state dict.
+* ``checkpoint_files`` / ``newest_good_checkpoint``: a training run's folder of ``ckpt_XXXXXXX.pt`` files.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
 import torch
+
+
+CHECKPOINT_NAME = re.compile(r"^ckpt_(\d{7,})\.pt$")  # a training run's checkpoint: ckpt_<step>.pt
 
 
 class CheckpointError(ValueError):
@@ -26,11 +31,19 @@ class CheckpointError(ValueError):
 def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
     """``write(f)`` into a temporary file in ``path``'s folder, flush and fsync, then rename it over ``path``
     (atomic on POSIX and Windows): a reader sees the old file or the new one, never half of one, and a failed
-    write leaves no temporary file behind. The folder must exist."""
+    write leaves no temporary file behind. The file gets the mode ``open`` would give it (0o666 less the
+    umask), not mkstemp's private 0o600. The folder must exist."""
     path = Path(path)
+    try:  # the umask, read without changing it (Linux); elsewhere set and restored at once
+        with open("/proc/self/status") as status:
+            umask = int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    except (OSError, StopIteration, ValueError):
+        umask = os.umask(0o022)
+        os.umask(umask)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.chmod(tmp, 0o666 & ~umask)
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -84,3 +97,24 @@ def load_module(cls, config_cls, path, format: int, what: str):
     except (KeyError, TypeError, RuntimeError) as err:
         raise CheckpointError(f"path: {path} does not fit this version's {what} ({first_line(err)})") from None
     return module.eval()
+
+
+def checkpoint_files(out_dir) -> list[Path]:
+    """The ``ckpt_<step>.pt`` files in a training run's folder ``out_dir``, oldest step first."""
+    out_dir = Path(out_dir)
+    found = [p for p in out_dir.glob("ckpt_*.pt") if CHECKPOINT_NAME.match(p.name)] if out_dir.is_dir() else []
+    return sorted(found, key=lambda p: int(CHECKPOINT_NAME.match(p.name).group(1)))
+
+
+def newest_good_checkpoint(out_dir, log=print) -> tuple[Path, dict] | None:
+    """The newest checkpoint in ``out_dir`` that loads and holds a training state: (path, dict), or None.
+    Corrupt ones are reported through ``log`` by name and skipped."""
+    for path in reversed(checkpoint_files(out_dir)):
+        try:
+            ckpt = read_checkpoint(path)
+            if not isinstance(ckpt, dict) or "train_state" not in ckpt:
+                raise CheckpointError(f"checkpoint {path}: it has no training state to resume from")
+            return path, ckpt
+        except CheckpointError as err:
+            log(f"skipping {err}")
+    return None

@@ -42,7 +42,8 @@ from .tokenizer import PROMPT_WORDS, CharTokenizer, WordTokenizer, trim_padding
 from .unet import UNet, UNetConfig
 from .vae import VAE, VAEConfig
 
-FORMAT_VERSION = 1
+OBJECTIVES = ("ddpm",)  # training objectives (objective.py) a model can be trained and sampled with
+FORMAT_VERSION = 2  # 2: the config names its training objective and holds every field (format 1 is upgraded)
 TINY_DATA = Path(__file__).resolve().parent.parent / "tiny_data"
 PRETRAINED = TINY_DATA / "minigptimage_tiny.pt"
 
@@ -54,6 +55,7 @@ class PipelineConfig:
     image_size: int = 64                  # H = W of the images, in pixels
     num_steps: int = 1000                 # T, diffusion steps of the training schedule
     schedule: str = "cosine"              # "linear" | "cosine" (NoiseSchedule.from_name)
+    objective: str = "ddpm"               # how it was trained, which decides how it samples: "ddpm"
     prediction: str = "v"                 # what the U-Net predicts: "epsilon" | "v" | "x0"
     tokenizer: str = "char"               # "char" (spells words) | "word" (a predecessor's view)
     max_prompt_len: int = 96              # L, tokens per prompt including <bos> and <eos>
@@ -114,12 +116,46 @@ class PipelineConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "PipelineConfig":
-        d = dict(d)
+        """The config of ``to_dict``; a missing or unknown field is a ValueError that names it."""
+        def build(klass, values: dict, where: str):
+            names = [f.name for f in dataclasses.fields(klass)]
+            unknown, missing = sorted(set(values) - set(names)), [n for n in names if n not in values]
+            if unknown or missing:
+                raise ValueError(f"config{where}: " + "; ".join(
+                    ([f"unknown field {', '.join(unknown)}"] if unknown else []) +
+                    ([f"missing field {', '.join(missing)}"] if missing else [])))
+            return klass(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
         sub = {"encoder": PromptEncoderConfig, "unet": UNetConfig, "vae": VAEConfig}
-        for key, klass in sub.items():
-            known = {f.name for f in dataclasses.fields(klass)}
-            d[key] = klass(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d[key].items() if k in known})
-        return cls(**d)
+        if not isinstance(d, dict) or not all(isinstance(d.get(k), dict) for k in sub):
+            raise ValueError("config: expected a dict with encoder, unet and vae dicts")
+        top = {k: (build(sub[k], v, f".{k}") if k in sub else v) for k, v in d.items()}
+        config = build(cls, top, "")
+        if config.objective not in OBJECTIVES:
+            raise ValueError(f"config.objective: {config.objective!r}, expected one of {', '.join(OBJECTIVES)}")
+        return config
+
+
+def upgrade_checkpoint(ckpt: dict) -> dict:
+    """A checkpoint dict of an older format as format ``FORMAT_VERSION``; the one place old files are read.
+    Format 1 grew fields and keys over time, so it is read as those files were trained:
+    - a config field it lacks takes ``PipelineConfig``'s default (they are the values before the field existed),
+      and its objective is "ddpm";
+    - its training state gets "generators" (one state per process) = [its "generator"], "scaler" = {} (no fp16
+      loss scaling), and a ``train_config`` without ``made_up_words`` had none (0.0)."""
+    if ckpt.get("format") != 1:
+        return ckpt
+    ckpt = dict(ckpt, format=2)
+    config, defaults = dict(ckpt["config"]), PipelineConfig().to_dict()
+    for key, value in defaults.items():
+        config[key] = {**value, **config[key]} if isinstance(value, dict) and key in config else config.get(key, value)
+    ckpt["config"] = config
+    if "train_state" in ckpt:
+        ts = dict(ckpt["train_state"])
+        ts.setdefault("generators", [ts["generator"]])
+        ts.setdefault("scaler", {})
+        ts["train_config"] = {"made_up_words": 0.0, **ts.get("train_config", {})}
+        ckpt["train_state"] = ts
+    return ckpt
 
 
 PRESETS = tuple(f"{b}{v}" for b in ("tiny", "small", "micro") for v in ("", "-noglyph", "-word", "-abspos"))
@@ -208,9 +244,10 @@ class MiniGPTImage(nn.Module):
     def from_checkpoint_dict(cls, ckpt, source: str = "checkpoint") -> "MiniGPTImage":
         if not isinstance(ckpt, dict) or ckpt.get("kind") != "minigptimage":
             raise CheckpointError(f"{source}: not a minigptimage checkpoint")
-        if ckpt.get("format") != FORMAT_VERSION:
+        if ckpt.get("format") not in (1, FORMAT_VERSION):
             raise CheckpointError(f"{source}: checkpoint format {ckpt.get('format')!r}, "
-                                  f"this version of minigptimage reads format {FORMAT_VERSION}")
+                                  f"this version of minigptimage reads formats 1 and {FORMAT_VERSION}")
+        ckpt = upgrade_checkpoint(ckpt)
         try:
             config = PipelineConfig.from_dict(ckpt["config"])
             tok = ckpt["tokenizer"]

@@ -4,8 +4,7 @@ The data is a stream indexed by step, never shuffled in memory: diffusion batch 
 items (s·W + r)·B … (s·W + r)·B + B − 1 of ``GlyphDataset("train")``, which renders item i the same way every
 time (deterministic per index and seed). So a run resumed at step s reads exactly what an uninterrupted one
 would, and ranks read distinct items. Three other readers of the same dataset use their own parts of it (the
-constants below). A curriculum is a second stream (``curriculum_dataset``) that ``Trainer.batch`` reads for
-the first steps.
+constants below).
 
 ``LatentCache`` renders the first N items once and encodes them once with the trained, frozen VAE (its
 encoder costs ~4× the U-Net per image), so a diffusion step on a GPU copies nothing from the host.
@@ -22,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .glyphs import REFERENCE_CAPTION, GlyphDataset, collate
+from .vae import VAE, train_vae
 
 # GlyphDataset renders items on demand, so its length is only the range of indices the streams may use:
 # large enough that no stream below wraps around in any run.
@@ -39,17 +39,6 @@ CHUNK = 256  # items rendered (and encoded) at a time when building the latent c
 def training_dataset(seed: int, image_size: int, made_up: float = 0.0) -> GlyphDataset:
     """The training split, as every stream above reads it (``made_up``: TrainConfig.made_up_words)."""
     return GlyphDataset("train", length=DATASET_LENGTH, seed=seed, image_size=image_size, made_up=made_up)
-
-
-# The curriculum's texts (TrainConfig.curriculum_steps): upper-case words of 2–6 letters, the easiest to copy
-# from the glyph canvas, in every phrasing and style of the training mixture.
-CURRICULUM = dict(text_kind="upper", lengths=(2, 6))
-
-
-def curriculum_dataset(seed: int, image_size: int, made_up: float = 0.0) -> GlyphDataset:
-    """The curriculum's stream: the training split, ``CURRICULUM``'s texts only."""
-    return GlyphDataset("train", length=DATASET_LENGTH, seed=seed, image_size=image_size, made_up=made_up,
-                        **CURRICULUM)
 
 
 def word_tokenizer(seed: int = 0, captions: int = 20000):
@@ -106,6 +95,21 @@ def first_items(dataset: GlyphDataset, n: int) -> dict:
 def vae_images(dataset: GlyphDataset, batch_size: int, device):
     """The VAE's endless stream of image batches (B, 3, H, W): stream batches VAE_FIRST_BATCH, +1, …"""
     return (data_batch(dataset, VAE_FIRST_BATCH + s, batch_size)["image"].to(device) for s in itertools.count())
+
+
+def fit_vae(vae: VAE, dataset: GlyphDataset, steps: int, batch_size: int, lr: float, seed: int,
+            progress: bool = True, log=print) -> None:
+    """A run's VAE phase: the closed-form linear optimum on the stream's first items (``VAE.init_from_pca``,
+    with a linear path), ``steps`` steps on the VAE's own part of the stream, then the scale factor that gives
+    the latents unit variance."""
+    device = next(vae.parameters()).device
+    if vae.cfg.linear_path:
+        vae.init_from_pca(first_items(dataset, PCA_ITEMS)["image"].to(device))
+    if steps > 0:
+        log(f"training the VAE for {steps} steps")
+        train_vae(vae, vae_images(dataset, batch_size, device), steps=steps, batch_size=batch_size, lr=lr,
+                  seed=seed, progress=progress)
+    vae.fit_scale_factor(first_items(dataset, SCALE_ITEMS)["image"].to(device))
 
 
 def _items_as_arrays(dataset, indices, reference_every) -> dict:

@@ -50,7 +50,8 @@ S, SA, ED, TR = "minigptimage/schedule.py", "minigptimage/samplers.py", "minigpt
 PI, UN = "minigptimage/pipeline.py", "minigptimage/unet.py"
 T_SCHED, T_SAMP, T_EDIT = ("tests/test_schedule.py",), ("tests/test_samplers.py",), ("tests/test_editing.py",)
 T_UNET = ("tests/test_unet.py", "-k", "not fits_one_batch and not presets")  # the two slow ones train or build big
-T_TRAIN_FAST = ("tests/test_train.py", "-k", "definition or recurrence or ema_weights or crash or killed")
+T_TRAIN_FAST = ("tests/test_train.py", "-k", "recurrence or ema_weights or crash or killed")
+OB, T_OBJECTIVE = "minigptimage/objective.py", ("tests/test_objective.py", "-k", "definition")
 
 MUTANTS = [
     # ---- schedule.py: the forward process and the conversions
@@ -115,19 +116,19 @@ MUTANTS = [
     Mutant("editing: no pixel blend after decoding", ED,
            "out = torch.where(masks.bool(), model.decode(x_t), images)", "out = model.decode(x_t)", T_EDIT),
     # ---- train.py: the objective, EMA, checkpoints (and checkpoints.py)
-    Mutant("train: v target with x₀ and ε swapped", TR, "model.schedule.get_v(z0, noise, t)",
-           "model.schedule.get_v(noise, z0, t)", T_TRAIN_FAST),
-    Mutant("train: z_t from swapped z₀ and ε", TR, "z_t = model.schedule.q_sample(z0, t, noise=noise)",
-           "z_t = model.schedule.q_sample(noise, t, noise=z0)", T_TRAIN_FAST),
-    Mutant("train: Min-SNR weight of the ε target whatever the prediction", TR,
-           "w = loss_weight(snr, prediction, cfg.min_snr_gamma)", 'w = loss_weight(snr, "epsilon", cfg.min_snr_gamma)',
-           T_TRAIN_FAST),
+    Mutant("objective: v target with x₀ and ε swapped", OB, "model.schedule.get_v(z0, noise, t)",
+           "model.schedule.get_v(noise, z0, t)", T_OBJECTIVE),
+    Mutant("objective: z_t from swapped z₀ and ε", OB, "z_t = model.schedule.q_sample(z0, t, noise=noise)",
+           "z_t = model.schedule.q_sample(noise, t, noise=z0)", T_OBJECTIVE),
+    Mutant("objective: Min-SNR weight of the ε target whatever the prediction", OB,
+           "w = loss_weight(snr, prediction, min_snr_gamma)", 'w = loss_weight(snr, "epsilon", min_snr_gamma)',
+           T_OBJECTIVE),
     Mutant("train: EMA moves the wrong way", TR, "list(getattr(self.model, n).parameters()), 1 - decay)",
            "list(getattr(self.model, n).parameters()), decay)", T_TRAIN_FAST),
     Mutant("train: EMA without its warm-up", TR, "decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))",
            "decay = self.cfg.ema_decay", T_TRAIN_FAST),
     Mutant("train: checkpoints hold the raw weights", TR,
-           'ckpt["weights"][name] = {k: v.detach().cpu() for k, v in module.state_dict().items()}', "pass",
+           'ckpt["weights"].update(self.ema_weights())  # sampling weights are the EMA ones', "pass",
            T_TRAIN_FAST),
     Mutant("train: checkpoint written straight to its path", TR,
            'path = atomic_save(ckpt, self.out_dir / f"ckpt_{self.step:07d}.pt")',

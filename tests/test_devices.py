@@ -9,7 +9,8 @@ from minigptimage.__main__ import main
 from minigptimage.devices import autocast, resolve_device, resolve_precision
 from minigptimage.glyphs import GlyphDataset
 from minigptimage.pipeline import MiniGPTImage
-from minigptimage.train import Trainer, TrainConfig, rendered_chunks
+from minigptimage.train import Trainer, TrainConfig
+from minigptimage.training_data import rendered_chunks
 
 PROMPT = 'the word "CAT" in red on white, in the center'
 gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -15,7 +15,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from minigptimage.pipeline import MiniGPTImage
-from minigptimage.train import Trainer, TrainConfig, checkpoints, data_batch, draw_randomness, train_run
+from minigptimage.checkpoints import checkpoint_files as checkpoints
+from minigptimage.objective import draw_randomness
+from minigptimage.train import Trainer, TrainConfig, train_run
+from minigptimage.training_data import data_batch
 
 ROOT = Path(__file__).resolve().parent.parent
 B = 2  # per process

@@ -142,6 +142,36 @@ def test_checkpoint_errors_are_named(model, tmp_path):
         MiniGPTImage.load(tmp_path / "cut.pt")
 
 
+def test_a_format_1_checkpoint_loads_with_the_values_it_was_trained_with(model, tmp_path):
+    """Format 1 lacked the objective and, in its older files, later fields: the upgrade step fills them with
+    the defaults that those files were trained with, and the images are the same."""
+    old = model.checkpoint_dict()
+    old["format"] = 1
+    del old["config"]["objective"], old["config"]["encoder"]["quote_id"], old["config"]["vae"]["logvar_clamp"]
+    default = PipelineConfig()
+    assert (model.config.encoder.quote_id, model.config.vae.logvar_clamp) == (default.encoder.quote_id,
+                                                                             default.vae.logvar_clamp)
+    atomic_save(old, tmp_path / "v1.pt")
+    loaded = MiniGPTImage.load(tmp_path / "v1.pt")
+    assert loaded.config == model.config and loaded.config.objective == "ddpm"
+    assert torch.equal(loaded.generate(PROMPTS[:1], steps=2, seed=0), model.generate(PROMPTS[:1], steps=2, seed=0))
+
+
+@pytest.mark.parametrize("where", ["unet", "encoder", "vae", None])
+def test_an_unknown_or_missing_config_field_is_refused_by_name(model, tmp_path, where):
+    ckpt = model.checkpoint_dict()
+    (ckpt["config"][where] if where else ckpt["config"])["zz"] = 1
+    atomic_save(ckpt, tmp_path / "zz.pt")
+    name = f"config.{where}" if where else "config"
+    with pytest.raises(CheckpointError, match=f"{name}: unknown field zz"):
+        MiniGPTImage.load(tmp_path / "zz.pt")
+    ckpt = model.checkpoint_dict()
+    del ckpt["config"]["guidance"]
+    atomic_save(ckpt, tmp_path / "missing.pt")
+    with pytest.raises(CheckpointError, match="config: missing field guidance"):
+        MiniGPTImage.load(tmp_path / "missing.pt")
+
+
 class RunsCode:
     def __reduce__(self):
         return (os.system, ("touch PWNED_BY_PICKLE",))

@@ -42,11 +42,12 @@ def rows(name: str, scores) -> list[str]:
 def train_variant(preset: str, minutes: float, out: str, vae: str) -> str:
     """Train ``preset`` for ``minutes`` into ``out`` as ``python -m minigptimage train --vae VAE`` does (the same
     ``train.train_run``); return the newest checkpoint's path."""
-    from ..train import checkpoints, train_run
+    from ..checkpoints import checkpoint_files
+    from ..train import train_run
     start = time.monotonic()
     train_run(preset, out, minutes=minutes, vae=vae)
     print(f"{preset}: trained in {time.monotonic() - start:.0f} s", flush=True)
-    return str(checkpoints(out)[-1])
+    return str(checkpoint_files(out)[-1])
 
 
 def main(argv=None) -> None:

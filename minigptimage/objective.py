@@ -1,0 +1,113 @@
+"""The training objective as pure functions: timestep draws, loss weights, condition dropout and the loss.
+
+DDPM's objective (Ho et al. 2020, arXiv 2006.11239, Algorithm 1), on latents (Rombach et al. 2022):
+    z₀ = VAE mean of an image · scale_factor,   t ~ p(t),   ε ~ N(0, I)
+    z_t = √ᾱ_t·z₀ + √(1−ᾱ_t)·ε                           (DDPM eq. 4)
+    loss = w(t)·‖f_θ(z_t, t, prompt) − target‖²,          target = ε, v or z₀
+    v = √ᾱ_t·ε − √(1−ᾱ_t)·z₀                              (Salimans & Ho 2022, arXiv 2202.00512, sec. 4)
+
+The timestep density p(t) (``draw_randomness``): uniform on {0, …, T−1} as in the DDPM paper, or shifted toward
+the noisy end by SD3's shift (Esser et al. 2024, arXiv 2403.03206, eq. 23): t/T = α·u / (1 + (α−1)·u), u uniform.
+
+Min-SNR-γ weighting (Hang et al. 2023, arXiv 2303.09556, eq. 10), off when γ = 0:
+    w = min(SNR, γ)/SNR for ε,   min(SNR, γ)/(SNR+1) for v,   min(SNR, γ) for z₀.
+
+Conditioning dropout for classifier-free guidance (Ho & Salimans 2022, arXiv 2207.12598, sec. 3.2): a row
+dropped with probability ``cond_dropout`` sees the learned null prompt and an empty glyph canvas.
+
+Every random number of a step is drawn by ``draw_randomness`` from one generator, so a test (or a resumed run)
+can pass the same draws back in.
+"""
+from __future__ import annotations
+
+import torch
+
+from .tokenizer import trim_padding
+
+
+def shifted_timesteps(u: torch.Tensor, num_steps: int, shift: float) -> torch.Tensor:
+    """Timesteps (B,) from uniform u (B,) in [0, 1): t = ⌊T · α·u / (1 + (α−1)·u)⌋, SD3's eq. 23 on DDPM's
+    discrete t. α = 1 leaves t uniform; α > 1 moves the draws toward t = T (P(t/T ≥ ½) = α / (1 + α))."""
+    shifted = shift * u / (1 + (shift - 1) * u)
+    return (shifted * num_steps).long().clamp(max=num_steps - 1)
+
+
+def draw_randomness(batch_size: int, latent_shape, num_steps: int, cond_dropout: float,
+                    generator: torch.Generator, timestep_shift: float = 1.0) -> dict:
+    """The random part of one training batch: timesteps t (B,), noise ε (B, C, h, w), dropout flags (B,).
+    A shift α ≠ 1 draws t by ``shifted_timesteps``; α = 1 draws it uniformly (``torch.randint``)."""
+    t = (torch.randint(0, num_steps, (batch_size,), generator=generator) if timestep_shift == 1 else
+         shifted_timesteps(torch.rand(batch_size, generator=generator, dtype=torch.float64), num_steps,
+                           timestep_shift))
+    return {"t": t,
+            "noise": torch.randn((batch_size, *latent_shape), generator=generator),
+            "drop": torch.rand(batch_size, generator=generator) < cond_dropout}
+
+
+def loss_weight(snr: torch.Tensor, prediction: str, gamma: float) -> torch.Tensor:
+    """Min-SNR-γ weights (Hang et al. 2023, eq. 10) for the chosen prediction target; ones when γ ≤ 0."""
+    if gamma <= 0:
+        return torch.ones_like(snr)
+    clipped = snr.clamp(max=gamma)
+    return {"epsilon": clipped / snr, "v": clipped / (snr + 1), "x0": clipped}[prediction]
+
+
+def drop_condition(cond: dict, null: dict, drop: torch.Tensor) -> dict:
+    """Replace the rows where ``drop`` (B,) is True by the null prompt (padded to the prompt's length) and an
+    empty glyph canvas."""
+    context, mask = cond["context"], cond["context_mask"]           # (B, L, D), (B, L)
+    n = null["context"].shape[1]
+    if n > context.shape[1]:
+        raise ValueError("max_prompt_len: shorter than the null prompt")
+    null_context = torch.zeros_like(context)
+    null_context[:, :n] = null["context"]
+    null_mask = torch.zeros_like(mask)
+    null_mask[:, :n] = True
+    d = drop[:, None]
+    out = {"context": torch.where(d[..., None], null_context, context),
+           "context_mask": torch.where(d, null_mask, mask)}
+    if "glyph" in cond:
+        out["glyph"] = cond["glyph"] * (~drop).to(cond["glyph"].dtype)[:, None, None, None]
+    return out
+
+
+def encode_prompt(model, batch: dict) -> dict:
+    """The condition of a training batch: the encoder's context (B, L, D) and mask (B, L) from the batch's
+    tokens (or captions), its box token and reference image where the encoder takes them, and the glyph canvas."""
+    device = model.device
+    if "ids" in batch:                                             # pre-tokenized (LatentCache)
+        ids, mask = trim_padding(batch["ids"], batch["mask"])       # (B, L)
+    else:
+        ids, mask = trim_padding(*model.tokenizer.encode(batch["caption"], model.config.max_prompt_len))
+    enc = model.config.encoder
+    box = batch["box"].to(device).float() if enc.use_layout_tokens and "box" in batch else None  # (B, 4)
+    has_ref = batch.get("has_reference")
+    with_ref = enc.use_image_tokens and has_ref is not None and bool(has_ref.any())
+    context, context_mask = model.encoder(ids.to(device), mask.to(device), box=box,
+                                          image=batch["reference"].to(device) if with_ref else None,
+                                          image_present=has_ref.to(device) if with_ref else None)
+    cond = {"context": context, "context_mask": context_mask}
+    if model.config.glyph:
+        cond["glyph"] = batch["glyph"].to(device)                  # (B, 1, H, W)
+    return cond
+
+
+def diffusion_loss(model, batch: dict, draws: dict, min_snr_gamma: float = 0.0) -> torch.Tensor:
+    """One batch of DDPM's objective (the module docstring) with the given ``draws`` (``draw_randomness``).
+    ``batch`` holds latents (``latent``, from the latent cache) or images (``image``, encoded here)."""
+    device = model.device
+    if "latent" in batch:
+        z0 = batch["latent"].to(device)                            # (B, C, h, w), unit variance
+    else:
+        with torch.no_grad():
+            z0 = model.vae.encode_latents(batch["image"].to(device))  # (B, 3, H, W) -> (B, C, h, w)
+    t_cpu = draws["t"].cpu()                                       # (B,) indexes the float64 tables on the CPU
+    t, noise, drop = (draws[k].to(device) for k in ("t", "noise", "drop"))
+    z_t = model.schedule.q_sample(z0, t, noise=noise)               # DDPM eq. 4
+    prediction = model.config.prediction
+    target = {"epsilon": noise, "x0": z0, "v": model.schedule.get_v(z0, noise, t)}[prediction]
+    cond = drop_condition(encode_prompt(model, batch), model.null_condition(z0.shape[0]), drop)
+    out = model.denoise(z_t, t, cond)                              # (B, C, h, w)
+    snr = model.schedule.snr[t_cpu].to(device, torch.float32)      # (B,): float32 on the device, as is the loss
+    w = loss_weight(snr, prediction, min_snr_gamma)
+    return (w * (out - target).pow(2).mean(dim=(1, 2, 3))).mean()

@@ -1,0 +1,107 @@
+"""The objective: timestep draws, Min-SNR weights, condition dropout and the loss against their definitions."""
+import math
+
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+from minigptimage.glyphs import GlyphDataset
+from minigptimage.objective import diffusion_loss, draw_randomness, drop_condition, loss_weight, shifted_timesteps
+from minigptimage.pipeline import MiniGPTImage
+from minigptimage.training_data import data_batch
+
+
+@given(st.floats(0, 0.999999), st.floats(0.2, 20))
+def test_shifted_timesteps_follow_sd3_eq_23(u, shift):
+    t = shifted_timesteps(torch.tensor([u], dtype=torch.float64), 1000, shift)
+    expected = math.floor(1000 * shift * u / (1 + (shift - 1) * u))  # Esser et al. 2024, eq. 23
+    assert 0 <= t.item() <= 999 and abs(t.item() - min(expected, 999)) <= 1  # ⌊⌋ of a float64 product
+    assert shifted_timesteps(torch.tensor([u], dtype=torch.float64), 1000, 1.0).item() == int(1000 * u)
+
+
+def test_a_timestep_shift_draws_the_noisy_half_as_often_as_its_formula_says_and_1_keeps_the_old_draws():
+    g = torch.Generator().manual_seed(0)
+    t = draw_randomness(20000, (1, 2, 2), 1000, 0.1, g, timestep_shift=3.0)["t"]
+    assert abs((t >= 500).double().mean().item() - 3 / 4) < 0.015  # P(t/T ≥ ½) = α / (1 + α)
+    uniform = draw_randomness(8, (1, 2, 2), 1000, 0.1, torch.Generator().manual_seed(1), timestep_shift=1.0)
+    assert torch.equal(uniform["t"], torch.randint(0, 1000, (8,), generator=torch.Generator().manual_seed(1)))
+
+
+@given(st.floats(1e-4, 1e4))
+def test_min_snr_weights_match_the_paper(snr):
+    s, g = torch.tensor([snr], dtype=torch.float64), 5.0
+    assert loss_weight(s, "epsilon", g).item() == pytest.approx(min(snr, g) / snr)
+    assert loss_weight(s, "v", g).item() == pytest.approx(min(snr, g) / (snr + 1))
+    assert loss_weight(s, "x0", g).item() == pytest.approx(min(snr, g))
+    assert loss_weight(s, "v", 0).item() == 1
+
+
+def test_drop_condition_swaps_exactly_the_dropped_rows():
+    B, L, D = 3, 6, 4
+    cond = {"context": torch.randn(B, L, D), "context_mask": torch.ones(B, L, dtype=torch.bool),
+            "glyph": torch.rand(B, 1, 8, 8)}
+    null = {"context": torch.randn(B, 2, D), "context_mask": torch.ones(B, 2, dtype=torch.bool)}
+    out = drop_condition(cond, null, torch.tensor([False, True, False]))
+    assert torch.equal(out["context"][0], cond["context"][0]) and torch.equal(out["glyph"][2], cond["glyph"][2])
+    assert torch.equal(out["context"][1, :2], null["context"][1]) and out["context_mask"][1].sum() == 2
+    assert out["glyph"][1].abs().sum() == 0
+
+
+def alpha_bar_by_hand(schedule, t):
+    """ᾱ_t = ∏_{s≤t} (1 − β_s), a Python product: independent of the schedule's own cumprod."""
+    betas = schedule.betas.tolist()
+    return torch.tensor([math.prod(1 - b for b in betas[:int(s) + 1]) for s in t], dtype=torch.float64)
+
+
+@pytest.mark.parametrize("prediction", ["epsilon", "v", "x0"])
+def test_the_target_is_its_definition_and_a_perfect_network_has_zero_loss(prediction):
+    """A denoiser that outputs the true target — ε, v = √ᾱ_t·ε − √(1−ᾱ_t)·z₀ (Salimans & Ho sec. 4) or z₀ —
+    has zero loss; it sees z_t = √ᾱ_t·z₀ + √(1−ᾱ_t)·ε; with Min-SNR-γ an error δ costs w(t)·δ² (Hang et al.
+    eq. 10); and a dropped row sees the null prompt and a blank canvas."""
+    import dataclasses
+    model = MiniGPTImage.from_preset("micro")
+    model.config = dataclasses.replace(model.config, prediction=prediction)
+    shape = model.latent_shape(3)
+    n = math.prod(shape)
+    z0 = torch.linspace(-2, 2, n).reshape(shape)                            # hand-made latents
+    eps = torch.cos(torch.arange(n, dtype=torch.float32) * 0.7).reshape(shape)  # and noise
+    t = torch.tensor([0, 417, 999])
+    ab = alpha_bar_by_hand(model.schedule, t).reshape(3, 1, 1, 1)
+    z0_64, eps_64 = z0.double(), eps.double()
+    target = {"epsilon": eps_64, "x0": z0_64, "v": ab.sqrt() * eps_64 - (1 - ab).sqrt() * z0_64}[prediction]
+    batch = data_batch(GlyphDataset("train", length=10, seed=0), 0, 3)
+    batch["latent"] = z0
+    draws = {"t": t, "noise": eps, "drop": torch.tensor([False, True, False])}
+    seen = {}
+
+    def oracle(z_t, t_in, cond, offset=0.0):
+        seen.update(z_t=z_t, t=t_in, cond=cond)
+        return (target + offset).float()
+
+    model.denoise = oracle
+    with torch.no_grad():
+        loss = diffusion_loss(model, batch, draws)
+    assert float(loss) < 1e-10, f"{prediction}: a perfect network has loss {float(loss)}"
+    torch.testing.assert_close(seen["z_t"].double(), ab.sqrt() * z0_64 + (1 - ab).sqrt() * eps_64,
+                               rtol=1e-5, atol=1e-5)
+    assert seen["t"].tolist() == t.tolist()
+    null = model.null_condition(1)
+    n_null = null["context"].shape[1]
+    assert seen["cond"]["context_mask"][1].sum() == n_null and seen["cond"]["context_mask"][0].sum() > n_null
+    torch.testing.assert_close(seen["cond"]["context"][1, :n_null], null["context"][0])
+    assert not seen["cond"]["glyph"][1].any() and seen["cond"]["glyph"][0].any()
+    # an error δ = 0.5 everywhere, weighted by Min-SNR-γ (γ = 5)
+    model.denoise = lambda z_t, t_in, cond: oracle(z_t, t_in, cond, offset=0.5)
+    with torch.no_grad():
+        loss = diffusion_loss(model, batch, draws, min_snr_gamma=5.0)
+    snr = (ab / (1 - ab)).flatten()
+    w = {"epsilon": snr.clamp(max=5) / snr, "v": snr.clamp(max=5) / (snr + 1), "x0": snr.clamp(max=5)}[prediction]
+    assert float(loss) == pytest.approx(float((w * 0.25).mean()), rel=1e-5)
+
+
+def test_the_loss_is_float32_on_the_device():
+    """The schedule's tables are float64 (schedule.py); the loss that reaches the device must not be."""
+    model = MiniGPTImage.from_preset("micro")
+    draws = draw_randomness(2, model.latent_shape(1)[1:], 1000, 0.1, torch.Generator())
+    loss = diffusion_loss(model, data_batch(GlyphDataset("train", length=10, seed=0), 0, 2), draws, min_snr_gamma=5.0)
+    assert loss.dtype == torch.float32
