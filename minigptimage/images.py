@@ -12,8 +12,9 @@ Pixel formats (Pillow modes) of ``load_image``:
                          model's images have no transparency and most transparent drawings mean "paper"
     I;16 (16-bit grey)   scaled by 1/65535 (not clipped to 8 bits) and repeated over three channels
     I, F (32-bit)        refused: no agreed range
-The size must be image_size × image_size exactly: nothing is resized silently (a resize would move the
-masked region and blur the glyphs); the message says the size found and the size expected.
+The size must be image_size × image_size exactly, read from the file's header before decoding (a huge file
+is refused unread). Nothing is resized silently (a resize would move the masked region and blur the glyphs);
+the message says the size found and the size expected.
 
 ``load_mask``: a grey or RGB(A) image whose luminance is ≥ 128 (white) where the image is to be repainted
 and < 128 (black) elsewhere; anti-aliased edges are thresholded at 128 (alpha is ignored). The result is the
@@ -31,21 +32,24 @@ MASK_THRESHOLD = 128  # 8-bit luminance at or above which a mask pixel means "re
 
 
 def _open(path, what: str, image_size: int) -> Image.Image:
-    """The decoded image at ``path`` (size checked), or a ValueError naming the file."""
+    """The decoded image at ``path``, or a ValueError naming the file. The size is read from the header and
+    checked before anything is decoded, so a huge file costs no memory."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{what} {str(path)!r}: {'not a file' if path.exists() else 'no such file'}")
     try:
         with Image.open(path) as im:
-            im.load()  # decode now: a truncated or corrupt file fails here
-            im = im.copy()
+            size = im.size  # from the header
+            if size == (image_size, image_size):
+                im.load()  # decode now: a truncated or corrupt file fails here
+                im = im.copy()
     except UnidentifiedImageError:
         raise ValueError(f"{what} {str(path)!r}: not an image (not a format Pillow can read)") from None
     except Exception as err:  # OSError (truncated, corrupt), DecompressionBombError, …
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:120]
         raise ValueError(f"{what} {str(path)!r}: a broken image ({reason})") from None
-    if im.size != (image_size, image_size):
-        raise ValueError(f"{what} {str(path)!r}: the image is {im.size[0]}x{im.size[1]} pixels, expected "
+    if size != (image_size, image_size):
+        raise ValueError(f"{what} {str(path)!r}: the image is {size[0]}x{size[1]} pixels, expected "
                          f"{image_size}x{image_size} (resize it first; nothing is resized here)")
     return im
 

@@ -1,9 +1,11 @@
 """Figures people look at: image grids, denoising trajectories, schedules, loss curves, attention maps.
 
 Every function takes tensors in the package's conventions (images (B, 3, H, W) in [-1, 1]) and writes a
-PNG with matplotlib. A script (a lesson run with ``python``, the command line) draws with the non-interactive
-Agg backend, so it works without a screen; inside a Jupyter kernel the backend is left to Jupyter, and
-``save_figure`` also shows each figure in the notebook, under the cell that made it.
+figure with matplotlib (PNG, or another of FIGURE_FORMATS by the file name) atomically: a temporary file in the
+same folder, renamed over the target (``checkpoints.atomic_write``), so no reader sees half a figure. A script
+(a lesson run with ``python``, the command line) draws with the non-interactive Agg backend, so it works
+without a screen; inside a Jupyter kernel the backend is left to Jupyter, and ``save_figure`` also shows each
+figure in the notebook, under the cell that made it.
 """
 from __future__ import annotations
 
@@ -14,6 +16,10 @@ from pathlib import Path
 
 import matplotlib
 import torch
+
+from .checkpoints import atomic_write
+
+FIGURE_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg")  # what savefig writes with no LaTeX or Ghostscript
 
 
 def in_notebook() -> bool:
@@ -46,16 +52,29 @@ def to_numpy_image(image: torch.Tensor):
     return ((image.detach().float().cpu().clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()
 
 
+def figure_format(path: str | os.PathLike) -> str:
+    """The format a figure file's name asks for, one of FIGURE_FORMATS; ValueError naming the path otherwise."""
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in FIGURE_FORMATS:
+        raise ValueError(f"path: expected a figure file name ending in .{', .'.join(FIGURE_FORMATS)}, "
+                         f"got {str(path)!r}")
+    return fmt
+
+
 def save_figure(fig, path: str | os.PathLike) -> None:
-    """Save a matplotlib figure as PNG (and, in a notebook, show it under the cell), then close it. Returns
-    nothing, so a notebook cell that ends with a figure shows the figure and no stray value."""
+    """Save a matplotlib figure atomically in the format its name asks for (and, in a notebook, show it under
+    the cell), then close it. Returns nothing, so a notebook cell that ends with a figure shows the figure and
+    no stray value."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    if in_notebook():
-        from IPython.display import display
-        display(fig)  # shown once here; closing below stops Jupyter from showing it a second time
-    plt.close(fig)
+    try:
+        fmt = figure_format(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=110, bbox_inches="tight"))
+        if in_notebook():
+            from IPython.display import display
+            display(fig)  # shown once here; closing below stops Jupyter from showing it a second time
+    finally:
+        plt.close(fig)
 
 
 def image_grid(images: torch.Tensor, path, titles=None, ncols: int = 8, title_width: int = 26) -> None:
@@ -102,3 +121,24 @@ def trajectory(frames: torch.Tensor, timesteps, path, title: str = "denoising tr
         ax.set_title(f"t={timesteps[k]}", fontsize=7)
     fig.suptitle(title, fontsize=8)
     save_figure(fig, path)
+
+
+def trajectory_figure(model, trajectory_record: dict, path, title: str = "denoising trajectory",
+                      count: int = 8) -> None:
+    """Decode ``count`` evenly spaced predicted-x₀ latents of sample 0 from ``generate(...,
+    return_trajectory=True)``'s record with ``model.decode``, and draw them with ``trajectory``."""
+    x0s, ts = trajectory_record["x0_pred"], trajectory_record["timesteps"]
+    picks = torch.linspace(0, len(x0s) - 1, min(count, len(x0s))).round().long().tolist()
+    latents = torch.stack([x0s[k][0] for k in picks])  # (S, C, h, w)
+    frames = model.decode(latents.to(model.device)).cpu()  # (S, 3, H, W)
+    trajectory(frames, [int(ts[k]) for k in picks], path, title=title)
+
+
+def training_figures(trainer, out: Path, prompts: list[str]) -> None:
+    """What a training run draws at each save (on rank 0): the loss curve (``loss.png``) and a grid of the EMA
+    weights' samples of ``prompts`` (``samples_STEP.png``)."""
+    if trainer.rank != 0 or not trainer.losses:
+        return
+    loss_curve(trainer.losses, out / "loss.png")
+    images = trainer.ema_model().generate(prompts, steps=20, seed=0)
+    image_grid(images, out / f"samples_{trainer.step:07d}.png", titles=prompts, ncols=4)

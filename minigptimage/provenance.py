@@ -14,6 +14,10 @@ Two complementary signals, as in the content-credentials world:
 
 ``verify_png`` checks both: the manifest is present, the pixel hash matches the pixels in the file (any
 changed pixel breaks it), the HMAC matches (any changed field, or a wrong key, breaks it) and the mark is found.
+The file is hostile until checked: an image over MAX_VERIFY_PIXELS is refused from its PNG header, before any
+decoding; a manifest that is not a JSON object, nests deeper than MAX_NESTING or holds fields of the wrong type
+makes a FAILED report, never an exception; ``VerifyReport.summary`` prints every field from the file as one
+short line with control and escape characters written out (``\\x1b``), so a forged field cannot repaint a terminal.
 Files are written atomically (``checkpoints.atomic_write``: a temporary file in the same folder, then
 ``os.replace``): a crash or an error never leaves a half-written PNG.
 """
@@ -41,6 +45,9 @@ DEFAULT_KEY = b"minigptimage-public-demo-key"  # public! proves integrity, not a
 CALLER_FIELDS = ("prompt", "seed", "sampler", "steps", "guidance", "checkpoint_sha256")  # what the pipeline passes
 COMPUTED_FIELDS = ("format", "software_version", "width", "height", "pixel_sha256", "watermark", "hmac_sha256")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_VERIFY_PIXELS = 1024 * 1024  # the detector's float64 work takes ~100 bytes a pixel: ~100 MB at this size
+MAX_NESTING = 8                  # our manifests nest 2 deep (the watermark's dict); deeper is not one of ours
+FIELD_CHARS = 200                # a field printed by ``summary`` is cut to this many characters
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -136,8 +143,21 @@ def save_png_with_provenance(image: torch.Tensor, path: str | os.PathLike, manif
     return manifest
 
 
+def save_generated_png(image: torch.Tensor, path: str | os.PathLike, manifest_fields: dict, checkpoint,
+                       key: bytes | str | None = None, watermark: bool = True, sign: bool = True) -> dict:
+    """``save_png_with_provenance`` for an image a model made: the manifest also records the SHA-256 of the
+    ``checkpoint`` file, and ``key`` None means DEFAULT_KEY (used only to mark or to seal)."""
+    fields = dict(manifest_fields, checkpoint_sha256=file_sha256(checkpoint))
+    key = DEFAULT_KEY if key is None else key
+    return save_png_with_provenance(image.cpu(), path, fields, key=key if (watermark or sign) else None,
+                                    watermark=watermark, sign=sign)
+
+
 def read_png(path: str | os.PathLike) -> tuple[np.ndarray, dict | None]:
-    """(pixels (H, W, 3) uint8, manifest dict or None) of a PNG; ValueError naming the file when it is unreadable."""
+    """(pixels (H, W, 3) uint8, manifest dict or None) of a PNG; ValueError naming the file when it is unreadable
+    or over MAX_VERIFY_PIXELS (read from the header, before decoding). A manifest chunk that is not a JSON object
+    of at most MAX_NESTING levels comes back as ``{"unreadable": reason}``; text chunks over Pillow's limit
+    (1 MB) raise ManifestTooLarge."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
@@ -146,18 +166,67 @@ def read_png(path: str | os.PathLike) -> tuple[np.ndarray, dict | None]:
             raise ValueError(f"{path}: not a PNG file (it does not start with the PNG signature)")
     try:
         with Image.open(path) as im:
-            im.load()  # decodes everything; raises on a truncated or corrupt file
-            pixels = np.asarray(im.convert("RGB"), dtype=np.uint8)
-            text = dict(getattr(im, "text", {}))
+            width, height = im.size  # from the IHDR header; nothing decoded yet
+            if width * height <= MAX_VERIFY_PIXELS:
+                im.load()  # decodes everything; raises on a truncated or corrupt file
+                pixels = np.asarray(im.convert("RGB"), dtype=np.uint8)
+                text = dict(getattr(im, "text", {}))
     except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, zlib.error … for broken files
+        if isinstance(e, ValueError) and "MAX_TEXT" in str(e):  # its text limits: MAX_TEXT_CHUNK, MAX_TEXT_MEMORY
+            raise ManifestTooLarge(f"{path}: a text chunk is over Pillow's limit of "
+                                   f"{PngImagePlugin.MAX_TEXT_CHUNK} bytes: no manifest minigptimage writes") from None
         raise ValueError(f"{path}: truncated or corrupt PNG ({type(e).__name__}: {e})") from None
+    if width * height > MAX_VERIFY_PIXELS:
+        raise ValueError(f"{path}: the image is {width}x{height} pixels; verify reads at most "
+                         f"{MAX_VERIFY_PIXELS} pixels (1024x1024)")
     if PNG_TEXT_KEY not in text:
         return pixels, None
+    return pixels, parse_manifest(text[PNG_TEXT_KEY])
+
+
+class ManifestTooLarge(ValueError):
+    """A PNG whose text chunks Pillow refuses to read (over its 1 MB limit): no manifest we write."""
+
+
+def parse_manifest(text: str) -> dict:
+    """The manifest JSON object, or ``{"unreadable": reason}`` for anything else (deep nesting included)."""
     try:
-        manifest = json.loads(text[PNG_TEXT_KEY])
-    except json.JSONDecodeError:
-        manifest = {"unreadable": str(text[PNG_TEXT_KEY])[:200]}
-    return pixels, manifest if isinstance(manifest, dict) else {"unreadable": str(manifest)[:200]}
+        manifest = json.loads(text)
+    except RecursionError:
+        return {"unreadable": "the manifest chunk nests too deep to read"}
+    except ValueError:  # bad JSON, or an integer of over 4300 digits
+        return {"unreadable": "the manifest chunk is not valid JSON"}
+    if not isinstance(manifest, dict):
+        return {"unreadable": f"the manifest is a JSON {type(manifest).__name__}, not an object"}
+    if nesting(manifest) > MAX_NESTING:
+        return {"unreadable": f"the manifest nests deeper than {MAX_NESTING} levels"}
+    return manifest
+
+
+def nesting(value) -> int:
+    """How many lists and dicts deep ``value`` goes (0 for a number or a string), counted without recursion."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, (list, dict)):
+            deepest = max(deepest, depth + 1)
+            if depth + 1 > MAX_NESTING:
+                break
+            todo += [(v, depth + 1) for v in (value.values() if isinstance(value, dict) else value)]
+    return deepest
+
+
+def same_digest(claimed, actual: str) -> bool:
+    """A constant-time comparison of a hex digest from the file (any JSON value) with the one computed."""
+    return isinstance(claimed, str) and claimed.isascii() and hmac.compare_digest(claimed, actual)
+
+
+def printable(value, limit: int = FIELD_CHARS) -> str:
+    """A value from a file as one safe line: a string as is, anything else as JSON; control, escape and other
+    invisible characters written as Python escapes (``\\x1b``, ``\\u202e``); cut to ``limit`` characters."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    safe = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    return safe if len(safe) <= limit and len(text) <= limit else f"{safe[:limit]}… ({len(text)} characters)"
 
 
 @dataclass
@@ -172,6 +241,7 @@ class VerifyReport:
     watermark_detected: bool        # z > DETECTION_THRESHOLD
     ok: bool                        # manifest present, pixels match, sealed and mark found (see verify_png)
     key_given: bool = True          # False: verified with key=None, so neither HMAC nor mark was checked
+    public_key: bool = False        # verified with DEFAULT_KEY, which anyone can use to seal a file
     problems: list[str] = field(default_factory=list)  # one line per failed check
 
     @property
@@ -183,20 +253,29 @@ class VerifyReport:
         return self.pixels_match and self.signature_valid
 
     def summary(self) -> str:
+        """The report as lines; every value read from the file goes through ``printable``."""
         m = self.manifest or {}
-        lines = [f"{self.path}: {'OK' if self.ok else 'FAILED'}",
-                 f"  manifest: {'found' if self.manifest_found else 'missing'}"
-                 + (f" (format {m.get('format')}, software {m.get('software_version')}, {m.get('created_utc')})"
-                    if self.manifest_found else "")]
-        if self.manifest_found:
-            lines += [f"    {k}: {m[k]!r}" for k in CALLER_FIELDS if k in m]
+        verdict = "OK" if self.ok else "FAILED"
+        if self.ok and self.public_key:
+            verdict += (" (public demo key: anyone can seal a file with it, so this catches accidental edits, "
+                        "not forgery, and does not show who made the file)")
+        readable = self.manifest_found and "unreadable" not in m
+        lines = [f"{printable(self.path)}: {verdict}",
+                 "  manifest: " + ("missing" if not self.manifest_found else "unreadable" if not readable else
+                                   f"found (format {printable(m.get('format'))}, software "
+                                   f"{printable(m.get('software_version'))}, {printable(m.get('created_utc'))})")]
+        if readable:
+            lines += [f"    {k}: {printable(repr(m[k]) if isinstance(m[k], str) else m[k])}"
+                      for k in CALLER_FIELDS if k in m]
             lines.append(f"  pixels match manifest hash: {'yes' if self.pixels_match else 'no'}")
             seal = "valid" if self.signature_valid else "invalid" if self.signed else "unsigned"
             lines.append(f"  HMAC seal: {seal if self.key_given else 'not checked (no key)'}")
-        found = "detected" if self.watermark_detected else "not detected"
-        lines.append(f"  watermark: {found}, z = {self.watermark_score:.2f}" if self.key_given
-                     else "  watermark: not checked (no key)")
-        lines += [f"  problem: {p}" for p in self.problems]
+        if self.watermark_score is None:
+            lines.append("  watermark: not checked" + (" (no key)" if not self.key_given else ""))
+        else:
+            found = "detected" if self.watermark_detected else "not detected"
+            lines.append(f"  watermark: {found}, z = {self.watermark_score:.2f}")
+        lines += [f"  problem: {printable(p)}" for p in self.problems]
         return "\n".join(lines)
 
 
@@ -205,34 +284,42 @@ def verify_png(path: str | os.PathLike, key: bytes | str | None = DEFAULT_KEY) -
 
     ``ok`` is True when the manifest is present, the pixels match its hash, and — when a key is given — its HMAC
     is valid and the mark is detected (unless the valid manifest says no mark was added). With ``key=None`` only
-    the pixel hash is checked, which proves nothing about who made the file."""
-    pixels, manifest = read_png(path)
+    the pixel hash is checked, which proves nothing about who made the file. A forged or malformed manifest gives
+    a report that is not ok; a ValueError means the file is missing, not a PNG, broken or too large."""
+    public = key is not None and key_bytes(key) == DEFAULT_KEY
+    try:
+        pixels, manifest = read_png(path)
+    except ManifestTooLarge as err:
+        return VerifyReport(str(path), {"unreadable": str(err)}, False, False, False, None, False, False,
+                            key is not None, public, [str(err)])
     problems = []
-    pixels_match = bool(manifest) and hmac.compare_digest(str(manifest.get("pixel_sha256")), pixel_sha256(pixels))
+    pixels_match = bool(manifest) and same_digest(manifest.get("pixel_sha256"), pixel_sha256(pixels))
     signed = bool(manifest) and isinstance(manifest.get("hmac_sha256"), str)
     signature_valid = False
     if manifest is None:
         problems.append("no provenance manifest in the file")
     elif "unreadable" in manifest:
-        problems.append("the manifest chunk is not valid JSON")
+        problems.append(manifest["unreadable"] if isinstance(manifest["unreadable"], str) else "unreadable manifest")
     elif not pixels_match:
         problems.append("pixels differ from the manifest's pixel_sha256 (image edited, or manifest copied)")
-    if manifest is not None and key is not None:
+    if manifest is not None and "unreadable" not in manifest and key is not None:
         if not signed:
             problems.append("manifest is unsigned (no HMAC)")
         else:
             try:
-                signature_valid = hmac.compare_digest(manifest["hmac_sha256"], manifest_hmac(manifest, key))
-            except ValueError:  # a field that is not canonical JSON: cannot have been sealed by us
+                signature_valid = same_digest(manifest["hmac_sha256"], manifest_hmac(manifest, key))
+            except ValueError:  # a field that is not canonical JSON (nan, a lone surrogate): not sealed by us
                 signature_valid = False
             if not signature_valid:
                 problems.append("HMAC does not match: a field was changed, or the key is wrong")
     score, detected = None, False
-    if key is not None:
+    if key is not None and min(pixels.shape[:2]) < 8:
+        problems.append(f"the image is {pixels.shape[1]}x{pixels.shape[0]} pixels: too small to carry the mark")
+    elif key is not None:
         score, detected = detect_watermark(from_uint8(pixels), key)
         expects_mark = not (signature_valid and manifest.get("watermark") is None)
         if expects_mark and not detected:
             problems.append("watermark not detected with this key")
     ok = manifest is not None and pixels_match and (key is None or (signature_valid and not problems))
     return VerifyReport(str(path), manifest, pixels_match, signed, signature_valid, score, detected, ok,
-                        key is not None, problems)
+                        key is not None, public, problems)

@@ -21,11 +21,12 @@ def run(argv, capsys):
 
 
 def test_sample_writes_a_verified_png_and_a_trajectory(micro_run, tmp_path, capsys):
-    png, traj = tmp_path / "cat.png", tmp_path / "traj.png"
+    png, traj = tmp_path / "cat.png", tmp_path / "traj.svg"
     code, out, err = run(["sample", PROMPT, "--checkpoint", micro_run[1], "--steps", 3, "--out", png,
                           "--trajectory", traj], capsys)
     assert code == 0, err
-    assert png.is_file() and traj.is_file()
+    assert png.is_file() and traj.read_text().lstrip().startswith("<?xml")  # the figure in the format asked
+    assert f"wrote {png}" in out and f"wrote {traj}" in out and "None" not in out
     assert run(["verify", png], capsys)[0] == 0
     assert run(["verify", png, "--key", "another key"], capsys)[0] == 1
 
@@ -289,3 +290,67 @@ def test_a_training_that_cannot_go_on_is_an_error_not_a_bug(tmp_path, capsys, mo
     monkeypatch.setattr(train, "train_run", diverged)
     code, _, err = run(["train", "--preset", "micro", "--out", tmp_path / "r", "--steps", 3], capsys)
     assert code == 1 and "loss became nan" in err and "bug" not in err and err.count("\n") == 1
+
+
+# ---------------------------------------------------------------- outputs checked before any work
+@pytest.mark.parametrize("command, extra, named", [
+    ("sample", ["--out", "{tmp}/F/x.png"], "--out"),  # F is a file
+    ("sample", ["--out", "{tmp}/D.png"], "--out: '{tmp}/D.png' is a folder"),
+    ("sample", ["--out", "{tmp}/missing/x.png"], "--out"),
+    ("sample", ["--out", "{tmp}/s.png", "--trajectory", "{tmp}/s.png"], "--trajectory"),
+    ("sample", ["--out", "{tmp}/s.png", "--trajectory", "{tmp}/./s.png"], "--trajectory"),
+    ("sample", ["--out", "{tmp}/s.png", "--trajectory", "{tmp}/t.xyz"], "--trajectory"),
+    ("sample", ["--out", "{tmp}/s.png", "--trajectory", "{tmp}/D.png"], "--trajectory: '{tmp}/D.png' is a folder"),
+    ("edit", ["--out", "{tmp}/D.png"], "--out: '{tmp}/D.png' is a folder"),
+    ("edit", ["--out", "{tmp}/F/x.png"], "--out"),
+])
+def test_outputs_are_checked_before_any_work(t10_checkpoint, tmp_path, capsys, monkeypatch, command, extra, named):
+    from PIL import Image
+    import numpy as np
+    from minigptimage.pipeline import MiniGPTImage
+    for name in ("generate", "edit", "inpaint"):
+        monkeypatch.setattr(MiniGPTImage, name, lambda *a, **k: pytest.fail("sampled before checking the outputs"))
+    (tmp_path / "F").write_text("a file")
+    (tmp_path / "D.png").mkdir()
+    Image.fromarray(np.full((64, 64, 3), 200, np.uint8)).save(tmp_path / "in.png")
+    image = ["--image", tmp_path / "in.png"] if command == "edit" else []
+    extra = [a.replace("{tmp}", str(tmp_path)) for a in extra]
+    code, out, err = run([command, PROMPT, "--checkpoint", t10_checkpoint, "--steps", 2, *image, *extra], capsys)
+    assert code == 2 and err.count("\n") == 1 and "bug" not in err, err
+    assert named.replace("{tmp}", str(tmp_path)) in err, err
+    assert "wrote" not in out and not any((tmp_path / "D.png").iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["D.png", "F", "in.png"]
+
+
+# ---------------------------------------------------------------- a run is never lost
+def test_train_refuses_a_folder_with_checkpoints_unless_resume_or_overwrite(tmp_path, capsys, monkeypatch):
+    import minigptimage.train as train
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "ckpt_0000003.pt").write_bytes(b"an earlier run")
+    base = ["train", "--preset", "micro", "--out", folder, "--steps", 2]
+    code, _, err = run(base, capsys)
+    assert code == 2 and "--resume" in err and "--overwrite" in err and err.count("\n") == 1, err
+    code, _, err = run(base + ["--resume", "--overwrite"], capsys)
+    assert code == 2 and "--overwrite" in err and err.count("\n") == 1, err
+    assert [p.name for p in folder.iterdir()] == ["ckpt_0000003.pt"]
+    assert (folder / "ckpt_0000003.pt").read_bytes() == b"an earlier run"
+    seen = {}
+
+    def setup_only(preset, out_dir, **setup):
+        seen.update(setup)
+        raise train.TrainingError("stopped before training")
+
+    monkeypatch.setattr(train, "make_trainer", setup_only)
+    assert run(base + ["--overwrite"], capsys)[0] == 1 and seen["overwrite"] is True and seen["resume"] is False
+
+
+def test_resume_with_other_settings_is_refused_naming_each(micro_run, tmp_path, capsys):
+    import shutil
+    folder = tmp_path / "r"
+    folder.mkdir()
+    shutil.copy(micro_run[1], folder / micro_run[1].name)
+    code, _, err = run(["train", "--preset", "micro", "--out", folder, "--steps", 5, "--resume", "--seed", 5,
+                        "--batch-size", 2], capsys)
+    assert code == 2 and err.count("\n") == 1 and "seed" in err and "batch" in err, err
+    assert [p.name for p in folder.iterdir()] == [micro_run[1].name]

@@ -25,6 +25,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "minigptimage"
 # what judges or trains a model, and the entry points above them
 ABOVE_THE_MODEL = {"minigptimage.reader", "minigptimage.scoring", "minigptimage.evaluate", "minigptimage.train",
                    "minigptimage.training_data", "minigptimage.distributed", "minigptimage.__main__",
+                   "minigptimage.cli", "minigptimage.demo",
                    "minigptimage.benchmarks"}
 # the model: the three components, their sampling loops, and what they stand on
 MODEL = ["pipeline", "encoder", "unet", "vae", "samplers", "schedule", "editing", "attention", "tokenizer",
