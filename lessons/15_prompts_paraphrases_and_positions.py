@@ -23,7 +23,9 @@
 # 1. the failure's numbers, quoted from the issue that found it (the project's issue 13), and why the colours
 #    can only come through the prompt encoder (the glyph canvas has one channel: the letters, not their colour);
 # 2. the grammar: 281 forms (five frames, and a few with the place first), 221 for training, 60 held out by a
-#    hash; captions of one image in both families; one render of each kind of text (`15_text_kinds.png`);
+#    hash; captions of one image in both families; captions composed from parts in any order, and the
+#    held-out connectives no training caption uses; prompts typed in any case, with stray spaces, "!!" or
+#    single quotes, read as one request; one render of each kind of text (`15_text_kinds.png`);
 # 3. where the colour words sit for words of 2 to 10 letters: with learned positions "red" moves one place per
 #    letter, past every place a 2–6 letter word put it in this form; with `text_positions` it stays put
 #    (`15_positions.png`); a rotary score unchanged to ~1e-14 (rounding) when both positions shift, while an
@@ -79,6 +81,7 @@ from minigptimage.pipeline import PRETRAINED, MiniGPTImage
 from minigptimage.plots import fast_mode, image_grid, output_dir, save_figure
 from minigptimage.reader import GlyphReader
 from minigptimage.scoring import background_colour, glyph_colour, glyph_position, word_accuracy
+from minigptimage.tokenizer import normalize_prompt
 
 checks = importlib.import_module("lessons.checks.15_prompts_paraphrases_and_positions")
 out = output_dir(HERE / "15_prompts_paraphrases_and_positions.py")
@@ -154,6 +157,32 @@ for split in ("train", "heldout"):
     print(f"\nthe same image (HELLO, red on white, top left) in the {split} family:")
     for _ in range(4):
         print("  " + captions.random_caption(rng, split, "HELLO", "red", "white", "top left"))
+
+# %% [markdown]
+# People also put the parts in their own order: 'white on red: "STOP"', 'green text on white that says "LEAF"'.
+# So a share of the training captions (`captions.COMPOSED_SHARE`) is **composed from parts** — the text, its
+# colour, the background and the place, in any of the 24 orders — each part in a phrase that names its own
+# colour ("in red", "red letters", "over a white background", "background: white"), joined by a comma, colon,
+# dash, full stop, parentheses, or a linking word ("with", "using", "that says"). The order then says nothing
+# about which colour is which; only the words next to each colour do. A fixed list of connectives,
+# `captions.CONNECTIVES["heldout"]`, appears in no training caption: the family "heldout-connectives" asks in
+# every order, with connectives the model never saw.
+#
+# And people type as they type: capitals, stray spaces, "!!", a full stop, single quotes.
+# `tokenizer.normalize_prompt` decides once what all of these mean — every spelling below is the same request
+# for `layout.parse_prompt` — and the quoted text is kept exactly as typed.
+
+# %%
+for family in ("train", "heldout"):
+    print(f"composed, {family} connectives:")
+    for _ in range(3):
+        print("  " + captions.composed_caption(rng, family, "HELLO", "red", "white", "top left"))
+print("held-out connectives:", captions.CONNECTIVES["heldout"])
+typed = ['the word "SKY" in white on blue', 'The Word "SKY" In White On Blue.', "the word 'SKY'  in WHITE on blue!!"]
+requests = {(p.text, p.text_color, p.background) for p in map(layout.parse_prompt, typed)}
+for t in typed:
+    print(f"{t!r:45s} → {normalize_prompt(t)!r}")
+print("requests:", requests)
 
 # %% [markdown]
 # The text changed too: six kinds (`glyphs.TEXT_KINDS`, with their share of the training mixture), 1–10
@@ -416,6 +445,7 @@ print(f"score change under a shift of both positions: rotary {rotary_change:.1e}
 print("live benchmark, colour binding / swapped:",
       ", ".join(f"{name} {sc.binding_acc:.0%} / {sw:.0%}" for name, (sc, sw) in bench.items()))
 print("paraphrases:", ", ".join(f"{text} → {v}" for text, _, v, _ in closing))
+assert requests == {("SKY", "white", "blue")}, requests  # every spelling is one request
 assert learned_spread == len(words[-1]) - len(words[0]), learned_spread  # one index per letter
 assert rotary_spread == 0, rotary_spread  # the quoted span counts as one position, whatever its length
 assert rotary_change < 1e-10 < 0.1 < additive_change, (rotary_change, additive_change)

@@ -47,12 +47,24 @@ in a known frame while it trains and has to bind the colours through the sentenc
 avoid every word of the grammar and of the held-out vocabulary (``made_up_word``), so the held-out vocabulary
 still appears in no training caption.
 
-**Shares.** A training (or held-out phrasing) caption comes from a template with probability
-``NEW_WORDS_SHARE`` = 0.3 (the template uniform, then its words uniform), else from the other forms
-(uniform). The templates' word products outnumber the frames' forms, so drawing all forms uniformly would
-make the new words two captions in three and starve the frames that the earlier models and the README's
-tables rest on; 0.3 keeps seven captions in ten as before and still gives each of the 12 templates about one
-caption in forty, enough for every slot word to be seen thousands of times in a 10-minute training.
+**Captions composed from parts** (``composed_caption``). People put the parts of a request in any order and
+join them as they like: 'white on red: "STOP"', 'green text on white that says "LEAF"', 'Background: yellow.
+Text: "SUN" (text colour: red)'. A composed caption takes the four parts — the text, its colour, the
+background and the place — in a random order (all 24 orders equally likely; the place is left out one time
+in ten), gives each a phrase that names its own colour ('in red', 'red letters', 'over a white background',
+'background: white'), and joins them with a connective: a comma, colon, dash, full stop, a space before a
+linking word ('with', 'over', 'using', 'that says'), or parentheses. So the order of the parts carries no
+shortcut to the colours: only the words next to each colour do. ``CONNECTIVES["train"]`` are the training
+connectives; ``CONNECTIVES["heldout"]`` ('done in', 'featuring', 'upon', 'atop', 'bearing', '; ', ' | ', …)
+appear in no training caption (made-up words avoid them too) and make the family "heldout-connectives": every
+order is trained, only these connectives are unseen.
+
+**Shares.** A training caption is composed from parts with probability ``COMPOSED_SHARE`` = 0.4. Else (and
+always for the held-out phrasings) it comes from a template with probability ``NEW_WORDS_SHARE`` = 0.3 (the
+template uniform, then its words uniform), else from the other forms (uniform). The templates' word
+products outnumber the frames' forms, so drawing all forms uniformly would make the new words two captions in
+three and starve the frames that the README's tables rest on (the standard 'the word "X" in red on white, at
+the top' among them).
 """
 from __future__ import annotations
 
@@ -114,12 +126,43 @@ WORDS = {  # slot -> words: "train" in the training captions, "heldout" in no tr
                     verb=("paint", "stencil", "engrave", "carve", "display", "emboss"),
                     filler=("lovely", "simple", "chunky", "neat", "fancy", "plain")),  # 'a {filler}': consonants
 }
-TEXT_NOUNS = ("text", "letters", "word") + WORDS["train"]["writing"] + WORDS["heldout"]["writing"]
+TEXT_NOUNS = ("text", "letters", "word") + WORDS["train"]["writing"] + WORDS["heldout"]["writing"] + (
+    "numbers", "digits", "font")  # the last three only as people type them ('in big yellow numbers')
 SIGN_NOUNS = SCENES + WORDS["train"]["sign"] + WORDS["heldout"]["sign"]  # a colour before one is the background
 NEW_WORDS_SHARE = 0.3  # of training captions from TEMPLATES (see "Shares" in the module docstring)
 MADE_UP_LENGTHS = (3, 6)  # letters of a made-up slot word: no longer than each slot's longest held-out
                           # word, so a caption stays within glyphs.MAX_CAPTION_CHARS
-FAMILIES = ("train", "heldout", "heldout-vocab")
+FAMILIES = ("train", "heldout", "heldout-vocab", "heldout-connectives")
+COMPOSED_SHARE = 0.4  # of training captions composed from parts (see "Captions composed from parts")
+
+# Captions composed from parts: the text, its colour, the background and the place, in any order. Each part's
+# phrase names its colour so that layout.parse_prompt reads it wherever it stands: a colour after "in" or
+# before a noun of the text is the text colour; after "on" or "over", before "background" or after
+# "background:" the background. "{a_bg}" is "a white" or "an orange".
+CONNECTIVES = {  # "train": in training captions; "heldout": in no training caption (family "heldout-connectives")
+    "train": dict(
+        fg=("in {fg}", "in {fg} letters", "written in {fg}", "with {fg} letters", "using {fg} letters",
+            "{fg} text", "{fg} letters", "text colour: {fg}"),
+        bg=("on {bg}", "on {a_bg} background", "over {a_bg} background", "with {a_bg} background",
+            "against {a_bg} background", "{bg} background", "background: {bg}"),
+        lead=("that says ", "that reads ", "that spells ", "saying ", "reading "),  # before a text not first
+        opener=("write ", "draw ", "an image of ", "please draw "),  # before a text that comes first
+        join=(", ", ": ", " - ", ". ", " ({})", " "),  # " ({})" puts the part in parentheses
+    ),
+    "heldout": dict(
+        fg=("done in {fg}", "featuring {fg} letters", "printed in {fg}"),
+        bg=("upon {a_bg} background", "atop {a_bg} background", "set against {a_bg} background"),
+        lead=("which says ", "bearing ", "stating "),
+        opener=("create ", "produce "),
+        join=("; ", " | ", " / "),
+    ),
+}
+TEXT_PHRASES = ('"{text}"', 'the word "{text}"', 'the text "{text}"', 'the letters "{text}"', 'text: "{text}"')
+PARTS = ("text", "fg", "bg", "place")
+# a part may follow the one before it after a bare space only when it begins with one of these words
+LINKING_WORDS = {"in", "on", "over", "with", "using", "written", "against", "that", "saying", "reading", "at",
+                 "near", "to", "centered", "done", "featuring", "printed", "upon", "atop", "set", "which",
+                 "bearing", "stating"}
 
 
 @lru_cache(maxsize=None)
@@ -171,9 +214,11 @@ def _check_family(split: str) -> None:
 @lru_cache(maxsize=None)
 def forms(split: str, complete: bool = False) -> tuple[str, ...]:
     """The forms of a family: ``split`` "train", "heldout" (phrasings) or "heldout-vocab" (the templates with
-    held-out words); ``complete=True`` keeps only those that name both colours (the benchmark asks for both,
-    to score colour binding)."""
+    held-out words); none for "heldout-connectives", whose captions are all composed. ``complete=True`` keeps
+    only those that name both colours (the benchmark asks for both, to score colour binding)."""
     _check_family(split)
+    if split == "heldout-connectives":
+        return ()  # its captions are composed from parts (composed_caption), not filled in from forms
     if split == "heldout-vocab":
         chosen = [f for fs in template_forms("heldout").values() for f in fs]
     else:
@@ -195,7 +240,8 @@ def _pools(split: str, complete: bool) -> tuple[tuple[str, ...], tuple[tuple[str
 def _known_words() -> frozenset[str]:
     """Every lower-case word a caption of any family may use outside its quotes, the colour names and the
     tokenizer's whole words (made-up words avoid them all)."""
-    return frozenset(grammar_words("train") + grammar_words("heldout-vocab") + PROMPT_WORDS)
+    return frozenset(grammar_words("train") + grammar_words("heldout-vocab") + grammar_words("heldout-connectives")
+                     + PROMPT_WORDS)
 
 
 def made_up_word(rng: np.random.Generator, consonant_first: bool = False) -> str:
@@ -234,15 +280,81 @@ def fill(form: str, text: str, fg: str, bg: str, region: str | None, place: int 
     return caption[0].upper() + caption[1:] if capital and caption[0] != '"' else caption
 
 
+def _pick(rng: np.random.Generator, choices):
+    return choices[int(rng.integers(len(choices)))]
+
+
+def part_phrases(rng: np.random.Generator, connectives: dict, order) -> list[str]:
+    """One phrase per part of ``order``, slots unfilled; half the time a text that is not first has a lead
+    ("that says") and one that is first an opener ("write"), unless the phrase is a label ('text: "X"')."""
+    phrases = []
+    for k, part in enumerate(order):
+        if part == "text":
+            lead = _pick(rng, connectives["lead"] if k else connectives["opener"])
+            phrase = _pick(rng, TEXT_PHRASES)
+            phrases.append((lead if rng.random() < 0.5 and ":" not in phrase else "") + phrase)
+        else:
+            phrases.append("{place}" if part == "place" else _pick(rng, connectives[part]))
+    return phrases
+
+
+def join_parts(rng: np.random.Generator, connectives: dict, phrases: list[str], place: str) -> str:
+    """The phrases joined in order, each after a join of ``connectives``: a bare space only before a phrase
+    that begins with a linking word such as "in", "over" or "that", a colon never before a label."""
+    out = phrases[0]
+    for phrase in phrases[1:]:
+        first_word = (place if phrase == "{place}" else phrase).split()[0]
+        joins = [j for j in connectives["join"]
+                 if (j != " " or first_word in LINKING_WORDS) and not (j == ": " and ":" in phrase)]
+        join = _pick(rng, joins)
+        out += join.format(phrase) if "{}" in join else join + phrase
+    return out
+
+
+def composed_caption(rng: np.random.Generator, family: str, text: str, fg: str, bg: str, region: str | None) -> str:
+    """A caption composed from parts (the text, its colour, the background and, unless ``region`` is None, the
+    place) in a random order, with the connectives of ``family`` ("train" or "heldout"); a capital first letter
+    three times in ten and a final full stop two in ten, as ``fill`` writes them."""
+    connectives = CONNECTIVES[family]
+    order = [PARTS[k] for k in rng.permutation(4) if region is not None or PARTS[k] != "place"]
+    place = _pick(rng, PLACES[region]) if region is not None else ""
+    caption = join_parts(rng, connectives, part_phrases(rng, connectives, order), place)
+    a_bg = ("an " if bg[0] in "aeiou" else "a ") + bg
+    caption = caption.format(text=text, fg=fg, bg=bg, a_bg=a_bg, place=place)
+    caption += "." if rng.random() < 0.2 else ""
+    return caption[0].upper() + caption[1:] if rng.random() < 0.3 and caption[0] != '"' else caption
+
+
+def longest_composed(family: str, text: str, tokens=len) -> str:
+    """A caption at least as long as any ``composed_caption`` of ``family`` for ``text`` with the longest
+    colour names, by the measure ``tokens`` (characters, or a tokenizer's token count): the longest phrase of
+    each part, every part in parentheses (the longest join), a full stop. Lengths add up part by part, as
+    every join holds a non-letter."""
+    c = CONNECTIVES[family]
+    fill_in = dict(text=text, fg="yellow", bg="orange", a_bg="an orange")
+
+    def longest(options):
+        return max(options, key=lambda o: tokens(o.format(**fill_in)))
+    text_part = longest([lead + t for lead in ("",) + c["lead"] + c["opener"] for t in TEXT_PHRASES])
+    place = longest([p for ps in PLACES.values() for p in ps])
+    parts = [f" ({p})" for p in (text_part, longest(c["fg"]), longest(c["bg"]), place)]
+    return ("".join(parts) + ".").format(**fill_in)
+
+
 def random_caption(rng: np.random.Generator, split: str, text: str, fg: str, bg: str, region: str,
                    complete: bool = False, made_up: float = 0.0) -> str:
     """A caption of family ``split`` for a drawn image; one draw of ``rng`` per choice, so it is reproducible.
-    A template with probability NEW_WORDS_SHARE (always for "heldout-vocab"), else a frame form; a "train"
-    template's slots are made-up words with probability ``made_up`` (see "Made-up words"). The place is
-    left out one time in ten (never with ``complete``)."""
+    A composed caption (``composed_caption``) with probability COMPOSED_SHARE for "train" and always for
+    "heldout-connectives"; else a template with probability NEW_WORDS_SHARE (always for "heldout-vocab"), else a
+    frame form; a "train" template's slots are made-up words with probability ``made_up`` (see "Made-up
+    words"). The place is left out one time in ten (never with ``complete``)."""
     _check_family(split)
     if made_up and split != "train":
         raise ValueError(f"made_up: only training captions take made-up words, got {made_up} for {split!r}")
+    if split == "heldout-connectives" or (split == "train" and rng.random() < COMPOSED_SHARE):
+        keep_place = complete or rng.random() >= 0.1
+        return composed_caption(rng, "heldout" if split != "train" else "train", text, fg, bg,
+                                region if keep_place else None)
     frames, templates = _pools(split, complete)
     if not frames or rng.random() < NEW_WORDS_SHARE:
         group = templates[int(rng.integers(len(templates)))]
@@ -262,11 +374,15 @@ def names_colour(caption_form: str) -> tuple[bool, bool]:
 
 
 def grammar_words(split: str = "train") -> tuple[str, ...]:
-    """The lower-case words a family's captions use outside the quotes ("train" and "heldout" share theirs).
+    """The lower-case words a family's captions use outside the quotes ("heldout" uses those of "train" less
+    the composed captions' connectives).
     ``tokenizer.PROMPT_WORDS`` keeps every training one whole (a checkpoint keeps the list it was trained with);
     the held-out vocabulary's words are spelled by characters."""
-    text = " ".join(forms(split)) + " " + " ".join(p for ps in PLACES.values() for p in ps)
-    return tuple(sorted(set(re.findall(r"[a-z]+", re.sub(r"\{\w+\}", " ", text)))))
+    phrases = list(forms(split)) + [p for ps in PLACES.values() for p in ps]
+    if split in ("train", "heldout-connectives"):
+        connectives = CONNECTIVES["train" if split == "train" else "heldout"]
+        phrases += list(TEXT_PHRASES) + [p for options in connectives.values() for p in options]
+    return tuple(sorted(set(re.findall(r"[a-z]+", re.sub(r"\{\w+\}", " ", " ".join(phrases))))))
 
 
 if __name__ == "__main__":

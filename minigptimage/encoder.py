@@ -52,7 +52,7 @@ class PromptEncoderConfig:
     """The defaults are the first models' settings (learned positions, no segments), which a checkpoint saved
     before a field existed loads with; the models that ship use ``preset("tiny")`` or ``preset("small")``."""
     vocab_size: int = 99           # token ids are in [0, vocab_size); the pipeline sets it from its tokenizer:
-                                   # 99 for CharTokenizer(), 163 for the models' CharTokenizer(PROMPT_WORDS)
+                                   # 99 for CharTokenizer(), 171 for CharTokenizer(PROMPT_WORDS) (163 in the shipped models)
                                    # (147 for the models trained before the grammar grew)
     dim: int = 128                 # D, width of every context token (the U-Net's context_dim)
     depth: int = 2                 # number of transformer blocks

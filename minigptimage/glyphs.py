@@ -16,7 +16,9 @@ sometimes left out). Each item carries
 
 Size and place follow ``layout.word_size`` / ``layout.place``: the largest size at which the word fits the
 region with a margin, centred with ±1 px jitter — the rule ``layout.plan_box`` uses at generation time.
-Colour pairs keep a WCAG 2 contrast ratio ≥ 3.5 (the ratio (L₁ + 0.05)/(L₂ + 0.05) of relative luminances).
+Colour pairs are the legible ones, ``layout.LEGIBLE_PAIRS``: 50 of the 56 pairs of the eight colours, those
+that both our reader and Tesseract read (``benchmarks/color_pairs.py``). ``contrast_ratio`` gives a pair's WCAG
+2 contrast ratio, (L₁ + 0.05)/(L₂ + 0.05) of relative luminances, which the benchmark prints beside them.
 
 Every item is a pure function of (split, seed, index): its randomness comes from
 ``numpy.random.default_rng([seed, index, split_id])``, the same on every machine.
@@ -24,7 +26,8 @@ Batches: ``DataLoader(ds, batch_size=32, collate_fn=collate)``, or ``ds.batch(in
 every item is rendered once into uint8 tensors and ``batch`` only indexes them.
 Held out: words by the hash rule of ``tiny_data/WORDS.md``, numbers and codes by the same rule on the string
 (``is_heldout_text``), phrasings by ``captions.is_heldout``, and the words of the ``phrasing="heldout-vocab"``
-family (captions.WORDS["heldout"]) appear in no training caption. A dataset draws words of one ``split`` and
+family (captions.WORDS["heldout"]) and the connectives of ``phrasing="heldout-connectives"``
+(captions.CONNECTIVES["heldout"]) appear in no training caption. A dataset draws words of one ``split`` and
 captions of one ``phrasing`` family, so every pair of the two can be measured.
 Simplified: one line of text per image on a flat background; no rotation, no perspective, no texture. Text
 too wide for a row at the smallest legible size (5-pixel capitals) is never drawn (the word lists hold only
@@ -67,12 +70,11 @@ def contrast_ratio(rgb1, rgb2) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
-MIN_CONTRAST = 3.5
-COLOR_PAIRS = [(fg, bg) for fg in COLORS for bg in COLORS
-               if fg != bg and contrast_ratio(COLORS[fg], COLORS[bg]) >= MIN_CONTRAST]  # (text, background)
-MAX_CAPTION_CHARS = max(len(captions.fill(f, "W" * MAX_TEXT, "yellow", "orange", "bottom right", place=p, stop=True))
-                        for family in captions.FAMILIES for f in captions.forms(family)
-                        for p in range(3))  # the longest caption the grammar makes
+COLOR_PAIRS = list(layout.LEGIBLE_PAIRS)  # (text, background): every pair the dataset draws
+MAX_CAPTION_CHARS = max(  # the longest caption the grammar makes: filled forms, then composed captions
+    [len(captions.fill(f, "W" * MAX_TEXT, "yellow", "orange", "bottom right", place=p, stop=True))
+     for family in captions.FAMILIES for f in captions.forms(family) for p in range(3)]
+    + [len(captions.longest_composed(c, "W" * MAX_TEXT)) for c in captions.CONNECTIVES])
 
 
 @lru_cache(maxsize=None)
@@ -142,16 +144,19 @@ def render_word(text: str, color: str = "black", background: str = "white", font
 class GlyphDataset(torch.utils.data.Dataset):
     """Captioned text images; see the module docstring. ``split``: "train", "heldout" (words and strings never
     used in training) or "random" (random A–Z strings). ``phrasing``: the caption family (captions.py), "train",
-    "heldout" (phrasings training never sees) or "heldout-vocab" (words training never uses). ``text_kind``:
+    "heldout" (phrasings training never sees), "heldout-vocab" (words training never uses) or
+    "heldout-connectives" (parts in any order, joined by connectives training never uses). ``text_kind``:
     one kind of ``TEXT_KINDS`` or None for the training mixture; ``lengths`` (lo, hi): text lengths drawn
     uniformly (default 1–10; words have 2 or more letters). ``complete=True``: every caption names both
     colours and the place (for scoring). ``pairs=True`` makes ``ds[i]`` return ``ds.pair(i)``; ``cache=True``
     renders every item once into uint8 tensors (fast ``batch``). ``made_up``: the share of template captions
-    whose slot words are made up (``captions.random_caption``; "train" phrasing only)."""
+    whose slot words are made up (``captions.random_caption``; "train" phrasing only). ``color_pairs``: the
+    (text, background) pairs to draw from, some of ``COLOR_PAIRS`` (default: all of them)."""
 
     def __init__(self, split: str = "train", length: int = 10000, seed: int = 0, image_size: int = 64,
                  pairs: bool = False, cache: bool = False, phrasing: str = "train", text_kind: str | None = None,
-                 lengths: tuple[int, int] = (1, MAX_TEXT), complete: bool = False, made_up: float = 0.0):
+                 lengths: tuple[int, int] = (1, MAX_TEXT), complete: bool = False, made_up: float = 0.0,
+                 color_pairs=None):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
         if phrasing not in captions.FAMILIES:
@@ -171,11 +176,15 @@ class GlyphDataset(torch.utils.data.Dataset):
                                                       for f in FONTS):
             raise ValueError(f"image_size must be an int large enough for any 6-letter word (44 or more), "
                              f"got {image_size!r}")
+        color_pairs = [tuple(p) for p in (COLOR_PAIRS if color_pairs is None else color_pairs)]
+        if not color_pairs or not set(color_pairs) <= set(COLOR_PAIRS):
+            raise ValueError(f"color_pairs must be a non-empty list of pairs from glyphs.COLOR_PAIRS, got "
+                             f"{color_pairs!r}")
         if pairs and cache:
             raise ValueError("cache must be False when pairs=True (the cache holds single renders)")
         self.split, self.length, self.seed, self.image_size, self.pairs = split, length, seed, image_size, pairs
         self.phrasing, self.text_kind, self.lengths, self.complete = phrasing, text_kind, tuple(lengths), complete
-        self.made_up = made_up
+        self.made_up, self.color_pairs = made_up, color_pairs
         self.words = load_words(split) if split != "random" else None
         self.by_length = _by_length(self.words) if self.words else None  # length -> words of that length
         self.cache = self._render_all() if cache else None
@@ -250,7 +259,7 @@ class GlyphDataset(torch.utils.data.Dataset):
         order = rng.permutation(len(REGIONS))
         position = next(r for r in (list(REGIONS)[k] for k in order)
                         if layout.word_size(text, r, self.image_size, font) and layout.word_size(text, r, self.image_size))
-        color, background = COLOR_PAIRS[int(rng.integers(len(COLOR_PAIRS)))]
+        color, background = self.color_pairs[int(rng.integers(len(self.color_pairs)))]
         j = max(1, self.image_size // 64)
         jitter = tuple(int(v) for v in rng.integers(-j, j + 1, size=2))
         caption = captions.random_caption(rng, self.phrasing, text, color, background, position, self.complete,

@@ -38,7 +38,7 @@ from .encoder import PromptEncoder, PromptEncoderConfig
 from .ink import glyph_box
 from .samplers import DDIMSampler, DDPMSampler, sample_loop
 from .schedule import NoiseSchedule
-from .tokenizer import PROMPT_WORDS, CharTokenizer, WordTokenizer, trim_padding
+from .tokenizer import PROMPT_WORDS, CharTokenizer, WordTokenizer, normalize_prompt, trim_padding
 from .unet import UNet, UNetConfig
 from .vae import VAE, VAEConfig
 
@@ -161,15 +161,11 @@ def upgrade_checkpoint(ckpt: dict) -> dict:
 PRESETS = tuple(f"{b}{v}" for b in ("tiny", "small", "micro") for v in ("", "-noglyph", "-word", "-abspos"))
 
 
-# what word processors and phones type for - " ' and the space: the vocabulary is printable ASCII
-TYPOGRAPHIC = str.maketrans({"\u2014": "-", "\u2013": "-", "\u201c": '"', "\u201d": '"', "\u2018": "'",
-                             "\u2019": "'", "\u00a0": " "})
-
-
 def check_prompts(prompts) -> list[str]:
     """The prompts as a list, each non-empty and quoting exactly one text to draw (layout.parse_prompt) of at
-    most ``layout.MAX_TEXT`` characters; typographic dashes, quotes and no-break spaces become their ASCII
-    forms (``TYPOGRAPHIC``: 'render “OPEN” — red on white' is 'render "OPEN" - red on white')."""
+    most ``layout.MAX_TEXT`` characters, as the models read it (``tokenizer.normalize_prompt``: typographic
+    marks as ASCII, case and spacing outside the quotes, single quotes: 'The Word \'SKY\' In White!!' is
+    'the word "SKY" in white')."""
     if isinstance(prompts, str):
         prompts = [prompts]
     if not isinstance(prompts, (list, tuple)) or not prompts:
@@ -178,7 +174,7 @@ def check_prompts(prompts) -> list[str]:
     for k, p in enumerate(prompts):
         if not isinstance(p, str) or not p.strip():
             raise ValueError(f"prompts[{k}]: the prompt is empty")
-        p = p.translate(TYPOGRAPHIC)
+        p = normalize_prompt(p)
         try:
             text = layout.parse_prompt(p).text
         except ValueError as err:

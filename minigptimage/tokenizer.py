@@ -19,6 +19,14 @@ fix it. Two tokenizers make the point on our toy data:
 Both share ``encode(texts, max_len) -> (ids (B, L), mask (B, L))``: <bos> tokens <eos> then <pad> up to
 L = max_len; mask is True on real tokens (<bos> and <eos> included). ``decode(ids)`` drops the specials.
 ``state_dict()`` is plain lists and strings so it can live in a ``weights_only`` checkpoint.
+
+**How people type.** ``normalize_prompt`` is the one place that decides which spellings of a prompt mean the
+same request: typographic quotes, dashes and no-break spaces become ASCII; single quotes mark the text when
+the prompt has no double quotes (an apostrophe inside a word, "don't", is not a quote); outside the quotes,
+letters are lower-cased, runs of spaces become one, no space stays before , . : ; ! ? or ) or after (, and a
+final run of . ! ? goes. The quoted text is kept as typed (only spaces at its ends go, as nothing draws them).
+``layout.parse_prompt`` reads the normalised prompt, and a prompt is normalised once before it is encoded
+(``encode`` itself stays exact: ``decode(encode([s], n)[0][0]) == s``).
 """
 from __future__ import annotations
 
@@ -28,6 +36,34 @@ from collections import Counter
 import torch
 
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
+# what word processors and phones type for - " ' and the space: the vocabulary is printable ASCII
+TYPOGRAPHIC = str.maketrans({"\u2014": "-", "\u2013": "-", "\u201c": '"', "\u201d": '"', "\u2018": "'",
+                             "\u2019": "'", "\u00a0": " "})
+_SINGLE_QUOTE = re.compile(r"(?<![A-Za-z0-9])'|'(?![A-Za-z0-9])")  # a ' not between two letters or digits
+
+
+def quote_marks(prompt: str) -> str:
+    """``prompt`` with its two single quote marks made double, when it has no double quote and exactly two
+    single quotes that are not apostrophes inside a word ("write 'DON'T' in red"); else ``prompt`` unchanged."""
+    marks = [m.start() for m in _SINGLE_QUOTE.finditer(prompt)]
+    if '"' in prompt or len(marks) != 2:
+        return prompt
+    i, j = marks
+    return prompt[:i] + '"' + prompt[i + 1:j] + '"' + prompt[j + 1:]
+
+
+def normalize_prompt(prompt: str) -> str:
+    """The prompt as the models read it (see "How people type" in the module docstring):
+    'The Word  \'SKY\' In White On Blue!!' → 'the word "SKY" in white on blue'."""
+    parts = quote_marks(prompt.translate(TYPOGRAPHIC)).split('"')  # even indices outside the quotes, odd inside
+    for k in range(0, len(parts), 2):
+        outside = re.sub(r"\s+", " ", parts[k].lower())
+        parts[k] = re.sub(r"\( ", "(", re.sub(r" (?=[,.:;!?)])", "", outside))
+    for k in range(1, len(parts) - 1, 2):  # a quoted text: its end spaces are not drawn
+        parts[k] = parts[k].strip()
+    if len(parts) % 2:  # balanced quotes: the last part is outside them
+        parts[-1] = re.sub(r"[\s.!?]+$", "", parts[-1])
+    return '"'.join(parts).strip()
 
 
 def trim_padding(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,7 +129,9 @@ PROMPT_WORDS = ("the", "word", "in", "on", "a", "an", "text", "letters", "backgr
                 # the grammar's second vocabulary (issue 21): one token each, as every other training word of
                 # captions.grammar_words("train") (the held-out vocabulary stays spelled by characters)
                 "badge", "bold", "caption", "characters", "headline", "huge", "nice", "plaque", "print", "put",
-                "render", "show", "stamp", "tag", "tiny", "writing")
+                "render", "show", "stamp", "tag", "tiny", "writing",
+                # the training words of captions composed from parts (captions.CONNECTIVES["train"])
+                "colour", "draw", "over", "please", "saying", "spells", "using", "write")
 _PIECES = re.compile(r"[A-Za-z]+|[^A-Za-z]")  # letter runs, or any single other character
 
 

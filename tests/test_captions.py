@@ -98,7 +98,7 @@ def test_made_up_words_come_in_the_asked_share_of_template_captions_and_never_a_
         caption = captions.random_caption(rng, "train", "SOAP", "red", "white", "top", made_up=0.5)
         with_new += bool(outside_words(caption) - known)
         assert not outside_words(caption) & HELDOUT_WORDS and "{" not in caption, caption
-    share = captions.NEW_WORDS_SHARE * 0.5  # templates, then half of them made up
+    share = (1 - captions.COMPOSED_SHARE) * captions.NEW_WORDS_SHARE * 0.5  # templates, half of them made up
     assert abs(with_new / 400 - share) < 0.08, with_new
     assert all(not outside_words(captions.random_caption(rng, "train", "SOAP", "red", "white", "top")) - known
                for _ in range(200))  # made_up=0 (the default): only known words
@@ -128,7 +128,7 @@ def test_dataset_captions_carry_made_up_words_only_when_asked():
     known = captions._known_words() | outside_words(REFERENCE_CAPTION)
     made_up = GlyphDataset("train", 120, seed=5, made_up=1.0)
     plain = GlyphDataset("train", 120, seed=5)
-    assert sum(bool(outside_words(made_up.caption(i)) - known) for i in range(120)) >= 20  # ~0.3 of 120
+    assert sum(bool(outside_words(made_up.caption(i)) - known) for i in range(120)) >= 10  # ~0.18 of 120
     assert not any(outside_words(plain.caption(i)) - known for i in range(120))
 
 
@@ -161,7 +161,7 @@ def test_new_forms_are_a_moderate_share_of_training_captions():
     for _ in range(n):  # a caption from a template names one of the template-only nouns, verbs or fillers
         caption = captions.random_caption(rng, "train", "HI", "red", "white", "top")
         hits += bool(outside_words(caption) & {w for ws in captions.WORDS["train"].values() for w in ws})
-    assert abs(hits / n - captions.NEW_WORDS_SHARE) < 0.03  # binomial sd at n = 4000: 0.007
+    assert abs(hits / n - (1 - captions.COMPOSED_SHARE) * captions.NEW_WORDS_SHARE) < 0.03  # binomial sd: 0.007
 
 
 def wordings(form, text, fg, bg, region):
@@ -186,16 +186,109 @@ def forms_by_caption(family, text, fg, bg, region):
 @given(st.integers(0, 2**32 - 1), st.sampled_from(captions.FAMILIES))
 def test_a_random_caption_comes_from_its_family_and_parses(seed, split):
     """One colour pair and place (the draws of the form do not depend on them; every colour pair and place
-    parses back in the tests below), so the table of every family's captions is built once."""
+    parses back in the tests below), so the table of every family's captions is built once. A caption of no
+    form is composed from parts: of the training or the held-out connectives family, naming both colours."""
     fg, bg, region = "white", "purple", "top left"
     caption = captions.random_caption(np.random.default_rng(seed), split, "Hi 2", fg, bg, region)
     family = forms_by_caption(split, "Hi 2", fg, bg, region).get(caption)
     others = [f for f in captions.FAMILIES if f != split]
-    assert family and not any(caption in forms_by_caption(o, "Hi 2", fg, bg, region) for o in others)
+    assert not any(caption in forms_by_caption(o, "Hi 2", fg, bg, region) for o in others)
     parsed = layout.parse_prompt(caption)
-    named_fg, named_bg = captions.names_colour(next(iter(family)))
     assert parsed.text == "Hi 2" and parsed.region in (region, None)
+    if family is None:
+        assert split in ("train", "heldout-connectives") and has_heldout_connective(caption) == (split != "train")
+        assert (parsed.text_color, parsed.background) == (fg, bg), caption
+        return
+    named_fg, named_bg = captions.names_colour(next(iter(family)))
     assert parsed.text_color == (fg if named_fg else None) and parsed.background == (bg if named_bg else None)
+
+
+# ------------------------------------------------------------- captions composed from parts, in any order
+HELDOUT_CONNECTIVE_WORDS = set(captions.grammar_words("heldout-connectives")) - set(captions.grammar_words("train"))
+HELDOUT_JOINS = {j.strip() for j in captions.CONNECTIVES["heldout"]["join"]}
+
+
+def has_heldout_connective(caption):
+    outside = "".join(caption.split('"')[::2])
+    return bool(outside_words(caption) & HELDOUT_CONNECTIVE_WORDS or any(j in outside for j in HELDOUT_JOINS))
+
+
+def test_the_heldout_connectives_are_named_and_their_own():
+    """Every held-out connective phrase brings a word (or a join) that no training connective has."""
+    train_words = set(captions.grammar_words("train"))
+    heldout = captions.CONNECTIVES["heldout"]
+    for part in ("fg", "bg", "lead", "opener"):
+        for phrase in heldout[part]:
+            assert set(re.findall(r"[a-z]+", re.sub(r"\{\w+\}", " ", phrase))) - train_words, phrase
+    assert HELDOUT_JOINS and not HELDOUT_JOINS & {j.strip() for j in captions.CONNECTIVES["train"]["join"]}
+    assert not HELDOUT_CONNECTIVE_WORDS & set(PROMPT_WORDS)  # spelled by characters, as unknown words are
+    assert HELDOUT_CONNECTIVE_WORDS <= captions._known_words()  # so no made-up word is one of them
+
+
+@given(st.integers(0, 2**32 - 1), st.booleans())
+def test_no_training_caption_carries_a_heldout_connective(seed, complete):
+    rng = np.random.default_rng(seed)
+    for _ in range(300):
+        fg, bg = COLOR_PAIRS[int(rng.integers(len(COLOR_PAIRS)))]
+        caption = captions.random_caption(rng, "train", "A/B; C|D", fg, bg, "top", complete, made_up=1.0)
+        assert not has_heldout_connective(caption), caption
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from(sorted(captions.CONNECTIVES)),
+       st.text(st.sampled_from(layout.DRAWABLE), min_size=1, max_size=10).filter(lambda t: t.strip() == t),
+       st.sampled_from(COLOR_PAIRS), st.sampled_from([None, *REGIONS]))
+def test_every_composed_caption_parses_back_to_its_text_colours_and_place(seed, family, text, colours, region):
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        caption = captions.composed_caption(rng, family, text, *colours, region)
+        parsed = layout.parse_prompt(caption)
+        assert (parsed.text, parsed.text_color, parsed.background, parsed.region) == (text, *colours, region), caption
+        assert has_heldout_connective(caption) == (family == "heldout"), caption
+        assert "{" not in "".join(caption.split('"')[::2]), caption
+        assert len(caption) <= len(captions.longest_composed(family, "W" * len(text)))
+
+
+def part_order(caption):
+    """The order of the parts of a composed caption for text "X", red on white, place "left"."""
+    outside = "".join(caption.lower().split('"X"'))
+    spots = {"text": caption.index('"X"'), "fg": outside.index("red"), "bg": outside.index("white"),
+             "place": outside.index("left")}
+    return tuple(sorted(spots, key=spots.get))
+
+
+def test_training_composes_every_order_of_the_parts():
+    rng = np.random.default_rng(0)
+    orders = {part_order(captions.composed_caption(rng, "train", "X", "red", "white", "left")) for _ in range(1500)}
+    assert len(orders) == 24  # 4! orders, each drawn with probability 1/24
+
+
+def test_composed_captions_are_a_share_of_training_and_all_of_the_heldout_connectives():
+    rng, n = np.random.default_rng(1), 2000
+    forms = forms_by_caption("train", "Hi 2", "white", "purple", "top left")
+    composed = sum(captions.random_caption(rng, "train", "Hi 2", "white", "purple", "top left") not in forms
+                   for _ in range(n))
+    assert abs(composed / n - captions.COMPOSED_SHARE) < 0.04  # binomial sd at n = 2000: 0.011
+    assert all(has_heldout_connective(captions.random_caption(rng, "heldout-connectives", "HI", "red", "white",
+                                                              "top")) for _ in range(100))
+
+
+def test_the_standard_form_stays_in_the_training_mixture():
+    """'the word "X" in FG on BG, PLACE' (what the learner's-model benchmark asks) is a training form."""
+    form = 'the word "{text}" in {fg} on {bg}{where}'
+    assert form in captions.forms("train") and form in captions._pools("train", False)[0]
+
+
+def test_the_longest_composed_caption_fits_the_models_prompt_length():
+    """Upper bounds by ``longest_composed``: characters within MAX_CAPTION_CHARS; tokens (a capital first letter
+    spells a whole word, so every phrase is measured capitalised too) within PipelineConfig.max_prompt_len."""
+    tokenizer, limit = CharTokenizer(PROMPT_WORDS), PipelineConfig().max_prompt_len
+
+    def tokens(phrase):
+        return max(len(tokenizer.token_ids(p)) for p in (phrase, phrase[:1].upper() + phrase[1:]))
+    for family in captions.CONNECTIVES:
+        assert len(captions.longest_composed(family, "W" * 10)) <= MAX_CAPTION_CHARS
+        longest = captions.longest_composed(family, "W" * 10, tokens)
+        assert sum(tokens(p) for p in longest.split(" (")) + 2 <= limit, longest
 
 
 def check_parses_back(form, text, fg, bg, region, **punctuation):
@@ -262,9 +355,9 @@ def test_an_unknown_family_is_refused():
     ('red letters spelling "SALE" on a yellow background', "red", "yellow", "train"),
     ('"SOAP": red on white', "red", "white", "train"),  # issue 21's new forms: after a colon or a dash,
     ('render "SOAP" - red on white', "red", "white", "train"),
-    ('a blue plaque with red writing: "SOAP"', "red", "blue", "train"),  # a sign's colour is the background
+    ('a blue plaque with white writing: "SOAP"', "white", "blue", "train"),  # a sign's colour is the background
     ('paint "SOAP" - red on white', "red", "white", "heldout-vocab"),
-    ('a blue placard with red lettering: "SOAP"', "red", "blue", "heldout-vocab"),
+    ('a blue placard with yellow lettering: "SOAP"', "yellow", "blue", "heldout-vocab"),
 ])
 def test_the_issue_prompts_are_in_the_grammar(caption, fg, bg, family):
     text = caption.split('"')[1]

@@ -17,7 +17,8 @@ def test_evaluation_captions_name_both_colours_and_the_place():
 
 def test_each_family_asks_for_held_out_text_in_its_phrasing():
     heldout_words = set(load_words("heldout"))
-    wanted = {"training phrasings": "train", "held-out phrasings": "heldout", "held-out vocabulary": "heldout-vocab"}
+    wanted = {"training phrasings": "train", "held-out phrasings": "heldout", "held-out vocabulary": "heldout-vocab",
+              "held-out connectives": "heldout-connectives"}
     for name in prompts.FAMILIES:
         samples = prompts.family_samples(name, 6)
         assert len(samples) == 6
@@ -30,6 +31,10 @@ def test_each_family_asks_for_held_out_text_in_its_phrasing():
                              if s.caption in {captions.fill(f, s.text, s.color, s.background, s.position, place=p,
                                                             comma=c, stop=t, capital=k)
                                               for p in range(4) for c in (0, 1) for t in (0, 1) for k in (0, 1)}}
+            if family in ("train", "heldout-connectives") and not caption_forms:  # composed from parts
+                parsed = layout.parse_prompt(s.caption)
+                assert (parsed.text_color, parsed.background, parsed.region) == (s.color, s.background, s.position)
+                continue
             assert caption_forms and (family == "heldout-vocab"  # its own forms, outside the phrasing split
                                       or all(captions.is_heldout(f) == (family == "heldout") for f in caption_forms))
         if name == "7–10 characters":

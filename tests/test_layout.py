@@ -1,4 +1,6 @@
 """layout: prompt parsing, box planning (explicit box wins, agrees with the dataset), the glyph canvas."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -122,7 +124,7 @@ def test_canvas_for_prompts_batches_plan_and_render():
     ('"A" in the upper-right corner', ("A", "top right", None, None)),
     ('"IN RED" to the right', ("IN RED", "right", None, None)),  # words inside the quotes are the text only
     ('red word "STOP" on white', ("STOP", None, "red", "white")),
-    ('a blue plaque with red writing: "SOAP"', ("SOAP", None, "red", "blue")),  # sign noun: background
+    ('a blue plaque with white writing: "SOAP"', ("SOAP", None, "white", "blue")),  # sign noun: background
     ('render "SOAP" - yellow on black, at the top', ("SOAP", "top", "yellow", "black")),  # after a dash: X on Y
 ])
 def test_parse_prompt_reads_text_place_and_both_colours(prompt, expected):
@@ -213,3 +215,80 @@ def test_max_text_is_the_longest_text_the_data_has_and_prompts_beyond_it_are_ref
     assert check_prompts(['render \u201cOPEN\u201d \u2014 red on white']) == ['render "OPEN" - red on white']
     with pytest.raises(ValueError, match=r"prompts\[1\]: the text 'ABCDEFGHIJK' has 11 characters"):
         check_prompts(['"CAT"', 'the word "ABCDEFGHIJK"'])
+
+
+# ------------------------------------------------------------- prompts as people type them; legible pairs only
+from minigptimage.layout import COLOR_WORDS, LEGIBLE_PAIRS, check_pair  # noqa: E402
+
+
+def request(prompt):
+    p = parse_prompt(prompt)
+    return p.text, p.region, p.text_color, p.background
+
+
+def retyped(prompt, cases, spaces, ending):
+    """``prompt`` with its words outside the quotes re-cased, its spaces doubled here and there, an ending."""
+    parts = prompt.split('"')
+    for k in range(0, len(parts), 2):
+        words = parts[k].split(" ")
+        parts[k] = "".join((w.upper() if c == 1 else w.title() if c == 2 else w) + " " * s
+                           for w, c, s in zip(words, cases * len(words), spaces * len(words)))[:-1]
+    return " " * spaces[0] + '"'.join(parts) + ending
+
+
+@given(st.sampled_from(['the word "Hi 2" in red on white, at the top left', 'a blue sign with the word "x" in white',
+                        'in yellow on purple: "GO home" centered', 'render "A" - black on orange']),
+       st.lists(st.integers(0, 2), min_size=1, max_size=5), st.lists(st.integers(1, 3), min_size=1, max_size=5),
+       st.sampled_from(["", ".", "!!", " !!", "  ", "?"]))
+def test_case_and_spacing_variants_parse_to_the_same_request(prompt, cases, spaces, ending):
+    assert request(retyped(prompt, cases, spaces, ending)) == request(prompt)
+
+
+@given(st.text(st.sampled_from("ABCxyz09 -!,."), min_size=1, max_size=10).filter(lambda t: t.strip() == t),
+       st.sampled_from(['the word {q}{t}{q} in white on black', '{q}{t}{q}: red on white',
+                        "don't miss it: {q}{t}{q} in black on yellow"]))
+def test_single_and_double_quotes_give_the_same_text(text, form):
+    double, single = form.format(q='"', t=text), form.format(q="'", t=text)
+    assert request(single) == request(double) and request(double)[0] == text
+
+
+@pytest.mark.parametrize("prompt, expected", [  # typed by people, outside the caption grammar
+    ('white on red: "STOP"', ("STOP", None, "white", "red")),
+    ('in blue on yellow, write "CODE"', ("CODE", None, "blue", "yellow")),
+    ('Please draw "RAIN" using white letters over a blue background', ("RAIN", None, "white", "blue")),
+    ('an image of the word "RAIN" in white, blue background', ("RAIN", None, "white", "blue")),
+    ('green text on white that says "LEAF"', ("LEAF", None, "green", "white")),
+    ('big purple letters that read "JOY" on white', ("JOY", None, "purple", "white")),
+    ('write the number "42" in big yellow numbers on purple', ("42", None, "yellow", "purple")),
+    ('black banner, orange lettering: "TAXI"', ("TAXI", None, "orange", "black")),
+    ('The word "BOX" in RED on WHITE', ("BOX", None, "red", "white")),
+    ('The Word "SKY" In White On Blue.', ("SKY", None, "white", "blue")),
+    ("the word 'MOON' in white on black", ("MOON", None, "white", "black")),
+    ('Background: yellow. Text: "SUN" (text colour: red), top left!!', ("SUN", "top left", "red", "yellow")),
+])
+def test_prompts_as_people_type_them(prompt, expected):
+    assert request(prompt) == expected
+
+
+def test_every_legible_pair_parses_and_every_other_is_refused_naming_it_with_a_legible_one():
+    for fg in COLOR_WORDS:
+        for bg in COLOR_WORDS:
+            prompt = f'the word "SUN" in {fg} on {bg}'
+            if (fg, bg) in LEGIBLE_PAIRS:
+                assert request(prompt)[2:] == (fg, bg)
+                continue
+            with pytest.raises(ValueError, match=f"^{fg} text on an? {bg} background") as err:
+                parse_prompt(prompt)
+            suggested = re.findall(r"(\w+) on (\w+)", str(err.value).split("ask for")[1])
+            assert len(suggested) == 2 and all(pair in LEGIBLE_PAIRS for pair in suggested)
+            assert suggested[0][0] == fg and suggested[1][1] == bg  # keeps the text colour, or the background
+    check_pair("yellow", None)  # one colour named: nothing to refuse
+    check_pair(None, "white")
+
+
+def test_an_illegible_pair_is_one_line_from_check_prompts():
+    from minigptimage.pipeline import check_prompts
+    with pytest.raises(ValueError) as err:
+        check_prompts(['"OK"', 'the word "SUN" in Red on BLUE!!'])
+    assert str(err.value) == ("prompts[1]: red text on a blue background is too hard to read; ask for "
+                              "red on black or black on blue instead")

@@ -115,5 +115,6 @@ def test_shipped_reader_reads_clean_renders_of_every_kind(kind):
 
 def test_shipped_reader_reads_degraded_images(heldout):
     x = augment(heldout["image"], torch.Generator().manual_seed(0))
-    # 154/192 here (the first shipped reader: 147/192); 84.4% on 500 of the mixture (reader.py)
-    assert word_accuracy(GlyphReader.pretrained().read(x), heldout["text"]) >= 0.78
+    # 144/192 here on the 50 legible colour pairs; the reader was trained on the 22 pairs of contrast ≥ 3.5,
+    # where it read 154/192 (its low-contrast pairs degrade worst: RESULTS.md, "Colour pairs")
+    assert word_accuracy(GlyphReader.pretrained().read(x), heldout["text"]) >= 0.73

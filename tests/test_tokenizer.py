@@ -141,3 +141,36 @@ def test_trim_padding_keeps_the_last_real_column_of_a_mask_that_is_not_a_prefix(
     assert torch.equal(short_ids, ids[:, :3]) and torch.equal(short_mask, mask[:, :3])
     empty_ids, empty_mask = trim_padding(ids, torch.zeros_like(mask))
     assert empty_ids.shape == (2, 0) and empty_mask.shape == (2, 0)
+
+
+# ------------------------------------------------------------- how people type: normalize_prompt
+from minigptimage.tokenizer import normalize_prompt, quote_marks  # noqa: E402
+
+
+@pytest.mark.parametrize("typed, normal", [
+    ('The Word "SKY" In White On Blue.', 'the word "SKY" in white on blue'),
+    ("the word 'MOON' in white on black", 'the word "MOON" in white on black'),
+    ("  write 'DON'T'   in RED\ton white !!", 'write "DON\'T" in red on white'),  # an apostrophe inside a word
+    ("don't forget: 'HI' in red", 'don\'t forget: "HI" in red'),
+    ('the word "It\'s" in red', 'the word "It\'s" in red'),  # double quotes: single ones are the text's own
+    ('the word " Hi There " , at the top', 'the word "Hi There", at the top'),  # the text's inner spaces stay
+    ('render \u201cOPEN\u201d \u2014 red on white', 'render "OPEN" - red on white'),
+    ('"STOP!" ( in red ) on white?!', '"STOP!" (in red) on white'),  # the text's own "!" is drawn
+    ("'A' and 'B'", "'a' and 'b'"),  # four single quotes: not one text (parse_prompt refuses it)
+])
+def test_normalize_prompt_reads_prompts_as_people_type_them(typed, normal):
+    assert normalize_prompt(typed) == normal
+    assert normalize_prompt(normal) == normal  # normalising twice changes nothing
+
+
+def test_single_quotes_mark_the_text_only_without_double_quotes_and_two_marks():
+    assert quote_marks("'CAT'") == '"CAT"' and quote_marks("the kids' sign 'HI'") == "the kids' sign 'HI'"
+    assert quote_marks("it's 'OK'") == 'it\'s "OK"' and quote_marks('"A" it\'s') == '"A" it\'s'
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40))
+def test_normalize_prompt_is_idempotent_and_keeps_the_tokenizer_exact(prompt):
+    once = normalize_prompt(prompt)
+    assert normalize_prompt(once) == once
+    tok = CharTokenizer(PROMPT_WORDS)
+    assert tok.decode(tok.encode([prompt], len(prompt) + 2)[0][0]) == prompt  # encode never normalises

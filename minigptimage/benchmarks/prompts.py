@@ -5,16 +5,20 @@
     python -m minigptimage.benchmarks.prompts --ceiling [--vae PATH]
 
 Every family asks for held-out text (words and strings never used in training) and names both colours and
-the place, so the scores are comparable; each family differs from the first in one thing:
+the place, so the scores are comparable; each family differs from the first in one thing. The held-out
+connectives are ``captions.CONNECTIVES["heldout"]``; the low-contrast pairs are the legible pairs whose WCAG 2
+contrast ratio is under 3.5 (``LOW_CONTRAST_PAIRS``: 28 of the 50, yellow on white and white on orange among them).
 
 | family | phrasing | text |
 |---|---|---|
-| training phrasings | forms of the training family (captions.py) | upper-case words of 2–6 letters |
+| training phrasings | the training mixture (captions.random_caption) | upper-case words of 2–6 letters |
 | held-out phrasings | forms training never saw | the same |
 | held-out vocabulary | training's word-slot frames filled with words no training caption uses | the same |
-| 7–10 characters | training forms | upper-case words of 7–10 letters |
-| lower case and digits | training forms | lower-case words, numbers and codes (a third each) |
-| two words | training forms | two words (upper, lower or capitalised) |
+| 7–10 characters | the training mixture | upper-case words of 7–10 letters |
+| lower case and digits | the training mixture | lower-case words, numbers and codes (a third each) |
+| two words | the training mixture | two words (upper, lower or capitalised) |
+| held-out connectives | parts in any order, joined by connectives no training caption uses | the same |
+| low-contrast pairs | the training mixture, in the legible pairs of contrast under 3.5 only | the same |
 
 Scores (evaluate.score_images): exact word and characters read by our glyph reader, **colour binding** (text
 colour and background colour both right), position, **specked** (the share of images with an ink cluster of
@@ -34,11 +38,13 @@ import time
 import torch
 
 from ..evaluate import evaluation_samples, generate_in_batches, score_images
+from ..glyphs import COLOR_PAIRS, COLORS, contrast_ratio
 from ..pipeline import PRETRAINED, MiniGPTImage
 from ..reader import GlyphReader
 from ..scoring import has_speck, word_accuracy
 from ..vae import VAE
 
+LOW_CONTRAST_PAIRS = [(fg, bg) for fg, bg in COLOR_PAIRS if contrast_ratio(COLORS[fg], COLORS[bg]) < 3.5]
 FAMILIES = {  # name -> list of (share of n, GlyphDataset options); all on the held-out texts
     "training phrasings": [(1, dict(phrasing="train", text_kind="upper", lengths=(2, 6)))],
     "held-out phrasings": [(1, dict(phrasing="heldout", text_kind="upper", lengths=(2, 6)))],
@@ -46,6 +52,9 @@ FAMILIES = {  # name -> list of (share of n, GlyphDataset options); all on the h
     "7–10 characters": [(1, dict(phrasing="train", text_kind="upper", lengths=(7, 10)))],
     "lower case and digits": [(1 / 3, dict(phrasing="train", text_kind=k)) for k in ("lower", "digits", "code")],
     "two words": [(1, dict(phrasing="train", text_kind="two words"))],
+    "held-out connectives": [(1, dict(phrasing="heldout-connectives", text_kind="upper", lengths=(2, 6)))],
+    "low-contrast pairs": [(1, dict(phrasing="train", text_kind="upper", lengths=(2, 6),
+                                    color_pairs=LOW_CONTRAST_PAIRS))],
 }
 
 
