@@ -32,13 +32,25 @@ def shifted_timesteps(u: torch.Tensor, num_steps: int, shift: float) -> torch.Te
     return (shifted * num_steps).long().clamp(max=num_steps - 1)
 
 
+def logit_normal_timesteps(z: torch.Tensor, num_steps: int, m: float = 0.0, s: float = 1.0) -> torch.Tensor:
+    """Timesteps (B,) from standard normal z (B,): t/T = sigmoid(m + s·z), SD3's logit-normal density (Esser et
+    al. 2024, sec. 3.1, eq. 19), which trains the middle of the path most; m > 0 leans toward the noise."""
+    return (torch.sigmoid(m + s * z) * num_steps).long().clamp(max=num_steps - 1)
+
+
 def draw_randomness(batch_size: int, latent_shape, num_steps: int, cond_dropout: float,
-                    generator: torch.Generator, timestep_shift: float = 1.0) -> dict:
+                    generator: torch.Generator, timestep_shift: float = 1.0, logit_normal=None) -> dict:
     """The random part of one training batch: timesteps t (B,), noise ε (B, C, h, w), dropout flags (B,).
-    A shift α ≠ 1 draws t by ``shifted_timesteps``; α = 1 draws it uniformly (``torch.randint``)."""
-    t = (torch.randint(0, num_steps, (batch_size,), generator=generator) if timestep_shift == 1 else
-         shifted_timesteps(torch.rand(batch_size, generator=generator, dtype=torch.float64), num_steps,
-                           timestep_shift))
+    ``logit_normal`` = (m, s) draws t by ``logit_normal_timesteps``; else a shift α ≠ 1 draws it by
+    ``shifted_timesteps``, and α = 1 uniformly (``torch.randint``)."""
+    if logit_normal is not None:
+        z = torch.randn(batch_size, generator=generator, dtype=torch.float64)
+        t = logit_normal_timesteps(z, num_steps, *logit_normal)
+    elif timestep_shift == 1:
+        t = torch.randint(0, num_steps, (batch_size,), generator=generator)
+    else:
+        t = shifted_timesteps(torch.rand(batch_size, generator=generator, dtype=torch.float64), num_steps,
+                              timestep_shift)
     return {"t": t,
             "noise": torch.randn((batch_size, *latent_shape), generator=generator),
             "drop": torch.rand(batch_size, generator=generator) < cond_dropout}

@@ -61,6 +61,7 @@ class PipelineConfig:
     max_prompt_len: int = 96              # L, tokens per prompt including <bos> and <eos>
     glyph: bool = True                    # glyph-aware path: render the quoted word as a canvas for the U-Net
     guidance: float = 2.0                 # recommended classifier-free guidance scale for sampling
+    sampling_steps: int = 30              # recommended DDIM steps (the benchmarks' default for this model)
     encoder: PromptEncoderConfig = field(default_factory=PromptEncoderConfig)
     unet: UNetConfig = field(default_factory=UNetConfig)
     vae: VAEConfig = field(default_factory=VAEConfig)
@@ -70,9 +71,10 @@ class PipelineConfig:
         """``tiny`` trains in ~10 minutes on 2 CPU cores; ``small`` is for a laptop GPU; ``micro`` is a toy that
         trains in seconds, for tests and the lessons' fast mode. The ``-noglyph`` and ``-word`` variants switch
         off the glyph path or use word tokens (the comparison of lesson 14); ``-abspos`` gives the encoder the
-        first models' learned absolute positions and no segment embedding (the README's position comparison)."""
+        first models' learned absolute positions and no segment embedding (the README's position comparison).
+        ``-workshop`` is the network of its base; its training recipe differs (``train.TrainConfig.preset``)."""
         base, _, variant = name.partition("-")
-        if base not in ("micro", "tiny", "small") or variant not in ("", "noglyph", "word", "abspos"):
+        if base not in ("micro", "tiny", "small") or variant not in ("", "noglyph", "word", "abspos", "workshop"):
             raise ValueError(f"preset: unknown name {name!r}; expected one of {', '.join(PRESETS)}")
         size = "small" if base == "small" else "tiny"
         # every preset shares the tiny VAE, so ``small`` reuses tiny_data/vae.pt and a GPU's minutes all go to the
@@ -84,7 +86,8 @@ class PipelineConfig:
             vae = dataclasses.replace(vae, channels=(8,) + (16,) * (len(vae.channels) - 1), groups=4)
         if variant == "abspos":
             encoder = dataclasses.replace(encoder, positions="learned", segments=False)
-        cfg = cls(tokenizer="word" if variant == "word" else "char", glyph=variant in ("", "abspos"), vae=vae)
+        cfg = cls(tokenizer="word" if variant == "word" else "char", glyph=variant != "noglyph" and variant != "word",
+                  vae=vae)
         cfg.encoder = dataclasses.replace(encoder, max_len=max(encoder.max_len, cfg.max_prompt_len))
         cfg.unet = dataclasses.replace(unet, glyph=cfg.glyph, context_dim=encoder.dim,
                                        in_channels=vae.latent_channels, out_channels=vae.latent_channels,
@@ -158,7 +161,8 @@ def upgrade_checkpoint(ckpt: dict) -> dict:
     return ckpt
 
 
-PRESETS = tuple(f"{b}{v}" for b in ("tiny", "small", "micro") for v in ("", "-noglyph", "-word", "-abspos"))
+PRESETS = tuple(f"{b}{v}" for b in ("tiny", "small", "micro")
+                for v in ("", "-noglyph", "-word", "-abspos", "-workshop"))
 
 
 def check_prompts(prompts) -> list[str]:

@@ -29,7 +29,7 @@ from .checkpoints import CheckpointError, atomic_save, checkpoint_files, newest_
 from .devices import autocast, grad_scaler, resolve_precision
 from .distributed import LossModule, agree, data_parallel, gather_states, setup_distributed
 from .objective import diffusion_loss, draw_randomness
-from .pipeline import MiniGPTImage, PipelineConfig, upgrade_checkpoint
+from .pipeline import PRETRAINED, TINY_DATA, MiniGPTImage, PipelineConfig, upgrade_checkpoint
 from .training_data import LatentCache, cache_size, data_batch, fit_vae, training_dataset, word_tokenizer
 from .vae import VAE
 
@@ -42,10 +42,14 @@ class TrainConfig:
     warmup_steps: int = 50        # linear warm-up from 0 to lr
     final_lr_fraction: float = 0.1  # cosine decay ends at lr·final_lr_fraction
     grad_clip: float = 1.0        # max global gradient norm
-    ema_decay: float = 0.999      # ceiling of the EMA decay (it warms up as (1+s)/(10+s))
+    lr_schedule: str = "cosine"   # "cosine": to lr·final_lr_fraction; "wsd": constant, then linear to 0
+    decay_fraction: float = 0.2   # "wsd": the share of the run that decays
+    adam_beta2: float = 0.999     # AdamW's β₂
+    ema_decay: float = 0.999      # ceiling of the EMA decay (it warms up as (1+s)/(10+s)); 0: no EMA
     cond_dropout: float = 0.1     # probability of training a row unconditionally (for guidance)
     timestep_shift: float = 1.0   # α of SD3's timestep shift (objective.shifted_timesteps); 1: t uniform
     timestep_shift_anneal: bool = False  # α falls linearly to 1 at the last step (shift_at)
+    logit_normal: tuple = ()      # (m, s): t drawn logit-normal (objective.logit_normal_timesteps); (): shift
     min_snr_gamma: float = 0.0    # Min-SNR-γ loss weighting (objective.loss_weight); 0: off
     seed: int = 0                 # seeds the data order, t, ε and dropout
     vae_steps: int = 300          # VAE steps before diffusion (0 with a given VAE; at most a run's total)
@@ -53,13 +57,17 @@ class TrainConfig:
     vae_lr: float = 1e-3          # VAE learning rate
     latent_cache: int = 0         # >0: render and encode this many items once (training_data.LatentCache)
     made_up_words: float = 0.0    # share of template captions with made-up slot words (captions.py)
+    task: str = "mixture"         # what the run trains on: training_data.TASKS
+    freeze_encoder: bool = False  # train the U-Net only, on a given trained prompt encoder (make_trainer)
     reference_every: int = 5      # every k-th item is a style pair for the reference image; 0: none
     precision: str = "fp32"       # "fp32" | "bf16" | "fp16" autocast | "auto" (devices.py); weights stay fp32
     render_workers: int = 0       # processes that render the latent cache; 0: one per core on a GPU, else one
 
     @classmethod
     def preset(cls, name: str) -> "TrainConfig":
-        base = name.partition("-")[0]
+        base, _, variant = name.partition("-")
+        if variant == "workshop":  # the learner's ten minutes: RESULTS.md, "The learner's model"
+            return dataclasses.replace(cls.preset(base), task="workshop", freeze_encoder=True, reference_every=0)
         if base == "small":
             return cls(batch_size=128, lr=3e-4, warmup_steps=500, vae_steps=5000, latent_cache=20000)
         if base == "tiny":  # batch 32 at 2e-3, the shift annealed 3 → 1: RESULTS.md, "A 10-minute recipe"
@@ -77,9 +85,13 @@ class TrainingError(RuntimeError):
 
 
 def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay from lr to lr·final_lr_fraction at ``total``."""
+    """Linear warm-up, then cosine decay from lr to lr·final_lr_fraction at ``total`` ("cosine"), or constant
+    until the last ``decay_fraction`` of the run and linear to 0 at ``total`` ("wsd", warm-up–stable–decay)."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.lr_schedule == "wsd":
+        decay = max(1.0, cfg.decay_fraction * total)
+        return cfg.lr * min(1.0, max(0.0, (total - step) / decay))
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
     low = cfg.lr * cfg.final_lr_fraction
     return low + 0.5 * (cfg.lr - low) * (1 + math.cos(math.pi * progress))
@@ -115,10 +127,14 @@ class Trainer:
         self.keep, self.log, self.rank, self.world = keep, log, rank, world
         self.ema = {name: copy.deepcopy(getattr(model, name)).requires_grad_(False)
                     for name in ("encoder", "unet")}
-        params = list(model.encoder.parameters()) + list(model.unet.parameters())
-        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        trained = ("unet",) if cfg.freeze_encoder else ("encoder", "unet")
+        model.encoder.requires_grad_(not cfg.freeze_encoder)
+        params = [p for n in trained for p in getattr(model, n).parameters()]
+        fused = model.device.type in ("cpu", "cuda")  # one kernel for all tensors: 6× the loop's speed on a CPU
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                           betas=(0.9, cfg.adam_beta2), fused=fused)
         self.generator = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
-        self.dataset = training_dataset(cfg.seed, model.config.image_size, cfg.made_up_words)  # read by step
+        self.dataset = training_dataset(cfg.seed, model.config.image_size, cfg.made_up_words, cfg.task)  # by step
         self.step, self.vae_done, self.losses = 0, False, []
         self.objective = LossModule(diffusion_loss, model)  # wrapped in DDP once the VAE is trained
         self.cache = None  # a LatentCache, built after the VAE phase when cfg.latent_cache > 0
@@ -218,7 +234,9 @@ class Trainer:
     def update_ema(self) -> None:
         decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
         with torch.no_grad():
-            for n, ema in self.ema.items():  # θ_ema ← θ_ema + (1 − decay)·(θ − θ_ema), all tensors in one call
+            for n, ema in self.ema.items():
+                if n == "encoder" and self.cfg.freeze_encoder:
+                    continue  # θ_ema ← θ_ema + (1 − decay)·(θ − θ_ema), all tensors in one call
                 torch._foreach_lerp_(list(ema.parameters()), list(getattr(self.model, n).parameters()), 1 - decay)
 
     def train_step(self, total_steps: int, draws: dict | None = None) -> float:
@@ -229,7 +247,8 @@ class Trainer:
         batch = self.batch(self.step)
         if draws is None:
             draws = draw_randomness(cfg.batch_size, model.latent_shape(1)[1:], model.schedule.num_steps,
-                                    cfg.cond_dropout, self.generator, shift_at(self.step, total_steps, cfg))
+                                    cfg.cond_dropout, self.generator, shift_at(self.step, total_steps, cfg),
+                                    cfg.logit_normal or None)
         with autocast(model.device, self.precision):  # 16-bit matmuls and convs; the loss comes out fp32
             loss = self.objective(batch, draws, cfg.min_snr_gamma)
         if not torch.isfinite(loss):
@@ -238,7 +257,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()          # fp16: backward of S·loss (devices.py); else plain backward
         self.scaler.unscale_(self.optimizer)        # gradients / S, so clipping sees their true norm
-        torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], cfg.grad_clip,
+                                       foreach=self.optimizer.defaults["fused"])  # one norm kernel, too
         self.scaler.step(self.optimizer)            # skipped when fp16 gradients overflowed
         self.scaler.update()
         self.step += 1
@@ -297,7 +317,12 @@ class Trainer:
         return path
 
 
-def make_trainer(preset: str, out_dir, vae=None, resume: bool = False, overwrite: bool = False,
+# What the tiny workshop recipe starts from, unless told otherwise: the shipped VAE and the shipped model's
+# prompt encoder (frozen), so that ten minutes go to the U-Net.
+WORKSHOP_SOURCES = {"tiny-workshop": {"vae": TINY_DATA / "vae.pt", "encoder": PRETRAINED}}
+
+
+def make_trainer(preset: str, out_dir, vae=None, encoder=None, resume: bool = False, overwrite: bool = False,
                  device: str = "cpu", precision: str = "fp32", keep: int = 3, log=print, **overrides) -> Trainer:
     """A ``Trainer`` for ``preset``, set up as ``python -m minigptimage train`` does it: joins the process group
     under torchrun (logging on rank 0 only), applies ``overrides`` to ``TrainConfig.preset(preset)`` (None
@@ -306,7 +331,11 @@ def make_trainer(preset: str, out_dir, vae=None, resume: bool = False, overwrite
     A folder that already holds checkpoints is refused unless ``resume`` or ``overwrite`` (which deletes them)."""
     cfg = dataclasses.replace(TrainConfig.preset(preset), precision=precision,
                               **{k: v for k, v in overrides.items() if v is not None})
+    vae, encoder = (WORKSHOP_SOURCES.get(preset, {}).get(k) if v is None else v
+                    for k, v in (("vae", vae), ("encoder", encoder)))
     existing = checkpoint_files(out_dir)
+    if cfg.freeze_encoder and encoder is None and not resume:
+        raise ValueError("encoder: a frozen prompt encoder must be a trained one; name a model file (--encoder)")
     if existing and not (resume or overwrite):
         raise CheckpointError(f"out: {out_dir} already holds checkpoints ({existing[-1].name}); pass --resume to "
                               "continue that run, --overwrite to replace it, or choose another folder")
@@ -317,6 +346,11 @@ def make_trainer(preset: str, out_dir, vae=None, resume: bool = False, overwrite
             path.unlink(missing_ok=True)
     tokenizer = word_tokenizer() if PipelineConfig.preset(preset).tokenizer == "word" else None
     found = newest_good_checkpoint(out_dir, log=say) if resume else None
+    if encoder is not None and found is None:  # a trained prompt encoder and its tokenizer, from a model or file
+        encoder = encoder if isinstance(encoder, MiniGPTImage) else MiniGPTImage.load(encoder)
+        if encoder.config.encoder != PipelineConfig.preset(preset).encoder:
+            raise CheckpointError(f"encoder: its prompt encoder is not the {preset} preset's")
+        tokenizer = encoder.tokenizer
     if resume and found is None:
         say(f"no checkpoint to resume in {out_dir}; starting fresh")
     if found is not None:  # the checkpoint's latent (restore checks the rest of its config against the preset)
@@ -329,9 +363,13 @@ def make_trainer(preset: str, out_dir, vae=None, resume: bool = False, overwrite
     if found is not None:
         trainer.restore(found[1])
         say(f"resuming from {found[0]} at step {trainer.step}")
-    elif vae is not None:
-        model.vae.load_state_dict(vae.state_dict())
-        trainer.vae_done = True
+    else:
+        if vae is not None:
+            model.vae.load_state_dict(vae.state_dict())
+            trainer.vae_done = True
+        if encoder is not None:
+            model.encoder.load_state_dict(encoder.encoder.state_dict())
+            trainer.ema["encoder"].load_state_dict(encoder.encoder.state_dict())
     return trainer
 
 

@@ -36,9 +36,18 @@ PCA_ITEMS, SCALE_ITEMS = 2000, 256
 CHUNK = 256  # items rendered (and encoded) at a time when building the latent cache
 
 
-def training_dataset(seed: int, image_size: int, made_up: float = 0.0) -> GlyphDataset:
+# What a run trains on (TrainConfig.task): GlyphDataset options of the training split.
+TASKS = {
+    "mixture": {},  # every text kind and length, every training phrasing: what the shipped model learned
+    "workshop": dict(text_kind="upper", lengths=(2, 6)),  # upper-case words of 2–6 letters, every phrasing
+    "workshop-complete": dict(text_kind="upper", lengths=(2, 6), complete=True),  # and both colours and place
+}
+
+
+def training_dataset(seed: int, image_size: int, made_up: float = 0.0, task: str = "mixture") -> GlyphDataset:
     """The training split, as every stream above reads it (``made_up``: TrainConfig.made_up_words)."""
-    return GlyphDataset("train", length=DATASET_LENGTH, seed=seed, image_size=image_size, made_up=made_up)
+    return GlyphDataset("train", length=DATASET_LENGTH, seed=seed, image_size=image_size, made_up=made_up,
+                        **TASKS[task])
 
 
 def word_tokenizer(seed: int = 0, captions: int = 20000):

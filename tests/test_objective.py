@@ -6,7 +6,8 @@ import torch
 from hypothesis import given, strategies as st
 
 from minigptimage.glyphs import GlyphDataset
-from minigptimage.objective import diffusion_loss, draw_randomness, drop_condition, loss_weight, shifted_timesteps
+from minigptimage.objective import (diffusion_loss, draw_randomness, drop_condition, logit_normal_timesteps,
+                                    loss_weight, shifted_timesteps)
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.training_data import data_batch
 
@@ -105,3 +106,16 @@ def test_the_loss_is_float32_on_the_device():
     draws = draw_randomness(2, model.latent_shape(1)[1:], 1000, 0.1, torch.Generator())
     loss = diffusion_loss(model, data_batch(GlyphDataset("train", length=10, seed=0), 0, 2), draws, min_snr_gamma=5.0)
     assert loss.dtype == torch.float32
+
+
+@given(st.floats(-3.0, 3.0), st.floats(-1.0, 1.0), st.floats(0.5, 2.0))
+def test_logit_normal_timesteps_are_the_sigmoid_of_a_normal_draw(z, m, s):
+    """t/T = sigmoid(m + s·z) (Esser et al. 2024, eq. 19), floored onto DDPM's grid {0, …, T−1}."""
+    t = logit_normal_timesteps(torch.tensor([z], dtype=torch.float64), 1000, m, s).item()
+    assert 0 <= t <= 999 and abs(t - min(999, math.floor(1000 / (1 + math.exp(-(m + s * z)))))) <= 1
+
+
+def test_logit_normal_draws_centre_on_the_sigmoid_of_m():
+    draws = draw_randomness(20000, (1, 2, 2), 1000, 0.1, torch.Generator().manual_seed(0), logit_normal=(0.5, 1.0))
+    median = draws["t"].double().median().item()
+    assert abs(median - 1000 / (1 + math.exp(-0.5))) < 10  # the median of sigmoid(m + s·z) is sigmoid(m)
