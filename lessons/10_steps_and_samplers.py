@@ -26,10 +26,11 @@
 # 4. quality against steps: the reader's scores rise from 2 to 5 DDIM steps (characters 79% → 97%, exact words
 #    67% → 92%) and change little from 5 to 50 (characters 97–98%, exact words 92%; n = 6 per split: read
 #    the trend, not the digits; the reader misreads 4% of clean held-out renders; the lesson's DDPM line is
-#    one image per split; with 10 DDIM steps the shipped model reads as well as with 50 and as with DDPM's
-#    1000 — README). Cost is one guided step = two U-Net calls, so time grows linearly with the steps and
-#    DDPM's 1000 steps cost 2000 calls per image, 33 times 30 DDIM steps. The scored images are shown with
-#    what the reader read in each, after the reader's own misses on clean renders of the same texts.
+#    one image per split; on the first data's long model, 10 DDIM steps read as well as 50 and as DDPM's
+#    1000 — RESULTS.md, "The first data"). Cost is one guided step = two U-Net calls, so time grows
+#    linearly with the steps and DDPM's 1000 steps cost 2000 calls per image, 33 times 30 DDIM steps. The
+#    scored images are shown with what the reader read in each, after the reader's own misses on clean
+#    renders of the same texts.
 #
 # Set `MINIGPTIMAGE_CHECKPOINT` to a checkpoint file or training folder (lesson 08) to run this on your model.
 

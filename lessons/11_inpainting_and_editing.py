@@ -50,7 +50,6 @@ import os
 
 import torch
 
-from minigptimage import layout
 from minigptimage.__main__ import resolve_checkpoint
 from minigptimage.editing import edit, inpaint, latent_mask, mask_box, region_psnr
 from minigptimage.glyphs import GlyphDataset, collate, render_word
@@ -103,8 +102,7 @@ repainted, traj = inpaint(model, images, masks, prompts, steps=steps, seed=0, re
 with torch.no_grad():
     generator = torch.Generator().manual_seed(0)
     x_t = torch.randn(model.latent_shape(n), generator=generator)  # x_T, (n, C, h, w)
-    cond = model.condition(prompts)
-    cond["glyph"] = layout.canvas_for_prompts(prompts, 64, [mask_box(m) for m in masks])  # the word at the mask
+    cond = model.condition(prompts, boxes=[mask_box(m) for m in masks])  # the word (canvas, box token) at the mask
     uncond = model.null_condition(n)
     z0 = model.vae.encode_latents(images)  # (n, C, h, w)
     m = latent_mask(masks, z0.shape[-1]).bool()  # (n, 1, h, w)

@@ -39,7 +39,8 @@ from minigptimage.benchmarks.watermark_bench import add_noise, jpeg_round_trip, 
 from minigptimage.glyphs import GlyphDataset
 from minigptimage.plots import fast_mode, output_dir, save_figure, to_numpy_image
 from minigptimage.provenance import PNG_TEXT_KEY, read_png, save_png_with_provenance, verify_png, write_png
-from minigptimage.watermark import DETECTION_THRESHOLD, detect_watermark, embed_watermark, psnr, watermark_pattern
+from minigptimage.vae import psnr
+from minigptimage.watermark import DETECTION_THRESHOLD, detect_watermark, embed_watermark, watermark_pattern
 
 import importlib  # noqa: E402  (the exercise checks live in lessons/checks/, next to this file)
 from lessons.checks import report  # noqa: E402

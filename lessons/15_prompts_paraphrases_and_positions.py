@@ -20,7 +20,7 @@
 # long", the same question for language models.
 #
 # **What you should see:**
-# 1. the failure's numbers, quoted from the issue that found it (the project's issue 13), and why the colours
+# 1. the failure's numbers, quoted from the issue that found it, and why the colours
 #    can only come through the prompt encoder (the glyph canvas has one channel: the letters, not their colour);
 # 2. the grammar: 281 forms (five frames, and a few with the place first), 221 for training, 60 held out by a
 #    hash; captions of one image in both families; captions composed from parts in any order, and the

@@ -1,7 +1,7 @@
 """Write every lesson as a Jupyter notebook, next to its script: lessons/NN_topic.py -> lessons/NN_topic.ipynb.
 
     pip install -r requirements-notebooks.txt
-    python lessons/make_notebooks.py                 # convert all fifteen (a second or two)
+    python lessons/make_notebooks.py                 # convert all sixteen (a second or two)
     python lessons/make_notebooks.py 01 13           # only these lessons
     python lessons/make_notebooks.py --execute 13    # convert and run, so the notebook opens with its figures
                                                      # (MINIGPTIMAGE_FAST=1 in the environment: the fast mode)

@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from .checkpoints import one_line
 from .cli import UsageError, build_parser, check_folder, check_key, check_output
 
 
@@ -69,24 +70,20 @@ def load_model(args):
 SAMPLING_FLAGS = ("steps", "sampler", "eta", "guidance", "seed")
 TRAINING_FLAGS = ("vae", "resume", "overwrite", "device", "precision", "keep", "batch_size", "lr", "warmup_steps",
                   "vae_steps", "seed", "latent_cache", "min_snr_gamma", "timestep_shift", "timestep_shift_anneal",
-                  "made_up_words")
+                  "made_up_words", "objective")
 
 
 def flags(args, names) -> dict:
     return {name: getattr(args, name) for name in names}
 
 
-def sampling_request(model, prompts, steps=None, sampler="ddim", eta=0.0, guidance=None, seed=0,
-                     **conditions) -> dict:
-    """``generate``'s sampling keywords, checked by ``model.check_request`` with ``conditions``: steps 30 for
-    ddim and all T for ddpm unless given, and the guidance that will run (the pipeline's rule for None), so the
-    manifest and the table record the sampling as it really ran."""
-    from .pipeline import check_sampling_args
+def sampling_request(model, prompts, steps=None, sampler="ddim", eta=0.0, guidance=None, seed=0, **conditions):
+    """``model.check_request`` of the prompts, the sampling flags and ``conditions``: steps 30 for ddim and all
+    T for ddpm unless given. The Request runs as it was checked, and its ``sampling()`` (the guidance that runs
+    included) goes into the manifest and the table."""
     steps = steps if steps is not None else model.config.num_steps if sampler == "ddpm" else 30
-    request = dict(steps=steps, sampler=sampler, eta=eta, guidance=guidance, seed=seed)
-    model.check_request(prompts, **request, **conditions)
-    request["guidance"] = check_sampling_args(steps, guidance, seed, model.config)[1]
-    return request
+    return model.check_request(prompts, steps=steps, sampler=sampler, eta=eta, guidance=guidance, seed=seed,
+                               **conditions)
 
 
 def write_result(args, image, model_path, request: dict, **extra) -> None:
@@ -112,9 +109,8 @@ def cmd_sample(args) -> int:
         boxes = None if args.box is None else [args.box]
         request = sampling_request(model, [args.prompt], **flags(args, SAMPLING_FLAGS), boxes=boxes,
                                    reference=reference)
-    images, record = model.generate([args.prompt], boxes=boxes, reference=reference, return_trajectory=True,
-                                    **request)
-    write_result(args, images[0], model_path, request)
+    images, record = model.generate(request, return_trajectory=True)
+    write_result(args, images[0], model_path, request.sampling())
     if args.trajectory is not None:
         trajectory_figure(model, record, args.trajectory)
         print(f"wrote {args.trajectory}")
@@ -135,11 +131,10 @@ def cmd_edit(args) -> int:
         mask = None if args.mask is None else load_mask(args.mask, size).to(model.device)  # (1, 1, H, W)
         request = sampling_request(model, [args.prompt], **flags(args, SAMPLING_FLAGS))
     if mask is not None:
-        write_result(args, model.inpaint(image, mask, [args.prompt], **request)[0], model_path, request,
-                     edit="inpaint")
+        write_result(args, model.inpaint(image, mask, request)[0], model_path, request.sampling(), edit="inpaint")
     else:
         strength = 0.7 if args.strength is None else args.strength
-        write_result(args, model.edit(image, [args.prompt], strength, **request)[0], model_path, request,
+        write_result(args, model.edit(image, request, strength)[0], model_path, request.sampling(),
                      edit="sdedit", strength=strength)
     return 0
 
@@ -148,7 +143,7 @@ def cmd_evaluate(args) -> int:
     from .evaluate import evaluate, format_table
     with users_input():
         model, path = load_model(args)
-        request = sampling_request(model, None, **flags(args, SAMPLING_FLAGS))
+        request = sampling_request(model, None, **flags(args, SAMPLING_FLAGS)).sampling()
     scores = evaluate(model, n=args.n, **request)
     print(f"checkpoint {path}")
     print(format_table(scores, request["steps"], request["sampler"], request["guidance"], eta=request["eta"]))
@@ -229,15 +224,10 @@ def explain(err: Exception) -> tuple[int, str]:
     except Exception:
         pass
     if isinstance(err, users):  # a flag, a prompt or a file the user gave
-        return 2, f"error: {one_line(err)}"
+        return 2, f"error: {one_line(err, 500)}"
     if isinstance(err, runs):  # a training that cannot go on, the machine out of memory or disk
-        return 1, f"error: {one_line(err)}"
-    return 1, f"internal error: {type(err).__name__}: {one_line(err)} — {REPORT}"
-
-
-def one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
-    return text[:500] if text else type(err).__name__
+        return 1, f"error: {one_line(err, 500)}"
+    return 1, f"internal error: {type(err).__name__}: {one_line(err, 500)} — {REPORT}"
 
 
 if __name__ == "__main__":

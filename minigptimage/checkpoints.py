@@ -8,6 +8,8 @@
 * ``save_module`` / ``load_module``: the plain-dict format of the small stand-alone networks (``VAE``,
   ``GlyphReader``): a format version, the dataclass config and the state dict.
 * ``checkpoint_files`` / ``newest_good_checkpoint``: a training run's folder of ``ckpt_XXXXXXX.pt`` files.
+* ``TINY_DATA``: the folder of the shipped files (models, VAE, reader, word lists); ``one_line``: an error's
+  message on one line, as every error is quoted. Neither needs torch, which is imported where a file is read.
 """
 from __future__ import annotations
 
@@ -16,11 +18,12 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-
+TINY_DATA = Path(__file__).resolve().parent.parent / "tiny_data"  # the shipped files, beside the package
 CHECKPOINT_NAME = re.compile(r"^ckpt_(\d{7,})\.pt$")  # a training run's checkpoint: ckpt_<step>.pt
 
 
@@ -57,14 +60,17 @@ def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
 
 def atomic_save(obj, path) -> Path:
     """torch.save ``obj`` to ``path`` atomically (``atomic_write``), creating its folder if needed."""
+    import torch
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(path, lambda f: torch.save(obj, f))
 
 
-def first_line(err: Exception) -> str:
-    """The first line of an exception's message (at most 160 characters), or its type's name: one-line errors."""
-    return (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+def one_line(err: BaseException, limit: int = 160) -> str:
+    """An exception's message on one line (each run of whitespace one space), cut at ``limit`` characters, or
+    its type's name when it has none."""
+    text = " ".join(str(err).split())
+    return text[:limit] if text else type(err).__name__
 
 
 def read_checkpoint(path, map_location="cpu") -> dict:
@@ -73,10 +79,11 @@ def read_checkpoint(path, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint: no such file {str(path)!r}")
+    import torch
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # the unpickler raises many types; all mean "not a usable checkpoint"
-        raise CheckpointError(f"checkpoint {str(path)!r} is truncated, corrupt or unsafe: {first_line(err)}") from None
+        raise CheckpointError(f"checkpoint {str(path)!r} is truncated, corrupt or unsafe: {one_line(err)}") from None
 
 
 def save_module(module: torch.nn.Module, path, format: int) -> Path:
@@ -95,7 +102,7 @@ def load_module(cls, config_cls, path, format: int, what: str):
         module = cls(config_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in ckpt["config"].items()}))
         module.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, RuntimeError) as err:
-        raise CheckpointError(f"path: {path} does not fit this version's {what} ({first_line(err)})") from None
+        raise CheckpointError(f"path: {path} does not fit this version's {what} ({one_line(err)})") from None
     return module.eval()
 
 

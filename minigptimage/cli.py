@@ -16,6 +16,8 @@ EXAMPLES = """examples:
   python -m minigptimage train --preset tiny --minutes 10 --out runs/tiny
   python -m minigptimage train --preset small --minutes 5 --device cuda --precision bf16 --out runs/small
   python -m minigptimage train --preset tiny --steps 2000 --save-every 200 --out runs/tiny --resume
+  python -m minigptimage train --preset tiny --objective flow --minutes 10 --out runs/flow
+  python -m minigptimage sample '"FLOW" in blue on white' --checkpoint runs/flow --sampler heun --steps 8 --out f.png
   python -m minigptimage edit --image hello.png --mask mask.png '"WORLD" in blue on white' --out world.png
   python -m minigptimage evaluate --checkpoint runs/tiny --n 50
   python -m minigptimage verify hello.png
@@ -93,7 +95,8 @@ def add_model_flags(q, provenance: bool = True):
                    help="a .pt file or a training folder (newest checkpoint); default: the shipped model")
     q.add_argument("--steps", type=number(int), default=None,
                    help="sampling steps (default: 30 for ddim; ddpm walks all T of the model's schedule)")
-    q.add_argument("--sampler", choices=["ddim", "ddpm"], default="ddim")
+    q.add_argument("--sampler", choices=["ddim", "ddpm", "euler", "heun"], default=None,
+                   help="ddim or ddpm for a DDPM model, euler or heun for a flow model (default: ddim, euler)")
     q.add_argument("--eta", type=number(float), default=0.0, help="DDIM eta: 0 deterministic, 1 DDPM-like")
     q.add_argument("--guidance", type=number(float), default=None, help="guidance scale (default: the model's)")
     q.add_argument("--seed", type=number(int), default=0)
@@ -143,6 +146,9 @@ def build_parser() -> Parser:
     q.add_argument("--timestep-shift-anneal", action="store_true", default=None,
                    help="the shift falls linearly from α to 1 over the run (colours first, clean strokes last; "
                         "on in the tiny preset, where --timestep-shift 1 turns the shift off)")
+    q.add_argument("--objective", choices=["ddpm", "flow"], default=None,
+                   help="ddpm (the noise objective, the default) or flow (rectified flow: straight paths, sampled "
+                        "with --sampler euler or heun)")
     q.add_argument("--made-up-words", type=number(float, 0, 1), default=None,
                    help="share of template captions whose nouns, verbs and fillers are made-up strings (0: none, "
                         "the default): unknown words in known sentences, so colours bind by the sentence")

@@ -26,9 +26,9 @@ outside the mask comes back bit for bit (the VAE alone could not reproduce it).
 Masks: (B, 1, H, W), bool or float in {0, 1}, **1 = repaint** (as GlyphDataset's ``mask``). RePaint's own code
 uses the opposite (its ``gt_keep_mask`` is 1 where the image is kept). Only this exact shape is accepted (no
 guessing at (B, H, W) or (H, W): add the channel with ``mask[:, None]``). On the latent grid (B, 1, h, w) a
-cell is repainted when any of its f×f pixels is (max-pooling, f = H/h). The glyph canvas of the glyph-aware
-path draws the new word in the mask's bounding box (when no ``boxes`` are given and the mask covers part of
-the image); the encoder's text context is the same as in ``generate``.
+cell is repainted when any of its f×f pixels is (max-pooling, f = H/h). The new word goes in the mask's
+bounding box, for the glyph canvas and the encoder's box token alike (unless the caller gives its box, or the
+mask is empty or covers the whole image); the encoder's text context is the same as in ``generate``.
 
 Editing — SDEdit, Meng et al. 2022, arXiv 2108.01073 (sec. 3, Algorithm 1): noise the image's latent part
 way, z_{t₀} = √ᾱ_{t₀}·z₀ + √(1−ᾱ_{t₀})·ε with t₀ ≈ strength·T, then denoise it under the new prompt. Small
@@ -40,6 +40,13 @@ Randomness: one torch.Generator seeded with ``seed`` draws ε (B, C, h, w) first
 ``repaint``, at each step the sampler's own noise (DDPM, or DDIM with η > 0; none for η = 0) and then the ε of
 x_known, and for each repetition the ε of the re-noising first.
 Simplified: resampling jumps of one sampler step, the mask's box as the glyph's box.
+
+On a flow model (``samplers.FlowSampler``: Euler or Heun from σ = 1 to 0, flow.py) both loops keep their shape and
+change their path: ``repaint`` and ``sdedit`` hand over to ``flow_repaint`` and ``flow_sdedit``, where the known
+part at the step's output level σ_{i+1} is x_known = (1 − σ_{i+1})·z₀ + σ_{i+1}·ε (the straight path), the
+resampling jump back from σ_{i+1} to σ_i is x_σ = a·x_{σ_{i+1}} + √(σ² − a²·σ_{i+1}²)·ε with a = (1−σ)/(1−σ_{i+1})
+(it keeps q(x_σ | z₀) exact), and SDEdit starts at σ = strength, z = (1 − strength)·z₀ + strength·ε, then runs
+the steps of the sampler's grid below that σ (strength 1 is generate's grid and x_T exactly).
 """
 from __future__ import annotations
 
@@ -51,7 +58,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .samplers import guided_output, sample_loop
+from .flow import flow_interpolate, flow_renoise
+from .samplers import FlowSampler, flow_sample_loop, guided_output, sample_loop
 
 
 # ---------------------------------------------------------------- checks at the public boundary
@@ -131,7 +139,11 @@ def repaint(denoiser, sampler, x_T: torch.Tensor, z0: torch.Tensor, mask: torch.
     """RePaint from x_T (B, C, h, w), keeping the latent z₀ (B, C, h, w) where ``mask`` (B, 1, h, w) is False
     (True = repaint): returns the final latent (the caller decodes it and blends the pixels), or (latent,
     trajectory) with "timesteps" (S,) and "x_t" (S+1, B, C, h, w) (x_T first, then x_{t_prev} after each step).
-    ``denoiser``, ``cond``, ``uncond`` and ``guidance`` are those of ``samplers.sample_loop``."""
+    ``denoiser``, ``cond``, ``uncond`` and ``guidance`` are those of ``samplers.sample_loop``. A flow sampler
+    runs ``flow_repaint``."""
+    if isinstance(sampler, FlowSampler):
+        return flow_repaint(denoiser, sampler, x_T, z0, mask, cond, uncond, guidance, generator, resample,
+                            progress, return_trajectory)
     alphas_cumprod = sampler.schedule.alphas_cumprod
     x_t, xs = x_T, [x_T]
     for t in tqdm(sampler.timesteps.tolist(), disable=not progress, desc="inpainting"):
@@ -165,8 +177,11 @@ def sdedit(denoiser, sampler, z0: torch.Tensor, strength: float, noise: torch.Te
     """SDEdit of the latent z₀ (B, C, h, w) with ε = ``noise`` (B, C, h, w): the last k = ⌈strength·n⌉ of the
     sampler's n timesteps, from z₀ noised to the first of them -> the final latent (or (latent, trajectory) as
     ``sample_loop`` returns them). Strength 0 returns z₀ itself; strength 1 starts from ε itself (generate's x_T:
-    q_sample at T−1 would keep √ᾱ_{T−1}·z₀, invisible but not bit-equal)."""
+    q_sample at T−1 would keep √ᾱ_{T−1}·z₀, invisible but not bit-equal). A flow sampler runs ``flow_sdedit``."""
     strength = check_strength(strength)
+    if isinstance(sampler, FlowSampler):
+        return flow_sdedit(denoiser, sampler, z0, strength, noise, cond, uncond, guidance, progress,
+                           return_trajectory)
     n = len(sampler.timesteps)
     k = math.ceil(strength * n)
     if k == 0:
@@ -182,7 +197,64 @@ def sdedit(denoiser, sampler, z0: torch.Tensor, strength: float, noise: torch.Te
                        return_trajectory=return_trajectory, progress=progress)
 
 
-# ---------------------------------------------------------------- the model's methods, by their old names
+# ---------------------------------------------------------------- the same loops on a flow model's path
+@torch.no_grad()
+def flow_repaint(denoiser, sampler: FlowSampler, x_T: torch.Tensor, z0: torch.Tensor, mask: torch.Tensor, cond=None,
+                 uncond=None, guidance: float | None = None, generator: torch.Generator | None = None,
+                 resample: int = 1, progress: bool = False, return_trajectory: bool = False):
+    """``repaint`` on the straight path x_σ = (1 − σ)·z₀ + σ·ε: the arguments and the result of ``repaint``,
+    with "timesteps" the float σ_i·T of the steps."""
+    T, sigmas = sampler.num_train_timesteps, sampler.sigmas.tolist()  # (n+1,), 1 … 0
+
+    def velocity(x: torch.Tensor, sigma: float) -> torch.Tensor:  # guided v̂(x, σ), (B, C, h, w)
+        return guided_output(denoiser, x, float(sigma) * T, cond, uncond, guidance)
+
+    x_t, xs = x_T, [x_T]
+    for i in tqdm(range(len(sigmas) - 1), disable=not progress, desc="inpainting"):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        for u in range(resample if sigma_next > 0 else 1):  # never resample the last step
+            if u > 0:
+                # 1. resampling, back to σ: x_σ = a·x_{σ_next} + √(σ² − a²·σ_next²)·ε, a = (1 − σ)/(1 − σ_next)
+                noise = torch.randn(z0.shape, generator=generator, device=z0.device)
+                x_t = flow_renoise(x_prev, sigma_next, sigma, noise)
+            # 2. RePaint eq. (8), unknown part: one (guided) Euler or Heun step σ -> σ_next
+            x_unknown = sampler.step(velocity(x_t, sigma), i, x_t, velocity)
+            # 3. eq. (8), known part at the OUTPUT level σ_next: (1 − σ_next)·z₀ + σ_next·ε (z₀ after the last step)
+            if sigma_next > 0:
+                noise = torch.randn(z0.shape, generator=generator, device=z0.device)
+                x_known = flow_interpolate(z0, noise, sigma_next)
+            else:
+                x_known = z0
+            # 4. eq. (9): x_{σ_next} = m·x_unknown + (1−m)·x_known
+            x_prev = torch.where(mask, x_unknown, x_known)
+        x_t = x_prev
+        xs.append(x_t)
+    if not return_trajectory:
+        return x_t
+    return x_t, {"timesteps": sampler.timesteps.clone(), "x_t": torch.stack(xs)}
+
+
+@torch.no_grad()
+def flow_sdedit(denoiser, sampler: FlowSampler, z0: torch.Tensor, strength: float, noise: torch.Tensor, cond=None,
+                uncond=None, guidance: float | None = None, progress: bool = False, return_trajectory: bool = False):
+    """``sdedit`` on the straight path: z₀ (B, C, h, w) moved to σ = ``strength`` along it, z = (1 − strength)·z₀
+    + strength·ε, then integrated to σ = 0 through the sampler's σ grid below ``strength`` (its σ values under
+    ``strength``, with ``strength`` put first). Strength 0 returns z₀; strength 1 starts from ε on the whole grid."""
+    strength = check_strength(strength)
+    if strength == 0:
+        return (z0, {"timesteps": sampler.timesteps[:0], "x_t": z0[None]}) if return_trajectory else z0
+    # 1. the grid from σ = strength down (on a copy: the caller's sampler is untouched)
+    sampler = copy.copy(sampler)
+    below = sampler.sigmas[sampler.sigmas < strength]                            # (k+1,), ends with 0
+    sampler.sigmas = torch.cat([torch.tensor([strength], dtype=torch.float32), below])
+    # 2. SDEdit on the path: z_σ = (1 − σ)·z₀ + σ·ε at σ = strength; pure ε at strength 1
+    z_start = noise if strength == 1 else flow_interpolate(z0, noise, strength)
+    # 3. denoise under the new prompt with the usual loop
+    return flow_sample_loop(denoiser, sampler, z_start, cond=cond, uncond=uncond, guidance=guidance,
+                            return_trajectory=return_trajectory, progress=progress)
+
+
+# ---------------------------------------------------------------- the model's methods as functions (lesson 11)
 def inpaint(model, images, masks, prompts, **options):
     """``model.inpaint(images, masks, prompts, **options)`` (pipeline.py), under the name lesson 11 uses."""
     return model.inpaint(images, masks, prompts, **options)

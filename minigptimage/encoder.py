@@ -12,10 +12,10 @@ prompt). Each modality is turned into tokens of width D and tagged with a learne
                                     [sin(2π·2ᵏ·c), cos(2π·2ᵏ·c)] (Tancik et al. 2020, arXiv 2006.10739) → MLP → (B, 1, D)
             mask (B, 1, H, W)     → p×p patches → linear + 2-D position               → (B, HW/p², D)
 
-**Positions of the text.** The first models added a learned vector per position (``positions="learned"``,
-kept so their checkpoints load): a caption's colour words then sit at positions that move with the length of
-the quoted text, and a word longer than any in training pushes them where no colour word ever was. The
-``tiny`` and ``small`` presets use rotary positions instead (``positions="rotary"``; RoPE, Su et al. 2021,
+**Positions of the text.** ``positions="learned"`` adds a learned vector per position (an absolute table; the
+``-abspos`` presets and the 10-minute variants in tiny_data/variants/): a caption's colour words then sit at
+positions that move with the length of the quoted text, and a word longer than any in training pushes them
+where no colour word ever was. The ``tiny`` and ``small`` presets use rotary positions instead (``positions="rotary"``; RoPE, Su et al. 2021,
 arXiv 2104.09864, in attention.py), which make attention depend on the distance between two tokens only,
 counted so that the quoted text occupies exactly one position: every token outside the quotes advances the
 count by 1, and the n tokens of the quoted span (quote marks included) by 1/n each (``text_positions``).
@@ -49,11 +49,11 @@ from .attention import TransformerBlock
 
 @dataclass
 class PromptEncoderConfig:
-    """The defaults are the first models' settings (learned positions, no segments), which a checkpoint saved
-    before a field existed loads with; the models that ship use ``preset("tiny")`` or ``preset("small")``."""
+    """The defaults (learned positions, no segments) are what a format-1 checkpoint without a field was trained
+    with (``pipeline.upgrade_checkpoint`` fills them in); the presets are ``preset("tiny")`` and ``"small"``."""
     vocab_size: int = 99           # token ids are in [0, vocab_size); the pipeline sets it from its tokenizer:
-                                   # 99 for CharTokenizer(), 171 for CharTokenizer(PROMPT_WORDS) (163 in the shipped models)
-                                   # (147 for the models trained before the grammar grew)
+                                   # 99 for CharTokenizer(), 99 + len(words) for CharTokenizer(words) (171 with
+                                   # PROMPT_WORDS; a checkpoint keeps its own list: 163 in minigptimage_tiny.pt)
     dim: int = 128                 # D, width of every context token (the U-Net's context_dim)
     depth: int = 2                 # number of transformer blocks
     heads: int = 4                 # attention heads per block
@@ -65,7 +65,7 @@ class PromptEncoderConfig:
     use_layout_tokens: bool = True  # build the box token and the layout-mask patch embedding
     fourier_features: int = 8      # frequencies 2⁰ … 2^(F−1) per box coordinate
     null_tokens: int = 2           # length of the learned null prompt
-    positions: str = "learned"     # text positions: "learned" (an absolute table; the first models) | "rotary"
+    positions: str = "learned"     # text positions: "learned" (an absolute table) | "rotary" (the presets)
     segments: bool = False         # add a segment embedding: quoted text vs the rest of the prompt
     quote_id: int = -1             # the tokenizer's id of '"' (set by the pipeline from its tokenizer)
 

@@ -38,16 +38,15 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import captions, layout
 from .captions import is_heldout_text  # the held-out rule for texts (captions keeps its made-up words off it)
+from .checkpoints import TINY_DATA  # words_train.txt, words_heldout.txt
 from .layout import FONTS, MAX_TEXT, REGIONS  # noqa: F401  (re-exported: the dataset's fonts, regions, length limit)
 
-WORDS_DIR = Path(__file__).resolve().parent.parent / "tiny_data"
 SPLITS = {"train": 0, "heldout": 1, "random": 2}  # split name -> split_id in the per-item seed
 COLORS = {
     "red": (220, 30, 30), "green": (20, 150, 50), "blue": (30, 70, 220), "black": (0, 0, 0),
@@ -82,7 +81,7 @@ def load_words(split: str) -> tuple[str, ...]:
     """The word list of a split: ``tiny_data/words_<split>.txt``, one UPPERCASE word (2–10 letters) a line."""
     if split not in ("train", "heldout"):
         raise ValueError(f"split must be 'train' or 'heldout' for a word list, got {split!r}")
-    return tuple((WORDS_DIR / f"words_{split}.txt").read_text().split())
+    return tuple((TINY_DATA / f"words_{split}.txt").read_text().split())
 
 
 @dataclass

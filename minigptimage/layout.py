@@ -257,15 +257,18 @@ def check_box(box, image_size: int) -> tuple[int, int, int, int]:
     return (x0, y0, x1, y1)
 
 
-def plan_box(prompt_or_word: str, image_size: int = 64, region: str | None = None, box=None) -> tuple:
+def plan_box(prompt_or_word: str | PromptLayout, image_size: int = 64, region: str | None = None, box=None) -> tuple:
     """Where the word goes: ``box`` if given; else the dataset's rule in ``region`` (or the prompt's region,
     or "center"). A word too long for a half-row region uses its whole row, pushed to that side.
 
     ``prompt_or_word`` is a prompt when it has a double quote or more than two words (a prompt without its
-    quoted text is refused as one); else it is the text itself, one word or two ("GO HOME"), as in the data."""
+    quoted text is refused as one), a prompt already parsed (a PromptLayout), or else the text itself, one
+    word or two ("GO HOME"), as in the data."""
     if box is not None:
         return check_box(box, image_size)
-    if '"' in prompt_or_word or len(prompt_or_word.split()) > 2:  # a prompt (a bare text is one or two words)
+    if isinstance(prompt_or_word, PromptLayout):
+        text, region = prompt_or_word.text, region or prompt_or_word.region
+    elif '"' in prompt_or_word or len(prompt_or_word.split()) > 2:  # a prompt (a bare text is one or two words)
         parsed = parse_prompt(prompt_or_word)
         text, region = parsed.text, region or parsed.region
     else:

@@ -15,27 +15,39 @@ Min-SNR-γ weighting (Hang et al. 2023, arXiv 2303.09556, eq. 10), off when γ =
 Conditioning dropout for classifier-free guidance (Ho & Salimans 2022, arXiv 2207.12598, sec. 3.2): a row
 dropped with probability ``cond_dropout`` sees the learned null prompt and an empty glyph canvas.
 
-Every random number of a step is drawn by ``draw_randomness`` from one generator, so a test (or a resumed run)
-can pass the same draws back in.
+The flow-matching objective (rectified flow: Liu et al. 2022, arXiv 2209.03003; Lipman et al. 2022, arXiv
+2210.02747; Esser et al. 2024, eq. 1–4 and sec. 3.1; the path and which end is noise: flow.py), on the same
+networks, dropout, EMA and checkpoints; t is continuous and ε sits at t = 1:
+    z_t = (1 − t)·z₀ + t·ε,   t ∈ [0, 1)                    (uniform, shifted by α, or logit-normal (m, s))
+    loss = ‖v_θ(z_t, t·T, prompt) − (ε − z₀)‖²              (the U-Net reads t·T as its timestep; no weighting)
+
+Every random number of a step is drawn by ``draw_randomness`` (``draw_flow_randomness``) from one generator, so a
+test (or a resumed run) can pass the same draws back in.
 """
 from __future__ import annotations
 
 import torch
 
+from .flow import flow_interpolate, flow_velocity_target, shift_sigma
 from .tokenizer import trim_padding
 
 
 def shifted_timesteps(u: torch.Tensor, num_steps: int, shift: float) -> torch.Tensor:
     """Timesteps (B,) from uniform u (B,) in [0, 1): t = ⌊T · α·u / (1 + (α−1)·u)⌋, SD3's eq. 23 on DDPM's
     discrete t. α = 1 leaves t uniform; α > 1 moves the draws toward t = T (P(t/T ≥ ½) = α / (1 + α))."""
-    shifted = shift * u / (1 + (shift - 1) * u)
+    shifted = shift_sigma(u, shift)
     return (shifted * num_steps).long().clamp(max=num_steps - 1)
 
 
+def logit_normal_fractions(z: torch.Tensor, m: float = 0.0, s: float = 1.0) -> torch.Tensor:
+    """Fractions t (B,) in (0, 1) from standard normal z (B,): t = sigmoid(m + s·z), SD3's logit-normal density
+    (Esser et al. 2024, sec. 3.1, eq. 19), which trains the middle of the path most; m > 0 leans toward the noise."""
+    return torch.sigmoid(m + s * z)
+
+
 def logit_normal_timesteps(z: torch.Tensor, num_steps: int, m: float = 0.0, s: float = 1.0) -> torch.Tensor:
-    """Timesteps (B,) from standard normal z (B,): t/T = sigmoid(m + s·z), SD3's logit-normal density (Esser et
-    al. 2024, sec. 3.1, eq. 19), which trains the middle of the path most; m > 0 leans toward the noise."""
-    return (torch.sigmoid(m + s * z) * num_steps).long().clamp(max=num_steps - 1)
+    """Timesteps (B,) from standard normal z (B,): t/T = ``logit_normal_fractions(z, m, s)``, on DDPM's discrete t."""
+    return (logit_normal_fractions(z, m, s) * num_steps).long().clamp(max=num_steps - 1)
 
 
 def draw_randomness(batch_size: int, latent_shape, num_steps: int, cond_dropout: float,
@@ -83,12 +95,14 @@ def drop_condition(cond: dict, null: dict, drop: torch.Tensor) -> dict:
     return out
 
 
-def encode_prompt(model, batch: dict) -> dict:
+def encode_prompt(model, batch: dict, trim: bool = True) -> dict:
     """The condition of a training batch: the encoder's context (B, L, D) and mask (B, L) from the batch's
-    tokens (or captions), its box token and reference image where the encoder takes them, and the glyph canvas."""
+    tokens (or captions), its box token and reference image where the encoder takes them, and the glyph canvas.
+    ``trim``: drop the padding columns of this batch; else keep the cache's fixed width (the same shapes every
+    step, which a compiled network needs)."""
     device = model.device
     if "ids" in batch:                                             # pre-tokenized (LatentCache)
-        ids, mask = trim_padding(batch["ids"], batch["mask"])       # (B, L)
+        ids, mask = trim_padding(batch["ids"], batch["mask"]) if trim else (batch["ids"], batch["mask"])  # (B, L)
     else:
         ids, mask = trim_padding(*model.tokenizer.encode(batch["caption"], model.config.max_prompt_len))
     enc = model.config.encoder
@@ -104,9 +118,10 @@ def encode_prompt(model, batch: dict) -> dict:
     return cond
 
 
-def diffusion_loss(model, batch: dict, draws: dict, min_snr_gamma: float = 0.0) -> torch.Tensor:
+def diffusion_loss(model, batch: dict, draws: dict, min_snr_gamma: float = 0.0, trim: bool = True) -> torch.Tensor:
     """One batch of DDPM's objective (the module docstring) with the given ``draws`` (``draw_randomness``).
-    ``batch`` holds latents (``latent``, from the latent cache) or images (``image``, encoded here)."""
+    ``batch`` holds latents (``latent``, from the latent cache) or images (``image``, encoded here); ``trim``:
+    see ``encode_prompt``."""
     device = model.device
     if "latent" in batch:
         z0 = batch["latent"].to(device)                            # (B, C, h, w), unit variance
@@ -118,8 +133,44 @@ def diffusion_loss(model, batch: dict, draws: dict, min_snr_gamma: float = 0.0) 
     z_t = model.schedule.q_sample(z0, t, noise=noise)               # DDPM eq. 4
     prediction = model.config.prediction
     target = {"epsilon": noise, "x0": z0, "v": model.schedule.get_v(z0, noise, t)}[prediction]
-    cond = drop_condition(encode_prompt(model, batch), model.null_condition(z0.shape[0]), drop)
+    cond = drop_condition(encode_prompt(model, batch, trim), model.null_condition(z0.shape[0]), drop)
     out = model.denoise(z_t, t, cond)                              # (B, C, h, w)
     snr = model.schedule.snr[t_cpu].to(device, torch.float32)      # (B,): float32 on the device, as is the loss
     w = loss_weight(snr, prediction, min_snr_gamma)
     return (w * (out - target).pow(2).mean(dim=(1, 2, 3))).mean()
+
+
+def draw_flow_randomness(batch_size: int, latent_shape, cond_dropout: float, generator: torch.Generator,
+                         timestep_shift: float = 1.0, logit_normal=None) -> dict:
+    """``draw_randomness`` for the flow objective: t (B,) float64 in [0, 1), continuous — for ``logit_normal`` =
+    (m, s) ``logit_normal_fractions(z, m, s)``, else u ~ U[0, 1) shifted by α (``flow.shift_sigma``; α = 1:
+    uniform) — then the noise ε (B, C, h, w) and the dropout flags (B,), in that order."""
+    if logit_normal is not None:
+        z = torch.randn(batch_size, generator=generator, dtype=torch.float64)
+        t = logit_normal_fractions(z, *logit_normal)
+    else:
+        t = shift_sigma(torch.rand(batch_size, generator=generator, dtype=torch.float64), timestep_shift)
+    return {"t": t,
+            "noise": torch.randn((batch_size, *latent_shape), generator=generator),
+            "drop": torch.rand(batch_size, generator=generator) < cond_dropout}
+
+
+def flow_loss(model, batch: dict, draws: dict, min_snr_gamma: float = 0.0, trim: bool = True) -> torch.Tensor:
+    """One batch of the flow objective (the module docstring) with ``draws`` of ``draw_flow_randomness``; the
+    arguments of ``diffusion_loss``. The loss is unweighted: Min-SNR-γ is DDPM's, so ``min_snr_gamma`` must be 0."""
+    if min_snr_gamma != 0:
+        raise ValueError(f"min_snr_gamma: Min-SNR-γ weights DDPM's loss; the flow loss has none (use 0), "
+                         f"got {min_snr_gamma}")
+    device = model.device
+    if "latent" in batch:
+        z0 = batch["latent"].to(device)                            # (B, C, h, w), unit variance
+    else:
+        with torch.no_grad():
+            z0 = model.vae.encode_latents(batch["image"].to(device))  # (B, 3, H, W) -> (B, C, h, w)
+    t = draws["t"].to(device, torch.float32)                       # (B,) in [0, 1]
+    noise, drop = draws["noise"].to(device), draws["drop"].to(device)
+    z_t = flow_interpolate(z0, noise, t)                           # (1 − t)·z₀ + t·ε
+    target = flow_velocity_target(z0, noise)                       # ε − z₀
+    cond = drop_condition(encode_prompt(model, batch, trim), model.null_condition(z0.shape[0]), drop)
+    out = model.denoise(z_t, t * model.config.num_steps, cond)     # (B, C, h, w): v̂ at timestep t·T
+    return (out - target).pow(2).mean()

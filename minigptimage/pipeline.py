@@ -12,6 +12,9 @@ into pixels. Classifier-free guidance (Ho & Salimans 2022, arXiv 2207.12598) con
 
 The output pixels are always the model's: the glyph canvas is an *input* to the U-Net, never pasted into the image.
 ``inpaint`` and ``edit`` run the RePaint and SDEdit loops of ``editing.py`` with the same denoiser.
+A call is checked once, before any network runs: ``check_request`` parses, tokenizes and places each prompt,
+checks the sampling numbers and builds the sampler, and returns a ``Request`` that the three methods run (they
+take one in place of their prompts). The word's box is the same for the glyph canvas and the encoder's box token.
 
 Imports point down only: this file uses the model's parts (tokenizer, layout, encoder, U-Net, VAE, schedule,
 samplers and the editing loops, ``ink.glyph_box`` to place a word like a reference image's, devices and the
@@ -24,6 +27,7 @@ A checkpoint is one ``.pt`` file of plain tensors, numbers, strings, lists and d
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,20 +35,21 @@ import torch
 from torch import nn
 
 from . import layout
-from .checkpoints import CheckpointError, atomic_save, read_checkpoint  # noqa: F401  (re-exported)
+from .checkpoints import (TINY_DATA, CheckpointError, atomic_save, one_line,  # noqa: F401  (re-exported)
+                          read_checkpoint)
 from .devices import autocast, resolve_precision
 from .editing import check_images, check_masks, check_resample, check_strength, latent_mask, mask_box, repaint, sdedit
 from .encoder import PromptEncoder, PromptEncoderConfig
 from .ink import glyph_box
-from .samplers import DDIMSampler, DDPMSampler, sample_loop
+from .samplers import DDIMSampler, DDPMSampler, FlowEulerSampler, FlowHeunSampler, sample_loop
 from .schedule import NoiseSchedule
 from .tokenizer import PROMPT_WORDS, CharTokenizer, WordTokenizer, normalize_prompt, trim_padding
 from .unet import UNet, UNetConfig
 from .vae import VAE, VAEConfig
 
-OBJECTIVES = ("ddpm",)  # training objectives (objective.py) a model can be trained and sampled with
+OBJECTIVES = ("ddpm", "flow")  # training objectives (objective.py) a model can be trained and sampled with
+SAMPLERS = {"ddpm": ("ddim", "ddpm"), "flow": ("euler", "heun")}  # each objective's samplers, its default first
 FORMAT_VERSION = 2  # 2: the config names its training objective and holds every field (format 1 is upgraded)
-TINY_DATA = Path(__file__).resolve().parent.parent / "tiny_data"
 PRETRAINED = TINY_DATA / "minigptimage_tiny.pt"
 
 
@@ -55,8 +60,8 @@ class PipelineConfig:
     image_size: int = 64                  # H = W of the images, in pixels
     num_steps: int = 1000                 # T, diffusion steps of the training schedule
     schedule: str = "cosine"              # "linear" | "cosine" (NoiseSchedule.from_name)
-    objective: str = "ddpm"               # how it was trained, which decides how it samples: "ddpm"
-    prediction: str = "v"                 # what the U-Net predicts: "epsilon" | "v" | "x0"
+    objective: str = "ddpm"               # how it was trained, which decides how it samples: "ddpm" | "flow"
+    prediction: str = "v"                 # what the U-Net predicts: "epsilon" | "v" | "x0" (flow: "v", ε − x₀)
     tokenizer: str = "char"               # "char" (spells words) | "word" (a predecessor's view)
     max_prompt_len: int = 96              # L, tokens per prompt including <bos> and <eos>
     glyph: bool = True                    # glyph-aware path: render the quoted word as a canvas for the U-Net
@@ -70,8 +75,8 @@ class PipelineConfig:
     def preset(cls, name: str) -> "PipelineConfig":
         """``tiny`` trains in ~10 minutes on 2 CPU cores; ``small`` is for a laptop GPU; ``micro`` is a toy that
         trains in seconds, for tests and the lessons' fast mode. The ``-noglyph`` and ``-word`` variants switch
-        off the glyph path or use word tokens (the comparison of lesson 14); ``-abspos`` gives the encoder the
-        first models' learned absolute positions and no segment embedding (the README's position comparison).
+        off the glyph path or use word tokens (the comparison of lesson 14); ``-abspos`` gives the encoder
+        learned absolute positions and no segment embedding (the README's position comparison).
         ``-workshop`` is the network of its base; its training recipe differs (``train.TrainConfig.preset``)."""
         base, _, variant = name.partition("-")
         if base not in ("micro", "tiny", "small") or variant not in ("", "noglyph", "word", "abspos", "workshop"):
@@ -135,6 +140,8 @@ class PipelineConfig:
         config = build(cls, top, "")
         if config.objective not in OBJECTIVES:
             raise ValueError(f"config.objective: {config.objective!r}, expected one of {', '.join(OBJECTIVES)}")
+        if config.objective == "flow" and config.prediction != "v":
+            raise ValueError(f"config.prediction: a flow model predicts the velocity ('v'), got {config.prediction!r}")
         return config
 
 
@@ -165,29 +172,66 @@ PRESETS = tuple(f"{b}{v}" for b in ("tiny", "small", "micro")
                 for v in ("", "-noglyph", "-word", "-abspos", "-workshop"))
 
 
-def check_prompts(prompts) -> list[str]:
-    """The prompts as a list, each non-empty and quoting exactly one text to draw (layout.parse_prompt) of at
-    most ``layout.MAX_TEXT`` characters, as the models read it (``tokenizer.normalize_prompt``: typographic
-    marks as ASCII, case and spacing outside the quotes, single quotes: 'The Word \'SKY\' In White!!' is
-    'the word "SKY" in white')."""
+def parse_prompts(prompts) -> tuple[list[str], list[layout.PromptLayout]]:
+    """(the prompts as a list, each one's ``layout.parse_prompt``): each prompt non-empty and quoting exactly one
+    text to draw of at most ``layout.MAX_TEXT`` characters, as the models read it (``tokenizer.normalize_prompt``:
+    typographic marks as ASCII, case and spacing outside the quotes, single quotes: 'The Word \'SKY\' In White!!'
+    is 'the word "SKY" in white'); ValueError naming the prompt."""
     if isinstance(prompts, str):
         prompts = [prompts]
     if not isinstance(prompts, (list, tuple)) or not prompts:
         raise ValueError("prompts: expected a non-empty list of strings")
-    checked = []
+    checked, layouts = [], []
     for k, p in enumerate(prompts):
         if not isinstance(p, str) or not p.strip():
             raise ValueError(f"prompts[{k}]: the prompt is empty")
         p = normalize_prompt(p)
         try:
-            text = layout.parse_prompt(p).text
+            parsed = layout.parse_prompt(p)
         except ValueError as err:
             raise ValueError(f"prompts[{k}]: {err}") from None
-        if len(text) > layout.MAX_TEXT:
-            raise ValueError(f"prompts[{k}]: the text {text!r} has {len(text)} characters; a model draws at most "
-                             f"{layout.MAX_TEXT} (spaces included), the longest its training data had")
+        if len(parsed.text) > layout.MAX_TEXT:
+            raise ValueError(f"prompts[{k}]: the text {parsed.text!r} has {len(parsed.text)} characters; a model "
+                             f"draws at most {layout.MAX_TEXT} (spaces included), the longest its training data had")
         checked.append(p)
-    return checked
+        layouts.append(parsed)
+    return checked, layouts
+
+
+def check_prompts(prompts) -> list[str]:
+    """The prompts of ``parse_prompts``, as the models read them."""
+    return parse_prompts(prompts)[0]
+
+
+@dataclass(frozen=True, eq=False)
+class Request:
+    """One call of ``generate``, ``inpaint`` or ``edit``, checked once by ``MiniGPTImage.check_request``: each
+    prompt parsed, tokenized and placed, the sampling numbers checked and the sampler built. Those methods take
+    it in place of their prompts; it belongs to the model that checked it (its tokenizer, size and schedule)."""
+    prompts: tuple[str, ...]                      # B prompts as the model reads them (normalize_prompt)
+    layouts: tuple[layout.PromptLayout, ...]      # each prompt's quoted text, region and colours
+    ids: torch.Tensor | None                      # (B, L) token ids; None when checked without prompts
+    mask: torch.Tensor | None                     # (B, L) bool, True = a real token
+    boxes: tuple[tuple[int, int, int, int], ...]  # each word's box (x0, y0, x1, y1): glyph canvas and box token
+    given: tuple[bool, ...]                       # boxes[i] is the caller's (else the reference's ink box or planned)
+    reference: torch.Tensor | None                # (B, 3, H, W) in [-1, 1]: lends its colours (and place)
+    sampler: object                               # what ``make_sampler`` built for sampler_name, steps and eta
+    sampler_name: str                             # its name, one of SAMPLERS[config.objective]
+    steps: int
+    eta: float
+    guidance: float                               # the scale that runs (None is the model's config.guidance)
+    seed: int
+
+    def sampling(self) -> dict:
+        """The sampling as it runs, for a manifest or a table: steps, sampler, eta, guidance and seed."""
+        return dict(steps=self.steps, sampler=self.sampler_name, eta=self.eta, guidance=self.guidance,
+                    seed=self.seed)
+
+    def placed_at(self, boxes) -> "Request":
+        """This request with word i in ``boxes[i]`` where the caller gave no box and ``boxes[i]`` is not None
+        (inpaint: each mask's box), for the glyph canvas and the box token alike."""
+        placed = tuple(b if given or new is None else new for b, given, new in zip(self.boxes, self.given, boxes))
+        return dataclasses.replace(self, boxes=placed)
 
 
 class MiniGPTImage(nn.Module):
@@ -260,8 +304,7 @@ class MiniGPTImage(nn.Module):
             try:
                 getattr(model, name).load_state_dict(ckpt["weights"][name])
             except (KeyError, RuntimeError) as err:
-                first = str(err).strip().splitlines()[0][:200]
-                raise CheckpointError(f"{source}: the {name} weights do not fit its config ({first})")
+                raise CheckpointError(f"{source}: the {name} weights do not fit its config ({one_line(err, 200)})")
         return model.eval()
 
     @classmethod
@@ -275,52 +318,74 @@ class MiniGPTImage(nn.Module):
 
     # ---------------------------------------------------------------- conditioning
     def condition(self, prompts, boxes=None, reference=None) -> dict:
-        """Prompts -> the U-Net's conditioning: context (B, L, D), context_mask (B, L), glyph (B, 1, H, W).
+        """Prompts (or a checked Request) -> the U-Net's conditioning: context (B, L, D), context_mask (B, L),
+        glyph (B, 1, H, W).
 
-        The layout goes in twice: as a box token of the encoder and as the glyph canvas. The box is
-        ``boxes[i]`` when given, else the ink box of ``reference[i]`` (a reference image (B, 3, H, W) in
+        The layout goes in twice, at the same box: as a box token of the encoder and as the glyph canvas. The box
+        is ``boxes[i]`` when given, else the ink box of ``reference[i]`` (a reference image (B, 3, H, W) in
         [-1, 1] lends its colours through the encoder's image tokens, and its place), else the planned box."""
-        prompts, ids, mask, boxes, reference = self.plan(prompts, boxes, reference)
+        request = self.checked(prompts, boxes=boxes, reference=reference)
         device, size = self.device, self.config.image_size
-        box_t = torch.tensor(boxes, dtype=torch.float32, device=device)  # (B, 4) pixels
-        context, context_mask = self.encoder(
-            ids.to(device), mask.to(device), image=None if reference is None else reference.to(device),
-            box=box_t if self.config.encoder.use_layout_tokens else None)
+        box_t = torch.tensor(request.boxes, dtype=torch.float32, device=device)  # (B, 4) pixels
+        reference = None if request.reference is None else request.reference.to(device)
+        context, context_mask = self.encoder(request.ids.to(device), request.mask.to(device), image=reference,
+                                             box=box_t if self.config.encoder.use_layout_tokens else None)
         cond = {"context": context, "context_mask": context_mask}
         if self.config.glyph:
-            cond["glyph"] = layout.canvas_for_prompts(prompts, size, boxes=boxes).to(device)  # (B, 1, H, W)
+            canvases = [layout.render_canvas(parsed.text, box, size) for parsed, box in zip(request.layouts,
+                                                                                          request.boxes)]
+            cond["glyph"] = torch.stack(canvases).to(device)  # (B, 1, H, W)
         return cond
 
-    def plan(self, prompts, boxes=None, reference=None):
-        """The checks and the layout of ``condition``, without a network: (prompts, ids (B, L), mask (B, L),
-        boxes (a list of (x0, y0, x1, y1)), reference (B, 3, H, W) or None); ValueError naming what is wrong."""
-        prompts = check_prompts(prompts)
-        try:
-            ids, mask = trim_padding(*self.tokenizer.encode(prompts, self.config.max_prompt_len))  # (B, L)
-        except ValueError as err:
-            raise ValueError(f"prompt: {err}") from None
+    def check_request(self, prompts, steps: int = 30, sampler: str | None = None, eta: float = 0.0, guidance=None,
+                      seed: int = 0, boxes=None, reference=None) -> Request:
+        """Every check of ``generate``'s (and ``inpaint``'s, ``edit``'s) arguments, made once and without a
+        network -> the checked Request they run when given it in place of the prompts; ValueError naming the
+        argument. prompts=None checks the sampling numbers only (a Request without prompts, for its
+        ``sampling()``). The command line calls it before any work, so that a ValueError raised while sampling
+        is a bug of the library, not the user's mistake."""
+        # 1. the sampling numbers and the sampler (None: the objective's default, ddim or euler)
+        steps, guidance, seed = check_sampling_args(steps, guidance, seed, self.config)
+        sampler = SAMPLERS[self.config.objective][0] if sampler is None else sampler
+        made = self.make_sampler(sampler, steps, eta)
+        # 2. each prompt normalised, parsed and tokenized once
+        prompts, layouts = ([], []) if prompts is None else parse_prompts(prompts)
+        ids = mask = None
+        if prompts:
+            try:
+                ids, mask = trim_padding(*self.tokenizer.encode(prompts, self.config.max_prompt_len))  # (B, L)
+            except ValueError as err:
+                raise ValueError(f"prompt: {err}") from None
+        # 3. each word's box: the caller's, else the reference's ink box, else the planned one
         if boxes is not None and len(boxes) != len(prompts):
             raise ValueError(f"boxes: expected one box per prompt ({len(prompts)}), got {len(boxes)}")
         boxes = list(boxes) if boxes is not None else [None] * len(prompts)
+        given = tuple(b is not None for b in boxes)
         if reference is not None:
             reference = check_reference(reference, len(prompts), self.config.image_size)
             boxes = [b if b is not None else glyph_box(r) for b, r in zip(boxes, reference)]
-        for k, (p, b) in enumerate(zip(prompts, boxes)):
+        for k, (parsed, b) in enumerate(zip(layouts, boxes)):
             try:
-                boxes[k] = layout.plan_box(p, self.config.image_size, box=b)  # the user's box, or the planned one
+                boxes[k] = layout.plan_box(parsed, self.config.image_size, box=b)
             except ValueError as err:
                 raise ValueError(f"{'prompts' if b is None else 'boxes'}[{k}]: {err}") from None
-        return prompts, ids, mask, boxes, reference
+        return Request(tuple(prompts), tuple(layouts), ids, mask, tuple(boxes), given, reference, made, sampler,
+                       steps, eta, guidance, seed)
 
-    def check_request(self, prompts, steps: int = 30, sampler: str = "ddim", eta: float = 0.0, guidance=None,
-                      seed: int = 0, boxes=None, reference=None) -> None:
-        """Every check ``generate`` (and ``inpaint``, ``edit``) makes of its arguments, without running a network:
-        ValueError naming the argument (prompts=None: the sampling numbers only). The command line calls it
-        first, so that a ValueError raised while sampling is a bug of the library, not the user's mistake."""
-        steps, guidance, seed = check_sampling_args(steps, guidance, seed, self.config)
-        self.make_sampler(sampler, steps, eta)
-        if prompts is not None:
-            self.plan(prompts, boxes, reference)
+    def checked(self, prompts, **options) -> Request:
+        """``check_request(prompts, **options)``, or ``prompts`` itself when it is a Request already checked;
+        then every option must be left at its default, as the request holds them."""
+        if not isinstance(prompts, Request):
+            return self.check_request(prompts, **options)
+        defaults = inspect.signature(self.check_request).parameters
+        for name, value in options.items():
+            default = defaults[name].default
+            if value is not None if default is None else value != default:
+                raise ValueError(f"{name}: given with a checked Request, which holds its own; give it to "
+                                 "check_request instead")
+        if not prompts.prompts:
+            raise ValueError("prompts: the Request was checked without prompts (check_request(None, ...))")
+        return prompts
 
     def null_condition(self, batch_size: int) -> dict:
         """The learned null prompt (and no glyph canvas): the unconditional branch of guidance."""
@@ -344,9 +409,20 @@ class MiniGPTImage(nn.Module):
 
     def make_sampler(self, sampler: str, steps: int, eta: float):
         """DDIM with ``steps`` "trailing" steps and noise η = ``eta``, or DDPM, which walks all T steps of the
-        training schedule and has no η: it refuses any other ``steps`` and an η other than 0."""
+        training schedule and has no η: it refuses any other ``steps`` and an η other than 0. A flow model takes
+        Euler or Heun with ``steps`` steps on the unshifted σ grid (samplers.FlowSampler), and no η. Each
+        objective refuses the other's samplers (``SAMPLERS``)."""
         if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 <= eta <= 100:  # also refuses nan
             raise ValueError(f"eta: expected a number from 0 (deterministic DDIM) to 100, got {eta!r}")
+        objective, known = self.config.objective, [name for names in SAMPLERS.values() for name in names]
+        if sampler in known and sampler not in SAMPLERS[objective]:
+            raise ValueError(f"sampler: {sampler!r} does not sample a model trained with objective {objective!r}; "
+                             f"use {' or '.join(map(repr, SAMPLERS[objective]))}")
+        if sampler in ("euler", "heun"):
+            if eta != 0:
+                raise ValueError(f"eta: the flow samplers have no η (η is DDIM's noise), got eta={eta}; use eta=0")
+            flow_sampler = FlowEulerSampler if sampler == "euler" else FlowHeunSampler
+            return flow_sampler(steps, num_train_timesteps=self.config.num_steps)
         if sampler == "ddim":
             return DDIMSampler(self.schedule, steps, eta=eta, spacing="trailing",
                                prediction=self.config.prediction)
@@ -358,84 +434,82 @@ class MiniGPTImage(nn.Module):
             if eta != 0:
                 raise ValueError(f"eta: DDPM has no η (η is DDIM's noise), got eta={eta}; use eta=0 or the ddim sampler")
             return DDPMSampler(self.schedule, prediction=self.config.prediction)
-        raise ValueError(f"sampler: expected 'ddim' or 'ddpm', got {sampler!r}")
+        raise ValueError(f"sampler: expected {' or '.join(map(repr, SAMPLERS[objective]))}, got {sampler!r}")
 
     @torch.no_grad()
-    def generate(self, prompts, steps: int = 30, sampler: str = "ddim", eta: float = 0.0, guidance=None,
+    def generate(self, prompts, steps: int = 30, sampler: str | None = None, eta: float = 0.0, guidance=None,
                  seed: int = 0, return_trajectory: bool = False, boxes=None, reference=None,
                  progress: bool = False, precision=None, noise=None):
         """Text to image. Returns images (B, 3, H, W) in [-1, 1] (and the latent trajectory if asked).
 
         guidance=None uses the model's recommended scale (stored in its config); 1 is the plain conditional
-        model; 0 the unconditional one. ``sampler="ddpm"`` walks all T steps, so it needs ``steps=T`` (and eta 0).
-        precision=None uses ``self.precision`` (fp32 unless set). ``noise`` (B, C, h, w) is x_T to start from
-        instead of a draw from ``seed`` (the same x_T on two devices gives close images)."""
-        prompts = check_prompts(prompts)
-        steps, guidance, seed = check_sampling_args(steps, guidance, seed, self.config)
-        if noise is not None and tuple(noise.shape) != self.latent_shape(len(prompts)):
-            raise ValueError(f"noise: expected x_T of shape {self.latent_shape(len(prompts))}, got {tuple(noise.shape)}")
+        model; 0 the unconditional one. sampler=None is the objective's default: "ddim" for a DDPM model, "euler"
+        for a flow model ("heun" is its other); ``sampler="ddpm"`` walks all T steps, so it needs ``steps=T`` (and
+        eta 0). precision=None uses ``self.precision`` (fp32 unless set). ``noise`` (B, C, h, w) is x_T to start from
+        instead of a draw from ``seed`` (the same x_T on two devices gives close images). ``prompts`` may be a
+        Request of ``check_request``, which holds the prompts, the sampling numbers, boxes and reference."""
+        request = self.checked(prompts, steps=steps, sampler=sampler, eta=eta, guidance=guidance, seed=seed,
+                               boxes=boxes, reference=reference)
+        shape = self.latent_shape(len(request.prompts))
+        if noise is not None and tuple(noise.shape) != shape:
+            raise ValueError(f"noise: expected x_T of shape {shape}, got {tuple(noise.shape)}")
         self.eval()
         with self.autocast(precision):
-            cond = self.condition(prompts, boxes=boxes, reference=reference)
-            uncond = self.null_condition(len(prompts)) if guidance != 1.0 else None
-            generator = torch.Generator(device=self.device).manual_seed(seed)
-            x_T = (torch.randn(self.latent_shape(len(prompts)), generator=generator, device=self.device)
+            cond = self.condition(request)
+            uncond = self.null_condition(len(request.prompts)) if request.guidance != 1.0 else None
+            generator = torch.Generator(device=self.device).manual_seed(request.seed)
+            x_T = (torch.randn(shape, generator=generator, device=self.device)
                    if noise is None else noise.to(self.device, torch.float32))
-            result = sample_loop(self.denoise, self.make_sampler(sampler, steps, eta), x_T, cond=cond,
-                                 uncond=uncond, guidance=guidance, generator=generator,
+            result = sample_loop(self.denoise, request.sampler, x_T, cond=cond, uncond=uncond,
+                                 guidance=request.guidance, generator=generator,
                                  return_trajectory=return_trajectory, progress=progress)
             z_0, traj = result if return_trajectory else (result, None)
             images = self.decode(z_0)  # (B, 3, H, W)
         return (images, traj) if return_trajectory else images
 
-    def _start_edit(self, images, prompts, steps, sampler, eta, guidance, seed, boxes):
-        """Validated arguments of inpaint and edit, with the sampler, the generator and ε (B, C, h, w) already
+    def _start_edit(self, images, request: Request):
+        """The images of inpaint and edit checked against ``request``, the generator and ε (B, C, h, w) already
         drawn from it (generate's x_T), and the null condition unless guidance is 1."""
         images = check_images(images, self.config.image_size).to(self.device)
-        prompts = check_prompts(prompts)
-        if len(prompts) != images.shape[0]:
-            raise ValueError(f"prompts: expected one per image ({images.shape[0]}), got {len(prompts)}")
-        if boxes is not None and len(boxes) != len(prompts):
-            raise ValueError(f"boxes: expected one per image ({len(prompts)}), got {len(boxes)}")
-        steps, guidance, seed = check_sampling_args(steps, guidance, seed, self.config)
-        sampler = self.make_sampler(sampler, steps, eta)
+        B = len(request.prompts)
+        if B != images.shape[0]:
+            raise ValueError(f"prompts: expected one per image ({images.shape[0]}), got {B}")
         self.eval()
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        eps = torch.randn(self.latent_shape(len(prompts)), generator=generator, device=self.device)  # as generate
-        uncond = self.null_condition(len(prompts)) if guidance != 1.0 else None
-        return images, prompts, sampler, guidance, generator, eps, uncond
+        generator = torch.Generator(device=self.device).manual_seed(request.seed)
+        eps = torch.randn(self.latent_shape(B), generator=generator, device=self.device)  # as generate
+        uncond = self.null_condition(B) if request.guidance != 1.0 else None
+        return images, generator, eps, uncond
 
     @torch.no_grad()
     def inpaint(self, images, masks, prompts, steps: int = 30, seed: int = 0, guidance=None, resample: int = 1,
-                boxes=None, sampler: str = "ddim", eta: float = 0.0, progress: bool = False,
+                boxes=None, sampler: str | None = None, eta: float = 0.0, progress: bool = False,
                 return_trajectory: bool = False, precision=None):
         """Repaint where ``masks`` is 1, keep the rest: images (B, 3, H, W) in [-1, 1], masks (B, 1, H, W) in
         {0, 1}, one prompt per image -> images (B, 3, H, W); pixels outside the mask come back unchanged.
 
         RePaint in latent space (``editing.repaint``, which explains the steps): the prompt's conditioning with
-        the glyph canvas drawn in each mask's bounding box (unless ``boxes`` are given, as in generate), the
-        image's latent z₀ kept where the latent-grid mask is 0, ``resample`` tries per step; then the latent is
-        decoded and blended, out = M·decoded + (1−M)·input. ``sampler``, ``steps``, ``eta``, ``guidance`` and
-        ``seed`` are generate's. With return_trajectory, also returns a dict: "timesteps" (S,), "x_t" (S+1, B, C,
-        h, w) (ε first, then x_{t_prev} after each step), "z0" (B, C, h, w), "latent_mask" (B, 1, h, w)."""
+        the word placed in each mask's bounding box (unless ``boxes[i]`` is given, as in generate) — the glyph
+        canvas and the encoder's box token alike —, the image's latent z₀ kept where the latent-grid mask is 0,
+        ``resample`` tries per step; then the latent is decoded and blended, out = M·decoded + (1−M)·input.
+        ``sampler``, ``steps``, ``eta``, ``guidance`` and ``seed`` are generate's (or a Request's, in place of
+        the prompts). With return_trajectory, also returns a dict: "timesteps" (S,), "x_t" (S+1, B, C, h, w)
+        (ε first, then x_{t_prev} after each step), "z0" (B, C, h, w), "latent_mask" (B, 1, h, w)."""
         check_resample(resample)
+        request = self.checked(prompts, steps=steps, sampler=sampler, eta=eta, guidance=guidance, seed=seed,
+                               boxes=boxes)
         with self.autocast(precision):
-            images, prompts, sampler, guidance, generator, eps, uncond = self._start_edit(
-                images, prompts, steps, sampler, eta, guidance, seed, boxes)
+            images, generator, eps, uncond = self._start_edit(images, request)
             masks = check_masks(masks, images).to(self.device)
             if not bool(masks.any()) and not return_trajectory:
                 return images.clone()  # nothing to repaint
-            # 1. conditioning: the prompt, and the glyph canvas drawn where the mask is (unless boxes were given)
-            cond = self.condition(prompts, boxes=boxes)
-            if boxes is None and "glyph" in cond:
-                mask_boxes = [mask_box(m) for m in masks]
-                cond["glyph"] = layout.canvas_for_prompts(prompts, self.config.image_size, mask_boxes).to(self.device)
+            # 1. conditioning: the prompt, its word in the mask's box (unless the caller gave one)
+            cond = self.condition(request.placed_at([mask_box(m) for m in masks]))
             # 2. the known image in latent space, and the mask on the latent grid
             z0 = self.vae.encode_latents(images)  # (B, C, h, w)
             m = latent_mask(masks, z0.shape[-1]).bool()  # (B, 1, h, w)
             # 3. RePaint
-            result = repaint(self.denoise, sampler, eps, z0, m, cond=cond, uncond=uncond, guidance=guidance,
-                             generator=generator, resample=resample, progress=progress,
+            result = repaint(self.denoise, request.sampler, eps, z0, m, cond=cond, uncond=uncond,
+                             guidance=request.guidance, generator=generator, resample=resample, progress=progress,
                              return_trajectory=return_trajectory)
             z, traj = result if return_trajectory else (result, None)
             # 4. decode, then out = M·decoded + (1−M)·input: the kept pixels come back exactly
@@ -446,20 +520,24 @@ class MiniGPTImage(nn.Module):
 
     @torch.no_grad()
     def edit(self, images, prompts, strength: float, steps: int = 30, seed: int = 0, guidance=None, boxes=None,
-             sampler: str = "ddim", eta: float = 0.0, progress: bool = False, return_trajectory: bool = False,
+             sampler: str | None = None, eta: float = 0.0, progress: bool = False, return_trajectory: bool = False,
              precision=None):
         """SDEdit (``editing.sdedit``): images (B, 3, H, W) in [-1, 1] noised to ``strength``·T and denoised
         under ``prompts`` -> images (B, 3, H, W). Strength 0 returns decode(encode(images)) (the input as the VAE
         sees it); strength 1 equals ``generate(prompts, steps, sampler, eta, guidance=guidance, seed=seed,
-        boxes=boxes)`` exactly; in between, the last ⌈strength·n⌉ of the sampler's n steps are run."""
+        boxes=boxes)`` exactly; in between, the last ⌈strength·n⌉ of the sampler's n steps are run (a flow
+        model: from σ = strength, the steps of its grid below it). ``prompts`` may be a Request of
+        ``check_request``, as in generate."""
         strength = check_strength(strength)
+        request = self.checked(prompts, steps=steps, sampler=sampler, eta=eta, guidance=guidance, seed=seed,
+                               boxes=boxes)
         with self.autocast(precision):
-            images, prompts, sampler, guidance, generator, eps, uncond = self._start_edit(
-                images, prompts, steps, sampler, eta, guidance, seed, boxes)
+            images, generator, eps, uncond = self._start_edit(images, request)
             z0 = self.vae.encode_latents(images)  # (B, C, h, w)
-            cond = self.condition(prompts, boxes=boxes) if strength > 0 else None
-            result = sdedit(self.denoise, sampler, z0, strength, eps, cond=cond, uncond=uncond, guidance=guidance,
-                            generator=generator, progress=progress, return_trajectory=return_trajectory)
+            cond = self.condition(request) if strength > 0 else None
+            result = sdedit(self.denoise, request.sampler, z0, strength, eps, cond=cond, uncond=uncond,
+                            guidance=request.guidance, generator=generator, progress=progress,
+                            return_trajectory=return_trajectory)
             z, traj = result if return_trajectory else (result, None)
             out = self.decode(z)  # (B, 3, H, W)
         return (out, traj) if return_trajectory else out

@@ -27,37 +27,29 @@ words, numbers or codes.
 
 Shipped: tiny_data/reader.pt (265,376 parameters, 1.1 MB), the ``tiny-wide`` preset, made by
 ``train_shipped_reader()`` (three rounds of 1,500 steps of 32, each on 16,000 fresh renders of the training
-mixture, seeds 0, 1 and 2; 1022 s alone on an idle 2-core CPU, two threads, 2026-12-06). Its 1-D conv sees 5
-columns and it takes the mean over rows beside the max, so it sees how tall a stroke is and the letters either
-side. Exact on 500 clean held-out renders (heldout split, seed 0) per family, then after ``augment`` (generator
-seed 0): upper-case words of 2–6 letters 99.6% (94.2%), 7–10 letters 96.2% (75.0%), lower case 96.2% (80.0%),
-capitalised 96.8% (85.2%), numbers 99.6% (89.2%), codes 93.8% (77.6%), two words 97.4% (86.6%), the mixture
-98.0% (84.4%). Still short of the 99% target: what remains is mostly letters whose two cases have one shape
-(S/s, O/o, C/c, V/v, W/w, X/x: only size tells them apart, and a lone "s" has nothing to compare with), 0/O,
-I/T in serif and a wide lower-case m; an earlier A–Z-only reader read 99.8% of upper-case 2–6 letter
-words. Scores that use it (evaluate, benchmarks) inherit these limits: an image read wrongly may be right.
-
-The first shipped reader (preset tiny, two rounds, until 2026-12-06; 150,688 parameters, in the git history):
-upper 2–6 98.0% (89.8%), 7–10 93.4% (66.4%), lower case 95.8% (76.2%), capitalised 95.2% (80.0%), numbers
-98.6% (83.2%), codes 92.0% (72.0%), two words 96.2% (81.0%), the mixture 96.2% (77.2%).
+mixture, seeds 0, 1 and 2). Its 1-D conv sees 5 columns and it takes the mean over rows beside the max, so it
+sees how tall a stroke is and the letters either side. It reads 98.0% of clean held-out renders of the mixture
+exactly (RESULTS.md, "The glyph reader", per kind). What it misses is mostly letters whose two cases have one
+shape (S/s, O/o, C/c, V/v, W/w, X/x: only size tells them apart, and a lone "s" has nothing to compare with),
+0/O, I/T in serif and a wide lower-case m. Scores that use it (evaluate, benchmarks) inherit these limits: an
+image read wrongly may be right. The ``tiny`` preset is the narrower reader (3 columns, max over rows only).
 """
 from __future__ import annotations
 
 import string
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checkpoints import load_module, save_module
+from .checkpoints import TINY_DATA, load_module, save_module
 from .ink import ink_map
 
 FORMAT = 1  # version of the checkpoint dict written by GlyphReader.save
 ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + " "  # class k + 1 is ALPHABET[k]; 0 is the CTC blank
-PRETRAINED = Path(__file__).resolve().parent.parent / "tiny_data" / "reader.pt"
+PRETRAINED = TINY_DATA / "reader.pt"
 
 
 @dataclass
@@ -70,7 +62,7 @@ class ReaderConfig:
 
     @classmethod
     def preset(cls, name: str) -> "ReaderConfig":
-        presets = {"tiny": cls(),  # the first shipped reader's (until 2026-12-06)
+        presets = {"tiny": cls(),  # 3 columns of context, max over rows only
                    "tiny-wide": cls(context=5, row_mean=True)}  # the shipped reader's (reads better, above)
         if name not in presets:
             raise ValueError(f"name: expected one of {sorted(presets)}, got {name!r}")
@@ -221,10 +213,8 @@ def train_shipped_reader(path=PRETRAINED, steps: int = 1500, batch_size: int = 3
     fresh renders (dataset seed ``seed + k``) of the dataset's training mixture (every kind of
     ``glyphs.TEXT_KINDS``, 1–10 characters): ¾ from the "train" split, ¼ from the "random" split (random
     letter strings, so the reader learns letters rather than a vocabulary) — never a held-out word or string.
-    Train with augmentation, save. The defaults (preset ``tiny-wide``, three rounds) remake the shipped file:
-    98.0% exact on the held-out mixture. (With the first reader, preset ``tiny``, the second round on new
-    images took the held-out mixture from 88.6% to 96.2% exact: one round of 16,000 images was too little for
-    63 characters; ``preset="tiny", rounds=2`` remakes that reader.)"""
+    Train with augmentation, save. The defaults (preset ``tiny-wide``, three rounds) remake the shipped file;
+    ``preset="tiny", rounds=2`` makes the narrower reader (RESULTS.md, "The glyph reader")."""
     from .glyphs import GlyphDataset  # imported here: the reader itself does not depend on the data
 
     reader = GlyphReader(ReaderConfig.preset(preset), seed=seed)

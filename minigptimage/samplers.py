@@ -5,6 +5,8 @@ Papers
     DDIM — Song, Meng & Ermon 2021, arXiv 2010.02502: eq. (12) (the generalised step) and eq. (16) (σ_t(η))
     classifier-free guidance — Ho & Salimans 2022, arXiv 2207.12598, eq. (6)
     spacings "leading"/"trailing" — Lin et al. 2023, arXiv 2305.08891, table 2
+    flow matching — Euler and Heun on dx/dσ = v(x, σ) (flow.py; Esser et al. 2024, arXiv 2403.03206, eq. 1–4),
+        with SD3's shift of σ (eq. 23) on the σ grid of diffusers' FlowMatchEulerDiscreteScheduler (flow.flow_sigmas)
 
 Conventions are those of diffusers' DDPMScheduler / DDIMScheduler with clip_sample=False, set_alpha_to_one=True,
 steps_offset=0, variance "fixed_small", no thresholding: timesteps count 0 … T−1, ᾱ of "the step before 0" is 1,
@@ -14,7 +16,8 @@ some (T, n) (e.g. T=1000, n=61, from np.arange rounding); ours always has exactl
 
 The loop is visible: `sample_loop(denoiser, sampler, x_T)` calls `denoiser(x_t, t, cond)` — any callable that
 returns ε̂, v̂ or x̂₀ (the sampler's `prediction`) with the shape of x_t — then `sampler.step(...)`.
-Shapes: x_t (B, …), e.g. latents (B, C, h, w); t passed to the denoiser as a (B,) LongTensor.
+Shapes: x_t (B, …), e.g. latents (B, C, h, w); t passed to the denoiser as a (B,) LongTensor (a flow sampler's
+σ·T as a (B,) float32 tensor).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import numbers
 import torch
 from tqdm.auto import tqdm
 
+from .flow import flow_sigmas, flow_x0
 from .schedule import PREDICTIONS, NoiseSchedule, noise_like, predict_x0_and_eps
 
 
@@ -147,6 +151,67 @@ class DDPMSampler:
         return f"DDPMSampler(T={self.num_inference_steps}, prediction={self.prediction!r})"
 
 
+class FlowSampler:
+    """The σ grid of a flow-matching sampler and what its subclasses share; ``step`` is Euler's or Heun's.
+
+    Notation (name in code -> in the papers):
+        sigma, sigma_next -> σ_i, σ_{i+1} of diffusers = t of Esser et al. 2024 (noise at 1, data at 0; flow.py)
+        sigmas -> (n+1,) grid from 1 down to 0, SD3's shift σ' = s·σ/(1 + (s−1)·σ) applied (``flow.flow_sigmas``)
+        timesteps -> σ_i·T, (n,): what the U-Net reads as its timestep;  v -> v̂ = v_θ(x, σ), the velocity
+        x_t -> x at σ_i;  x_next -> x at σ_{i+1}
+    ``step(v, i, x_t, velocity)`` takes the step from σ_i to σ_{i+1}: i indexes the grid (float timesteps make
+    poor keys), v is the (guided) velocity at (x_t, σ_i), and ``velocity(x, sigma)`` evaluates it elsewhere.
+    """
+    evaluations_per_step = 1  # network evaluations per step (classifier-free guidance doubles each one)
+
+    def __init__(self, num_inference_steps: int, shift: float = 1.0, num_train_timesteps: int = 1000):
+        self.sigmas = flow_sigmas(num_inference_steps, shift)  # (n+1,), 1 … 0
+        self.num_inference_steps, self.shift = int(num_inference_steps), float(shift)
+        self.num_train_timesteps = num_train_timesteps
+
+    @property
+    def timesteps(self) -> torch.Tensor:
+        """σ_i·T for the n steps (n,), float32, descending (as diffusers' ``timesteps``)."""
+        return self.sigmas[:-1] * self.num_train_timesteps
+
+    def _check_step(self, v: torch.Tensor, i, x_t: torch.Tensor) -> tuple[float, float]:
+        _check_output(v, x_t)
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < len(self.sigmas) - 1:
+            raise ValueError(f"i must be a step index in [0, {len(self.sigmas) - 1}), got {i!r}")
+        return float(self.sigmas[i]), float(self.sigmas[i + 1])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n={len(self.sigmas) - 1}, shift={self.shift:g})"
+
+
+class FlowEulerSampler(FlowSampler):
+    """Euler's method on the flow ODE dx/dσ = v(x, σ): x_{i+1} = x_i + (σ_{i+1} − σ_i)·v̂_i, one evaluation a
+    step (diffusers' FlowMatchEulerDiscreteScheduler.step). With the true velocity of one straight path the first
+    step already lands on its x₀: the path is straight; a learned field is an average of paths and curves."""
+
+    def step(self, v: torch.Tensor, i: int, x_t: torch.Tensor, velocity=None) -> torch.Tensor:
+        sigma, sigma_next = self._check_step(v, i, x_t)
+        return x_t + (sigma_next - sigma) * v                 # σ_{i+1} < σ_i: a step toward the data
+
+
+class FlowHeunSampler(FlowSampler):
+    """Heun's method (the trapezoid rule, Karras et al. 2022, arXiv 2206.00364, Algorithm 1), two evaluations a
+    step, on every step — the flow's field is defined at σ = 0, so the last step needs no Euler fallback (Karras
+    and diffusers' Heun schedulers skip its correction, 2n − 1 evaluations; here n steps cost 2n).
+        1. predictor: x̃ = x_i + (σ_{i+1} − σ_i)·v̂(x_i, σ_i)                      (Euler)
+        2. corrector: x_{i+1} = x_i + (σ_{i+1} − σ_i)·(v̂(x_i, σ_i) + v̂(x̃, σ_{i+1}))/2
+    Exact when v depends on σ only, affinely; second-order accurate otherwise."""
+    evaluations_per_step = 2
+
+    def step(self, v: torch.Tensor, i: int, x_t: torch.Tensor, velocity=None) -> torch.Tensor:
+        sigma, sigma_next = self._check_step(v, i, x_t)
+        if velocity is None:
+            raise ValueError("velocity: Heun needs velocity(x, sigma) for its second evaluation")
+        x_pred = x_t + (sigma_next - sigma) * v                # 1. predictor
+        v_next = velocity(x_pred, sigma_next)                  # v̂ at the end of the step
+        return x_t + (sigma_next - sigma) * (v + v_next) / 2   # 2. corrector
+
+
 def classifier_free_guidance(cond_out: torch.Tensor, uncond_out: torch.Tensor, scale: float) -> torch.Tensor:
     """Ho & Salimans eq. (6), in ε- (or v-) space: ε̃ = ε(x, ∅) + s·(ε(x, c) − ε(x, ∅)); s = 1 gives ε(x, c)."""
     if cond_out.shape != uncond_out.shape:
@@ -157,10 +222,12 @@ def classifier_free_guidance(cond_out: torch.Tensor, uncond_out: torch.Tensor, s
     return uncond_out + scale * (cond_out - uncond_out)
 
 
-def guided_output(denoiser, x_t: torch.Tensor, t: int, cond, uncond, guidance: float | None) -> torch.Tensor:
-    """denoiser(x_t, t, cond) with t as a (B,) LongTensor on x_t's device, guided by eq. (6) with `uncond` unless
-    guidance is None or 1 (two calls: the condition can be anything, so no batching). Every loop calls this."""
-    t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)  # (B,)
+def guided_output(denoiser, x_t: torch.Tensor, t: int | float, cond, uncond, guidance: float | None) -> torch.Tensor:
+    """denoiser(x_t, t, cond) with t as a (B,) tensor on x_t's device — a LongTensor for an int t, float32 for a
+    flow model's float σ·T — guided by eq. (6) with `uncond` unless guidance is None or 1 (two calls: the
+    condition can be anything, so no batching). Every loop calls this."""
+    dtype = torch.float32 if isinstance(t, float) else torch.long
+    t_batch = torch.full((x_t.shape[0],), t, dtype=dtype, device=x_t.device)  # (B,)
     out = denoiser(x_t, t_batch, cond)
     if guidance is None or guidance == 1:
         return out
@@ -168,8 +235,8 @@ def guided_output(denoiser, x_t: torch.Tensor, t: int, cond, uncond, guidance: f
 
 
 def _check_loop_args(sampler, x, uncond, guidance) -> None:
-    if not isinstance(sampler, (DDIMSampler, DDPMSampler)):
-        raise ValueError(f"sampler must be a DDIMSampler or a DDPMSampler, got {type(sampler).__name__}")
+    if not isinstance(sampler, (DDIMSampler, DDPMSampler, FlowSampler)):
+        raise ValueError(f"sampler must be a DDIMSampler, a DDPMSampler or a FlowSampler, got {type(sampler).__name__}")
     if not isinstance(x, torch.Tensor) or x.dim() < 1:
         raise ValueError("x_T/x0 must be a tensor of shape (B, …)")
     if guidance is not None and guidance != 1 and uncond is None:
@@ -182,12 +249,16 @@ def sample_loop(denoiser, sampler, x_T: torch.Tensor, cond=None, uncond=None, gu
     """Run `sampler` from x_T to x₀: at each t of `sampler.timesteps`, out = denoiser(x_t, t, cond) (guided
     with `uncond` when guidance is not None), then x_t <- sampler.step(out, t, x_t, generator=generator).
 
+    A flow sampler (``FlowSampler``) runs ``flow_sample_loop`` instead (no noise: ``generator`` is not used).
+
     Returns x₀, or (x₀, trajectory) with trajectory a dict of
         "timesteps": (S,) LongTensor, the t of each step (S = len(sampler.timesteps));
         "x_t":       (S+1, B, …), x_T first, then x after each step (the last one is x₀);
         "x0_pred":   (S, B, …), the predicted x̂₀ at each step.
     """
     _check_loop_args(sampler, x_T, uncond, guidance)
+    if isinstance(sampler, FlowSampler):
+        return flow_sample_loop(denoiser, sampler, x_T, cond, uncond, guidance, return_trajectory, progress)
     x_t = x_T
     xs, x0_preds = [x_T], []
     for t in tqdm(sampler.timesteps.tolist(), disable=not progress, desc="sampling"):
@@ -214,6 +285,34 @@ def ddim_invert(denoiser, sampler: DDIMSampler, x0: torch.Tensor, cond=None, unc
     for t in tqdm(sampler.timesteps.flip(0).tolist(), disable=not progress, desc="inverting"):
         x = sampler.invert_step(guided_output(denoiser, x, t, cond, uncond, guidance), t, x)
     return x
+
+
+@torch.no_grad()
+def flow_sample_loop(denoiser, sampler: FlowSampler, x_T: torch.Tensor, cond=None, uncond=None,
+                     guidance: float | None = None, return_trajectory: bool = False, progress: bool = False):
+    """Integrate the flow ODE from x_T at σ = sampler.sigmas[0] to σ = 0: at each σ_i, v = denoiser(x, σ_i·T,
+    cond) (guided with `uncond` by eq. (6) on the velocity), then x <- sampler.step(v, i, x, velocity).
+
+    Returns x₀, or (x₀, trajectory) as ``sample_loop``'s: "timesteps" (S,) float σ_i·T, "sigmas" (S+1,),
+    "x_t" (S+1, B, …) and "x0_pred" (S, B, …) with x̂₀ = x − σ_i·v̂ (flow.flow_x0)."""
+    _check_loop_args(sampler, x_T, uncond, guidance)
+    T = sampler.num_train_timesteps
+
+    def velocity(x: torch.Tensor, sigma: float) -> torch.Tensor:  # v̂(x, σ), (B, …): the U-Net reads σ·T
+        return guided_output(denoiser, x, float(sigma) * T, cond, uncond, guidance)
+
+    x, xs, x0_preds = x_T, [x_T], []
+    for i, sigma in enumerate(tqdm(sampler.sigmas[:-1].tolist(), disable=not progress, desc="sampling")):
+        v = velocity(x, sigma)
+        if return_trajectory:
+            x0_preds.append(flow_x0(x, v, sigma))
+        x = sampler.step(v, i, x, velocity)
+        if return_trajectory:
+            xs.append(x)
+    if not return_trajectory:
+        return x
+    return x, {"timesteps": sampler.timesteps.clone(), "sigmas": sampler.sigmas.clone(), "x_t": torch.stack(xs),
+               "x0_pred": torch.stack(x0_preds)}
 
 
 class GaussianMixture:
@@ -259,6 +358,22 @@ class GaussianMixture:
         r = torch.softmax(log_r, dim=1)                                                # (B, K)
         eps = (1 - alpha_bar).unsqueeze(-1).sqrt() * diff / v.unsqueeze(-1)            # (B, K, d)
         return (r.unsqueeze(-1) * eps).sum(1).to(x_t.dtype)                            # (B, d)
+
+    def optimal_velocity(self, x_t: torch.Tensor, t) -> torch.Tensor:
+        """E[ε − x₀ | x_t] on the flow path x_t = (1 − t)·x₀ + t·ε (flow.py), for x_t (B, d) and t in [0, 1] (a
+        number or (B,)), in x_t's dtype. Given component k, x_t ~ N((1−t)·μ_k, v_k·I) with v_k = (1−t)²·s_k² + t²,
+        E[x₀ | x_t, k] = μ_k + (1−t)·s_k²/v_k·(x_t − (1−t)·μ_k) and E[ε | x_t, k] = t/v_k·(x_t − (1−t)·μ_k);
+        the velocity is their difference, weighted by the posterior r_k(x_t) (finite at t = 0, where it is −x)."""
+        x = x_t.double()
+        t = torch.as_tensor(t, dtype=torch.float64).reshape(-1, 1)                    # (B or 1, 1)
+        a = 1 - t
+        v = a**2 * self.stds**2 + t**2                                                 # (B or 1, K)
+        diff = x[:, None, :] - a[..., None] * self.means                               # (B, K, d)
+        d = x.shape[1]
+        log_r = self.weights.log() - 0.5 * (diff**2).sum(-1) / v - 0.5 * d * v.log()   # (B, K)
+        r = torch.softmax(log_r, dim=1)                                                # (B, K)
+        velocity = ((t - a * self.stds**2) / v)[..., None] * diff - self.means         # (B, K, d)
+        return (r[..., None] * velocity).sum(1).to(x_t.dtype)                          # (B, d)
 
     def optimal_output(self, x_t: torch.Tensor, t, schedule: NoiseSchedule, prediction: str = "epsilon"):
         """The optimal ε̂, v̂ or x̂₀ (all three are consistent: they share E[x₀ | x_t])."""

@@ -118,16 +118,15 @@ class _Tokenizer:
 
 
 # Whole-word tokens of CharTokenizer(PROMPT_WORDS): the words of the caption grammar (captions.py) and of
-# glyphs.REFERENCE_CAPTION, the colour names and the places that layout.parse_prompt understands. The first
-# 32 are the words of the first models' four caption templates, in their order (their checkpoints store their
-# own list, so changing this one never changes an old model).
+# glyphs.REFERENCE_CAPTION, the colour names and the places that layout.parse_prompt understands. A checkpoint
+# stores the list its model was trained with (``state_dict``), so editing this one changes only new models.
 PROMPT_WORDS = ("the", "word", "in", "on", "a", "an", "text", "letters", "background", "image", "with", "written",
                 "at", "style", "of", "red", "green", "blue", "black", "white", "yellow", "orange", "purple",
                 "top", "bottom", "left", "right", "center", "upper", "lower", "middle", "centre",
                 "against", "centered", "corner", "label", "near", "part", "poster", "reading", "reads", "says",
                 "sign", "spelling", "that", "title", "to", "words",
-                # the grammar's second vocabulary (issue 21): one token each, as every other training word of
-                # captions.grammar_words("train") (the held-out vocabulary stays spelled by characters)
+                # the other training words of captions.grammar_words("train"), one token each (the held-out
+                # vocabulary stays spelled by characters)
                 "badge", "bold", "caption", "characters", "headline", "huge", "nice", "plaque", "print", "put",
                 "render", "show", "stamp", "tag", "tiny", "writing",
                 # the training words of captions composed from parts (captions.CONNECTIVES["train"])

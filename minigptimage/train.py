@@ -1,8 +1,9 @@
 """Training: the VAE first, then the prompt encoder and U-Net on the VAE's latents, with checkpoints that resume.
 
 One diffusion step (``Trainer.train_step``): draw t, ε and the dropout flags (``objective.draw_randomness``),
-compute the loss (``objective.diffusion_loss``), take an AdamW step (Loshchilov & Hutter 2019) with gradient
-clipping at the rate of ``lr_at`` (linear warm-up, cosine decay), and update the exponential moving average
+compute the loss (``objective.diffusion_loss``; ``draw_flow_randomness`` and ``flow_loss`` for the flow
+objective), take an AdamW step (Loshchilov & Hutter 2019) with gradient clipping at the rate of ``lr_at``
+(linear warm-up, cosine decay), and update the exponential moving average
 (EMA) of the weights, which is what sampling uses. Everything random comes from one ``torch.Generator`` whose
 state is saved, and batch s is a fixed slice of the data stream (``training_data.py``), so a run resumed from a
 checkpoint continues exactly as an uninterrupted one.
@@ -28,8 +29,8 @@ from tqdm.auto import tqdm
 from .checkpoints import CheckpointError, atomic_save, checkpoint_files, newest_good_checkpoint, read_checkpoint
 from .devices import autocast, grad_scaler, resolve_precision
 from .distributed import LossModule, agree, data_parallel, gather_states, setup_distributed
-from .objective import diffusion_loss, draw_randomness
-from .pipeline import PRETRAINED, TINY_DATA, MiniGPTImage, PipelineConfig, upgrade_checkpoint
+from .objective import diffusion_loss, draw_flow_randomness, draw_randomness, flow_loss
+from .pipeline import OBJECTIVES, PRETRAINED, TINY_DATA, MiniGPTImage, PipelineConfig, upgrade_checkpoint
 from .training_data import LatentCache, cache_size, data_batch, fit_vae, training_dataset, word_tokenizer
 from .vae import VAE
 
@@ -47,6 +48,7 @@ class TrainConfig:
     adam_beta2: float = 0.999     # AdamW's β₂
     ema_decay: float = 0.999      # ceiling of the EMA decay (it warms up as (1+s)/(10+s)); 0: no EMA
     cond_dropout: float = 0.1     # probability of training a row unconditionally (for guidance)
+    objective: str = "ddpm"       # "ddpm" (objective.diffusion_loss) | "flow" (objective.flow_loss; t continuous)
     timestep_shift: float = 1.0   # α of SD3's timestep shift (objective.shifted_timesteps); 1: t uniform
     timestep_shift_anneal: bool = False  # α falls linearly to 1 at the last step (shift_at)
     logit_normal: tuple = ()      # (m, s): t drawn logit-normal (objective.logit_normal_timesteps); (): shift
@@ -62,6 +64,8 @@ class TrainConfig:
     reference_every: int = 5      # every k-th item is a style pair for the reference image; 0: none
     precision: str = "fp32"       # "fp32" | "bf16" | "fp16" autocast | "auto" (devices.py); weights stay fp32
     render_workers: int = 0       # processes that render the latent cache; 0: one per core on a GPU, else one
+    compile: bool = False         # torch.compile the U-Net (needs a C++ compiler; the compile time counts against
+                                  # a timed run); prompts keep the latent cache's width, so every step has one shape
 
     @classmethod
     def preset(cls, name: str) -> "TrainConfig":
@@ -77,7 +81,7 @@ class TrainConfig:
 
 
 # Settings that a resumed run may change: they do not change what the run computes.
-RESUMABLE_CHANGES = ("precision", "render_workers")
+RESUMABLE_CHANGES = ("precision", "render_workers", "compile")
 
 
 class TrainingError(RuntimeError):
@@ -136,7 +140,11 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
         self.dataset = training_dataset(cfg.seed, model.config.image_size, cfg.made_up_words, cfg.task)  # by step
         self.step, self.vae_done, self.losses = 0, False, []
-        self.objective = LossModule(diffusion_loss, model)  # wrapped in DDP once the VAE is trained
+        if cfg.objective != model.config.objective:
+            raise ValueError(f"objective: the run trains {cfg.objective!r}, the model is built for "
+                             f"{model.config.objective!r} (PipelineConfig.objective)")
+        loss = flow_loss if cfg.objective == "flow" else diffusion_loss
+        self.objective = LossModule(loss, model)  # wrapped in DDP once the VAE is trained
         self.cache = None  # a LatentCache, built after the VAE phase when cfg.latent_cache > 0
         self.precision = resolve_precision(cfg.precision, model.device)
         self.scaler = grad_scaler(model.device, self.precision)  # loss scaling for fp16, else a pass-through
@@ -183,14 +191,15 @@ class Trainer:
         (all of TrainConfig but ``RESUMABLE_CHANGES``), else a CheckpointError naming each difference."""
         ckpt = upgrade_checkpoint(ckpt)
         ts = ckpt["train_state"]
-        if MiniGPTImage.from_checkpoint_dict(ckpt).config != self.model.config:
-            raise CheckpointError("checkpoint: it was trained with another config than this run's preset")
-        saved, now = ts["train_config"], dataclasses.asdict(self.cfg)
+        saved = {"objective": ckpt["config"]["objective"], **ts["train_config"]}  # the model records it too
+        now = dataclasses.asdict(self.cfg)
         changed = [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in now.items()
                    if k not in RESUMABLE_CHANGES and saved.get(k) != v]
         if changed:
             raise CheckpointError(f"checkpoint: this run changes settings of the run it resumes ({'; '.join(changed)});"
                                   " resume with the same settings, or train into a new folder")
+        if MiniGPTImage.from_checkpoint_dict(ckpt).config != self.model.config:
+            raise CheckpointError("checkpoint: it was trained with another config than this run's preset")
         for n in ("encoder", "unet"):
             getattr(self.model, n).load_state_dict(ts["raw"][n])
             self.ema[n].load_state_dict(ckpt["weights"][n])
@@ -222,6 +231,10 @@ class Trainer:
             workers = self.cfg.render_workers or (cores if self.model.device.type == "cuda" else 1)
             self.cache = LatentCache(self.model, self.dataset, size, progress=self.rank == 0,
                                      reference_every=self.cfg.reference_every, workers=workers)
+        if self.cfg.compile and self.cache is None:
+            raise ValueError("compile: needs a latent cache (--latent-cache > 0), which fixes the prompts' length")
+        if self.cfg.compile:
+            self.model.unet.compile()  # in place: the parameters keep their names, so checkpoints are unchanged
         self.objective = data_parallel(self.objective, self.world)
 
     # ------------------------------------------------------------- one step
@@ -245,12 +258,15 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, total_steps, cfg)
         batch = self.batch(self.step)
+        if draws is None and cfg.objective == "flow":  # t continuous in [0, 1)
+            draws = draw_flow_randomness(cfg.batch_size, model.latent_shape(1)[1:], cfg.cond_dropout, self.generator,
+                                         shift_at(self.step, total_steps, cfg), cfg.logit_normal or None)
         if draws is None:
             draws = draw_randomness(cfg.batch_size, model.latent_shape(1)[1:], model.schedule.num_steps,
                                     cfg.cond_dropout, self.generator, shift_at(self.step, total_steps, cfg),
                                     cfg.logit_normal or None)
         with autocast(model.device, self.precision):  # 16-bit matmuls and convs; the loss comes out fp32
-            loss = self.objective(batch, draws, cfg.min_snr_gamma)
+            loss = self.objective(batch, draws, cfg.min_snr_gamma, not cfg.compile)
         if not torch.isfinite(loss):
             raise TrainingError(f"loss became {loss.item()} at step {self.step}; "
                                 f"the last good checkpoint in {self.out_dir} is kept")
@@ -336,6 +352,11 @@ def make_trainer(preset: str, out_dir, vae=None, encoder=None, resume: bool = Fa
     existing = checkpoint_files(out_dir)
     if cfg.freeze_encoder and encoder is None and not resume:
         raise ValueError("encoder: a frozen prompt encoder must be a trained one; name a model file (--encoder)")
+    if cfg.objective not in OBJECTIVES:
+        raise ValueError(f"objective: expected one of {', '.join(OBJECTIVES)}, got {cfg.objective!r}")
+    if cfg.objective == "flow" and cfg.min_snr_gamma:
+        raise ValueError(f"min_snr_gamma: Min-SNR-γ weights DDPM's loss; the flow loss has none (use 0), "
+                         f"got {cfg.min_snr_gamma}")
     if existing and not (resume or overwrite):
         raise CheckpointError(f"out: {out_dir} already holds checkpoints ({existing[-1].name}); pass --resume to "
                               "continue that run, --overwrite to replace it, or choose another folder")
@@ -359,6 +380,7 @@ def make_trainer(preset: str, out_dir, vae=None, encoder=None, resume: bool = Fa
         vae = None if vae is None else vae if isinstance(vae, VAE) else load_vae(vae)
         latent = None if vae is None else vae.cfg  # the U-Net is built for the given VAE's latent
     model = MiniGPTImage.from_preset(preset, tokenizer=tokenizer, seed=cfg.seed, vae=latent).to(device)
+    model.config = dataclasses.replace(model.config, objective=cfg.objective)  # how it samples, once trained
     trainer = Trainer(model, cfg, out_dir, preset=preset, keep=keep, log=say, rank=rank, world=world)
     if found is not None:
         trainer.restore(found[1])

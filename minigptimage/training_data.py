@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .glyphs import REFERENCE_CAPTION, GlyphDataset, collate
+from .tokenizer import trim_padding
 from .vae import VAE, train_vae
 
 # GlyphDataset renders items on demand, so its length is only the range of indices the streams may use:
@@ -177,7 +178,8 @@ class LatentCache:
         self.latents, self.glyphs = torch.cat(latents), torch.cat(glyphs)   # (N, C, h, w), (N, 1, H, W)
         self.boxes, self.has_reference = torch.cat(boxes), torch.cat(has_ref)  # (N, 4), (N,)
         self.references = torch.cat(refs)                                   # (N, 3, H, W) uint8
-        self.ids, self.masks = torch.cat(ids), torch.cat(masks)            # (N, max_len)
+        # (N, L): the token columns up to the cache's longest caption, so that every batch can have one length
+        self.ids, self.masks = trim_padding(torch.cat(ids), torch.cat(masks))
 
     def __len__(self) -> int:
         return len(self.captions)

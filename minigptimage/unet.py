@@ -230,7 +230,8 @@ class UNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(feat)))  # (B, out_channels, h, w)
 
     def check(self, x, t, context, context_mask, glyph):
-        """Validate the inputs (naming the wrong argument); return t as a (B,) long tensor."""
+        """Validate the inputs (naming the wrong argument); return t as a (B,) long tensor, or float for a flow
+        model's continuous σ·T (the sinusoidal embedding takes any real t)."""
         cfg, factor = self.cfg, 2 ** (len(self.cfg.channels) - 1)
         if x.ndim != 4 or x.shape[1] != cfg.in_channels:
             raise ValueError(f"x must be (B, {cfg.in_channels}, h, w), got {tuple(x.shape)}")
@@ -254,4 +255,4 @@ class UNet(nn.Module):
             t = t.expand(B)
         if t.shape != (B,):
             raise ValueError(f"t must be an int, a 0-d tensor or a ({B},) tensor, got shape {tuple(t.shape)}")
-        return t.long()
+        return t if t.is_floating_point() else t.long()

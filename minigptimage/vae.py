@@ -1,9 +1,16 @@
 """A tiny VAE: the latent-to-image decoder (the third component).
 
 Latent diffusion (Rombach et al. 2022, arXiv 2112.10752, sec. 3.1) does not denoise pixels: an autoencoder
-first squeezes a 64×64 RGB image into a 16×16 grid of ``latent_channels`` numbers (a downsampling factor
-f = 4; 8 channels here: 4 keep too little of our small letters), the diffusion model works there (16× fewer
-positions), and the decoder turns its output back into pixels. Our autoencoder is a variational one (Kingma & Welling 2014, arXiv 1312.6114):
+first squeezes a 64×64 RGB image into an h×w grid of C = ``latent_channels`` numbers (a downsampling factor
+f = 64/h), the diffusion model works there, and the decoder turns its output back into pixels. Two latents ship:
+
+    16×16×8  f = 4, preset "tiny"       tiny_data/vae.pt: the 10-minute model's (minigptimage_tiny_10min.pt)
+                                        and lesson 07's; 16× fewer positions than pixels
+    32×32×4  f = 2, preset "tiny-32px"  inside minigptimage_tiny.pt: the shipped model's; 4× the positions of
+                                        16×16, which keep long words, lower case and two words readable
+
+(RESULTS.md, "Choosing a latent", compares them with 16×16×12.) Our autoencoder is a variational one
+(Kingma & Welling 2014, arXiv 1312.6114):
 
     encoder   q(z | x) = N(mean(x), exp(logvar(x)))            x (B, 3, H, W) -> mean, logvar (B, C, h, w)
     sampling  z = mean + exp(logvar / 2) · ε,  ε ~ N(0, I)        the reparameterisation trick (sec. 2.4)
@@ -31,33 +38,31 @@ in ``channels``. With ``linear_path`` (the presets), a linear patch autoencoder 
 form — and the convolutions' last layers start at zero, so training starts from PCA's reconstructions
 (about 25 dB for 8 channels at 16×16, see lesson 07) and the convolutions learn only what PCA misses:
 sharp strokes, using each patch's neighbours. Plain gradient descent from random weights needs thousands
-of steps even to match PCA, which is why an earlier version of this VAE stalled at ~18 dB.
+of steps even to match PCA.
 
-Shapes for the "tiny" preset: x (B, 3, 64, 64) → patches (B, 48, 16, 16) → mean, logvar (B, 8, 16, 16).
+Shapes: "tiny": x (B, 3, 64, 64) → patches (B, 48, 16, 16) → mean, logvar (B, 8, 16, 16);
+"tiny-32px": x (B, 3, 64, 64) → patches (B, 12, 32, 32) → mean, logvar (B, 4, 32, 32).
 Simplified compared with the paper: no attention block, no perceptual loss or discriminator, one level.
 
-Shipped: tiny_data/vae.pt, made by ``train_shipped_vae()`` (seed 0; 16,000 renders of training words and
-random strings; 3,200 steps of 16; 189 s of training on one thread of a shared 2-core CPU). On 1,000
-held-out renders: PSNR 31.3 dB (PCA alone: 25.1 dB) and the glyph reader reads 97.8% of the reconstructions
-exactly (99.9% of the originals; the first shipped reader: 97.2% and 99.8%). The same recipe with 4 latent
-channels: 26.9 dB and 86.5% read by the first reader (after 1,600 steps; 8 channels after 1,600 steps: 29.6 dB,
-96.2%).
+Both shipped VAEs are made by ``train_shipped_vae`` (seed 0; 16,000 renders of training words and random
+strings; 3,200 steps of 16): ``train_shipped_vae()`` writes tiny_data/vae.pt, and
+``train_shipped_vae(path, VAEConfig.preset("tiny-32px"))`` the shipped model's (tiny_data/README.md has the
+commands, RESULTS.md their PSNR and how much of their reconstructions the glyph reader reads).
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checkpoints import load_module, save_module
+from .checkpoints import TINY_DATA, load_module, save_module
 
 FORMAT = 1  # version of the checkpoint dict written by VAE.save
-PRETRAINED = Path(__file__).resolve().parent.parent / "tiny_data" / "vae.pt"
+PRETRAINED = TINY_DATA / "vae.pt"  # the 16×16×8 VAE
 
 
 @dataclass
@@ -87,7 +92,7 @@ class VAEConfig:
             "tiny-decoder": cls(latent_channels=8, patch=4, channels=(64,), linear_path=True, decoder_mult=2,
                                 ink_weight=4.0),  # the same 16×16×8 latent, a 2× wider decoder, text-weighted
             "tiny-12ch": cls(latent_channels=12, patch=4, channels=(64,), linear_path=True),  # 16×16×12
-            "tiny-32px": cls(latent_channels=4, patch=2, channels=(64,), linear_path=True),   # 32×32×4
+            "tiny-32px": cls(latent_channels=4, patch=2, channels=(64,), linear_path=True),   # 32×32×4, shipped
         }
         if name not in presets:
             raise ValueError(f"name: expected one of {sorted(presets)}, got {name!r}")
@@ -285,8 +290,10 @@ def vae_loss(vae: VAE, x: torch.Tensor, generator=None, noise=None) -> tuple[tor
 
 
 def psnr(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Peak signal-to-noise ratio per image in dB for images in [-1, 1] (peak-to-peak 2): 10·log10(2² / MSE)."""
-    mse = (x_hat.clamp(-1, 1) - x).pow(2).flatten(1).mean(1)
+    """Peak signal-to-noise ratio in dB of images in [-1, 1] (peak-to-peak 2): 10·log10(2² / MSE), in float64,
+    per image of a batch (B, 3, H, W) -> (B,), or of one image (3, H, W) -> a 0-d tensor. ``x_hat`` is clamped to
+    [-1, 1] first (a decoder may overshoot) and the MSE floored at 1e-10 (equal images read 106 dB, not inf)."""
+    mse = (x_hat.clamp(-1, 1).double() - x.double()).pow(2).flatten(-3).mean(-1)  # (B,) or ()
     return 10 * torch.log10(4.0 / mse.clamp_min(1e-10))
 
 

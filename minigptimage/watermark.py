@@ -127,8 +127,3 @@ def detect_watermark(image: torch.Tensor, key: bytes | str, threshold: float = D
         return float(z), bool(z > threshold)
     return z, z > threshold
 
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Peak signal-to-noise ratio in dB of two images in [-1, 1] (peak-to-peak 2): 10·log10(2² / MSE)."""
-    mse = (check_image(a, "a").double() - check_image(b, "b").double()).pow(2).mean().item()
-    return math.inf if mse == 0 else 10 * math.log10(4 / mse)

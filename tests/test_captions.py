@@ -353,7 +353,7 @@ def test_an_unknown_family_is_refused():
     ('a sign that says "HELLO" in red letters on a white background', "red", "white", "train"),
     ('black background, white text: "NIGHT"', "white", "black", "train"),
     ('red letters spelling "SALE" on a yellow background', "red", "yellow", "train"),
-    ('"SOAP": red on white', "red", "white", "train"),  # issue 21's new forms: after a colon or a dash,
+    ('"SOAP": red on white', "red", "white", "train"),  # the forms with the colours after a colon or a dash,
     ('render "SOAP" - red on white', "red", "white", "train"),
     ('a blue plaque with white writing: "SOAP"', "white", "blue", "train"),  # a sign's colour is the background
     ('paint "SOAP" - red on white', "red", "white", "heldout-vocab"),

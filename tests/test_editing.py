@@ -233,7 +233,7 @@ def test_other_bad_arguments_are_rejected(model, batch):
         model.edit(images, PROMPTS, 0.5, steps=0)
 
 
-# ---------------------------------------------------------------- properties of the wiring (issue 16)
+# ---------------------------------------------------------------- properties of the wiring
 def record_denoiser_calls(model, monkeypatch):
     """Wrap the real U-Net call: record (x_t, t, cond) of every call, pass the call through."""
     calls, real = [], model.denoise
@@ -284,6 +284,24 @@ def test_the_glyph_canvas_is_drawn_at_the_masks_box(model, batch, monkeypatch):
         ys, xs = torch.nonzero(canvas[i, 0] > 0, as_tuple=True)
         assert xs.min() >= box[0] and ys.min() >= box[1] and xs.max() < box[2] and ys.max() < box[3]
         assert not torch.equal(canvas[i], layout.canvas_for_prompts([prompt], 64)[0])  # not the planned place
+
+
+def test_an_inpainted_word_goes_in_one_box_the_callers(model, batch, monkeypatch):
+    """The glyph canvas and the encoder's box token get the same box: the caller's where given, else the mask's
+    bounding box (never the planned place)."""
+    from minigptimage import layout
+    images, masks = batch
+    asked = [None, (6, 20, 58, 44)]  # prompt 0: the mask's box; prompt 1: the caller's box, not the mask's
+    tokens, box_token = [], model.encoder.box_token
+    monkeypatch.setattr(model.encoder, "box_token", lambda box: tokens.append(box.clone()) or box_token(box))
+    calls = record_denoiser_calls(model, monkeypatch)
+    model.inpaint(images, masks, PROMPTS, steps=1, seed=0, guidance=1.0, boxes=asked)
+    (token,), canvas = tokens, calls[0][2]["glyph"]  # (B, 4) pixels, (B, 1, H, W)
+    assert asked[1] != mask_box(masks[1])  # so that the caller's box and the mask's are told apart
+    for i, (box, word) in enumerate(zip([mask_box(masks[0]), asked[1]], ("SUN", "HAT"))):
+        assert box != layout.plan_box(PROMPTS[i], 64)  # and either from the planned place
+        assert tuple(token[i].tolist()) == box, i
+        assert torch.equal(canvas[i], layout.render_canvas(word, box, 64)), i
 
 
 def test_region_psnr_of_an_empty_region_is_nan():

@@ -1,6 +1,7 @@
-"""Imports point one way (DESIGN.md): the command line and benchmarks → training and evaluation → pipeline.py →
-the model's parts and their sampling loops → the maths and the text rules. Read from the source with ``ast``
-(imports inside functions count too), so a lazy import cannot hide a layer pointing up.
+"""Imports point one way (README.md, "The three components, and where they live"): the command line and
+benchmarks → training and evaluation → pipeline.py → the model's parts and their sampling loops → the maths
+and the text rules. Read from the source with ``ast`` (imports inside functions count too), so a lazy import
+cannot hide a layer pointing up.
 
     __main__, benchmarks/*                         the command line and the benchmarks
         │

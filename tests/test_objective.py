@@ -119,3 +119,69 @@ def test_logit_normal_draws_centre_on_the_sigmoid_of_m():
     draws = draw_randomness(20000, (1, 2, 2), 1000, 0.1, torch.Generator().manual_seed(0), logit_normal=(0.5, 1.0))
     median = draws["t"].double().median().item()
     assert abs(median - 1000 / (1 + math.exp(-0.5))) < 10  # the median of sigmoid(m + s·z) is sigmoid(m)
+
+
+# ---------------------------------------------------------------- the flow-matching objective
+def test_flow_draws_are_continuous_shifted_or_logit_normal_and_drawn_in_order():
+    from minigptimage.objective import draw_flow_randomness, logit_normal_fractions
+    uniform = draw_flow_randomness(20000, (1, 2, 2), 0.1, torch.Generator().manual_seed(0))["t"]
+    assert uniform.dtype == torch.float64 and 0 <= uniform.min() and uniform.max() < 1
+    assert uniform.unique().numel() == 20000  # not on a grid
+    shifted = draw_flow_randomness(20000, (1, 2, 2), 0.1, torch.Generator().manual_seed(0), timestep_shift=3.0)["t"]
+    assert abs((shifted >= 0.5).double().mean().item() - 3 / 4) < 0.015  # P(t ≥ ½) = α / (1 + α)
+    g = torch.Generator().manual_seed(1)
+    draws = draw_flow_randomness(4, (1, 2, 2), 0.5, g, logit_normal=(0.5, 1.2))
+    g = torch.Generator().manual_seed(1)  # the same stream by hand: z, then ε, then the dropout flags
+    z = torch.randn(4, generator=g, dtype=torch.float64)
+    assert torch.equal(draws["t"], logit_normal_fractions(z, 0.5, 1.2))
+    assert torch.equal(draws["noise"], torch.randn(4, 1, 2, 2, generator=g))
+    assert torch.equal(draws["drop"], torch.rand(4, generator=g) < 0.5)
+
+
+def test_the_flow_target_is_noise_minus_data_on_the_straight_path_and_a_perfect_network_has_zero_loss():
+    """z_t = (1 − t)·z₀ + t·ε, the U-Net reads t·T (a float), the target is ε − z₀ (SD3 eq. 1–4, sec. 3.1);
+    an error δ everywhere costs δ² (no weighting); Min-SNR-γ is refused."""
+    from minigptimage.objective import flow_loss
+    model = MiniGPTImage.from_preset("micro")
+    shape = model.latent_shape(3)
+    n = math.prod(shape)
+    z0 = torch.linspace(-2, 2, n).reshape(shape)
+    eps = torch.cos(torch.arange(n, dtype=torch.float32) * 0.7).reshape(shape)
+    t = torch.tensor([0.0, 0.4170, 0.999], dtype=torch.float64)
+    batch = data_batch(GlyphDataset("train", length=10, seed=0), 0, 3)
+    batch["latent"] = z0
+    draws = {"t": t, "noise": eps, "drop": torch.tensor([False, True, False])}
+    seen = {}
+
+    def oracle(z_t, t_in, cond, offset=0.0):
+        seen.update(z_t=z_t, t=t_in, cond=cond)
+        return eps - z0 + offset
+
+    model.denoise = oracle
+    with torch.no_grad():
+        assert float(flow_loss(model, batch, draws)) == 0.0
+    tt = t.float().reshape(3, 1, 1, 1)
+    torch.testing.assert_close(seen["z_t"], (1 - tt) * z0 + tt * eps)
+    assert seen["t"].dtype == torch.float32 and seen["t"].tolist() == pytest.approx([0.0, 417.0, 999.0])
+    assert not seen["cond"]["glyph"][1].any() and seen["cond"]["glyph"][0].any()  # dropout as DDPM's
+    model.denoise = lambda z_t, t_in, cond: oracle(z_t, t_in, cond, offset=0.5)
+    with torch.no_grad():
+        assert float(flow_loss(model, batch, draws)) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="min_snr_gamma"):
+        flow_loss(model, batch, draws, min_snr_gamma=5.0)
+
+
+def test_a_flow_trainer_takes_flow_steps_and_refuses_a_model_built_for_another_objective(tmp_path):
+    import dataclasses
+    from minigptimage.objective import flow_loss
+    from minigptimage.train import Trainer, TrainConfig
+    model = MiniGPTImage.from_preset("micro")
+    with pytest.raises(ValueError, match="objective"):
+        Trainer(model, TrainConfig(objective="flow"), tmp_path, log=lambda m: None)
+    model.config = dataclasses.replace(model.config, objective="flow")
+    trainer = Trainer(model, TrainConfig(objective="flow", batch_size=2, vae_steps=0), tmp_path, log=lambda m: None)
+    assert trainer.objective.loss_fn is flow_loss
+    seen = []
+    trainer.objective.loss_fn = lambda m, batch, draws, *rest: seen.append(draws) or flow_loss(m, batch, draws, *rest)
+    assert math.isfinite(trainer.train_step(10))
+    assert seen[0]["t"].dtype == torch.float64 and 0 <= float(seen[0]["t"].min()) < 1  # continuous t

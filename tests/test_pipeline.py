@@ -243,6 +243,29 @@ def test_generate_is_the_documented_loop(untrained):
     assert model.make_sampler("ddpm", 1000, eta=0.0).prediction == model.config.prediction
 
 
+def test_a_request_is_checked_parsed_and_planned_once(untrained, monkeypatch):
+    """generate parses, tokenizes and places each prompt once and builds one sampler; a checked Request runs as
+    generate of the same arguments, and refuses a second set of them."""
+    from collections import Counter
+
+    from minigptimage import layout
+    model, counts = untrained, Counter()
+    for owner, name in ((layout, "parse_prompt"), (layout, "plan_box"), (model, "make_sampler"),
+                        (model.tokenizer, "encode")):
+        def counted(*args, _real=getattr(owner, name), _name=name, **kwargs):
+            counts[_name] += 1
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(owner, name, counted)
+    images = model.generate(PROMPTS, steps=2, seed=3)
+    assert counts == {"parse_prompt": 2, "plan_box": 2, "make_sampler": 1, "encode": 1}
+    request = model.check_request(PROMPTS, steps=2, seed=3)
+    assert request.sampling() == dict(steps=2, sampler="ddim", eta=0.0, guidance=model.config.guidance, seed=3)
+    counts.clear()
+    assert torch.equal(model.generate(request), images) and not counts  # nothing checked again
+    with pytest.raises(ValueError, match="^seed: given with a checked Request"):
+        model.generate(request, seed=4)
+
+
 def test_a_prompt_without_quoted_text_gets_an_error_that_names_it():
     from minigptimage.pipeline import MiniGPTImage
     model = MiniGPTImage.from_preset("micro")

@@ -1,7 +1,7 @@
 """The tests themselves: no assert whose message is really a condition.
 
 ``assert code == 0, err and path.is_file()`` checks only ``code == 0``: everything after the comma is the
-message, evaluated only on failure. Three such slips hid a broken ``--resume`` (issue 16); this finds new ones.
+message, evaluated only on failure. Three such slips once hid a broken ``--resume``; this finds new ones.
 """
 import ast
 from pathlib import Path

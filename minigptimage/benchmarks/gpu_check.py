@@ -1,4 +1,4 @@
-"""The GPU check (issue 14): one command that measures the laptop-GPU path and prints one table.
+"""The GPU check: one command that measures the laptop-GPU path and prints one table.
 
     python -m minigptimage.benchmarks.gpu_check                  # on a CUDA machine: under 8 minutes on one H200
     python -m minigptimage.benchmarks.gpu_check --dry-run        # the same steps with tiny settings, on any CPU

@@ -40,11 +40,12 @@ def learner_samples(n: int, seed: int = 1234) -> list:
     return evaluation_samples("heldout", n, seed, phrasing="train", text_kind="upper", lengths=(2, 6))
 
 
-def score_model(model, reader, samples, steps: int | None = None, seed: int = 0) -> dict:
-    """{"images", "tesseract", "reader", "binding", "specked", "seconds"} of one model on ``samples``."""
+def score_model(model, reader, samples, steps: int | None = None, seed: int = 0, **options) -> dict:
+    """{"images", "tesseract", "reader", "binding", "specked", "seconds"} of one model on ``samples``;
+    ``options`` (sampler, guidance, …) go to ``model.generate``."""
     steps = steps or model.config.sampling_steps
     start = time.perf_counter()
-    images = generate_in_batches(model, [standard_prompt(s) for s in samples], steps, seed)  # (n, 3, H, W)
+    images = generate_in_batches(model, [standard_prompt(s) for s in samples], steps, seed, **options)  # (n, 3, H, W)
     seconds = (time.perf_counter() - start) / len(samples)
     score = score_images(images, samples, reader, "learner", seconds)
     texts = [s.text for s in samples]

@@ -1,8 +1,8 @@
 """Where the time of one training step goes: data, prompt encoder, each U-Net level and its attention, the glyph
 branch, loss, backward, optimiser and EMA.
 
-    python -m minigptimage.benchmarks.step_profile [--preset tiny] [--vae tiny_data/vae.pt] [--steps 20]
-                                                   [--batch-size 32] [--frozen-encoder PATH]
+    python -m minigptimage.benchmarks.step_profile [--preset tiny-workshop] [--steps 20] [--batch-size 32]
+                                                   [--threads N] [--compile]
 
 It sets up a run as ``train`` does (``train.make_trainer``, with a latent cache of just the items it reads),
 then times ``--steps`` steps after three of warm-up. A step is timed in the trainer's own order (batch, draws,
@@ -66,7 +66,9 @@ def profile_steps(trainer, steps: int, total: int) -> dict:
     model, cfg, totals = trainer.model, trainer.cfg, defaultdict(float)
     shape, T = model.latent_shape(1)[1:], model.schedule.num_steps
     params = trainer.optimizer.param_groups[0]["params"]
-    handles = time_modules(forward_parts(model), totals)
+    # a compiled U-Net runs as one graph: its parts cannot be timed apart (only the encoder's hooks are kept)
+    parts = forward_parts(model) if not cfg.compile else {"prompt encoder": [model.encoder]}
+    handles = time_modules(parts, totals)
     for _ in range(steps):
         clock = time.perf_counter()
 
@@ -80,7 +82,7 @@ def profile_steps(trainer, steps: int, total: int) -> dict:
         draws = draw_randomness(cfg.batch_size, shape, T, cfg.cond_dropout, trainer.generator,
                                 shift_at(trainer.step, total, cfg))
         lap("draws")
-        loss = diffusion_loss(model, batch, draws, cfg.min_snr_gamma)
+        loss = diffusion_loss(model, batch, draws, cfg.min_snr_gamma, trim=not cfg.compile)
         lap("forward")
         trainer.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -115,27 +117,33 @@ def top_operators(trainer, steps: int, total: int, k: int = 8) -> list[tuple[str
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minigptimage.benchmarks.step_profile", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--preset", default="tiny-workshop")
     parser.add_argument("--vae", default=str(TINY_DATA / "vae.pt"))
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the U-Net (TrainConfig.compile)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     total = 3 + 2 * args.steps
     with tempfile.TemporaryDirectory() as out:
         trainer = make_trainer(args.preset, out, vae=args.vae, batch_size=args.batch_size, latent_cache=20000,
-                               log=lambda m: None)
+                               compile=args.compile or None, log=lambda m: None)
+        clock = time.perf_counter()
         trainer.start_diffusion_phase(total)
+        cache_seconds = time.perf_counter() - clock
         trainer.model.train()
+        clock = time.perf_counter()
         for _ in range(3):
             trainer.train_step(total)
+        warmup_seconds = time.perf_counter() - clock
         parts = profile_steps(trainer, args.steps, total)
         ops = top_operators(trainer, min(5, args.steps), total)
     step = sum(parts.values())
-    print(f"{args.preset}, batch {trainer.cfg.batch_size}, {torch.get_num_threads()} threads: "
-          f"{step:.3f} s a step ({args.steps} steps)")
+    print(f"{args.preset}, batch {trainer.cfg.batch_size}, {torch.get_num_threads()} threads"
+          f"{', compiled' if args.compile else ''}: {step:.3f} s a step ({args.steps} steps); latent cache of "
+          f"{len(trainer.cache)} items {cache_seconds:.1f} s; the first 3 steps {warmup_seconds:.1f} s")
     print("| part | ms a step | share |\n|---|---|---|")
     for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
         print(f"| {name} | {1000 * seconds:.1f} | {seconds / step:.0%} |")

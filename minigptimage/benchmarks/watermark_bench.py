@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
+from minigptimage.vae import psnr
 from minigptimage.watermark import DEFAULT_STRENGTH, DETECTION_THRESHOLD, embed_watermark, watermark_score
 
 FONT = os.path.join(__import__("matplotlib").get_data_path(), "fonts", "ttf", "DejaVuSans-Bold.ttf")
@@ -115,14 +116,13 @@ def evaluate(images: torch.Tensor, strength: float = DEFAULT_STRENGTH, seed: int
     keys = [f"bench-{seed}-{i}".encode() for i in range(len(images))]  # one key per image
     marked = torch.stack([embed_watermark(image, key, strength) for image, key in zip(images, keys)])
     clean, quantised = png_round_trip(images), png_round_trip(marked)
-    mse = (quantised.double() - clean.double()).pow(2).flatten(1).mean(1).clamp_min(1e-12)  # (B,)
-    psnr = 10 * torch.log10(4 / mse)  # peak-to-peak 2 in [-1, 1] units
+    quality = psnr(quantised, clean)  # (B,) dB
     h0 = _scores(clean, keys)
     attacked = {"clean": marked, "png": quantised,
                 "noise": add_noise(marked, 2.0, torch.Generator().manual_seed(seed + 1)),
                 "jpeg90": jpeg_round_trip(marked, 90)}
     h1 = {name: _scores(x, keys) for name, x in attacked.items()}
-    row = {"n": len(images), "psnr_mean": psnr.mean().item(), "psnr_min": psnr.min().item(),
+    row = {"n": len(images), "psnr_mean": quality.mean().item(), "psnr_min": quality.min().item(),
            "h0_mean": h0.mean().item(), "h0_std": h0.std().item(), "h0_max": h0.max().item(),
            "fpr": (h0 > DETECTION_THRESHOLD).float().mean().item()}
     for name, z in h1.items():
