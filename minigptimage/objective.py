@@ -95,14 +95,12 @@ def drop_condition(cond: dict, null: dict, drop: torch.Tensor) -> dict:
     return out
 
 
-def encode_prompt(model, batch: dict, trim: bool = True) -> dict:
+def encode_prompt(model, batch: dict) -> dict:
     """The condition of a training batch: the encoder's context (B, L, D) and mask (B, L) from the batch's
-    tokens (or captions), its box token and reference image where the encoder takes them, and the glyph canvas.
-    ``trim``: drop the padding columns of this batch; else keep the cache's fixed width (the same shapes every
-    step, which a compiled network needs)."""
+    tokens (or captions), its box token and reference image where the encoder takes them, and the glyph canvas."""
     device = model.device
     if "ids" in batch:                                             # pre-tokenized (LatentCache)
-        ids, mask = trim_padding(batch["ids"], batch["mask"]) if trim else (batch["ids"], batch["mask"])  # (B, L)
+        ids, mask = trim_padding(batch["ids"], batch["mask"])       # (B, L)
     else:
         ids, mask = trim_padding(*model.tokenizer.encode(batch["caption"], model.config.max_prompt_len))
     enc = model.config.encoder
@@ -118,7 +116,7 @@ def encode_prompt(model, batch: dict, trim: bool = True) -> dict:
     return cond
 
 
-def diffusion_loss(model, batch: dict, draws: dict, min_snr_gamma: float = 0.0, trim: bool = True) -> torch.Tensor:
+def diffusion_loss(model, batch: dict, draws: dict, min_snr_gamma: float = 0.0) -> torch.Tensor:
     """One batch of DDPM's objective (the module docstring) with the given ``draws`` (``draw_randomness``).
     ``batch`` holds latents (``latent``, from the latent cache) or images (``image``, encoded here); ``trim``:
     see ``encode_prompt``."""
@@ -133,7 +131,7 @@ def diffusion_loss(model, batch: dict, draws: dict, min_snr_gamma: float = 0.0, 
     z_t = model.schedule.q_sample(z0, t, noise=noise)               # DDPM eq. 4
     prediction = model.config.prediction
     target = {"epsilon": noise, "x0": z0, "v": model.schedule.get_v(z0, noise, t)}[prediction]
-    cond = drop_condition(encode_prompt(model, batch, trim), model.null_condition(z0.shape[0]), drop)
+    cond = drop_condition(encode_prompt(model, batch), model.null_condition(z0.shape[0]), drop)
     out = model.denoise(z_t, t, cond)                              # (B, C, h, w)
     snr = model.schedule.snr[t_cpu].to(device, torch.float32)      # (B,): float32 on the device, as is the loss
     w = loss_weight(snr, prediction, min_snr_gamma)
@@ -155,7 +153,7 @@ def draw_flow_randomness(batch_size: int, latent_shape, cond_dropout: float, gen
             "drop": torch.rand(batch_size, generator=generator) < cond_dropout}
 
 
-def flow_loss(model, batch: dict, draws: dict, min_snr_gamma: float = 0.0, trim: bool = True) -> torch.Tensor:
+def flow_loss(model, batch: dict, draws: dict, min_snr_gamma: float = 0.0) -> torch.Tensor:
     """One batch of the flow objective (the module docstring) with ``draws`` of ``draw_flow_randomness``; the
     arguments of ``diffusion_loss``. The loss is unweighted: Min-SNR-γ is DDPM's, so ``min_snr_gamma`` must be 0."""
     if min_snr_gamma != 0:
@@ -171,6 +169,6 @@ def flow_loss(model, batch: dict, draws: dict, min_snr_gamma: float = 0.0, trim:
     noise, drop = draws["noise"].to(device), draws["drop"].to(device)
     z_t = flow_interpolate(z0, noise, t)                           # (1 − t)·z₀ + t·ε
     target = flow_velocity_target(z0, noise)                       # ε − z₀
-    cond = drop_condition(encode_prompt(model, batch, trim), model.null_condition(z0.shape[0]), drop)
+    cond = drop_condition(encode_prompt(model, batch), model.null_condition(z0.shape[0]), drop)
     out = model.denoise(z_t, t * model.config.num_steps, cond)     # (B, C, h, w): v̂ at timestep t·T
     return (out - target).pow(2).mean()

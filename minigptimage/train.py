@@ -64,8 +64,6 @@ class TrainConfig:
     reference_every: int = 5      # every k-th item is a style pair for the reference image; 0: none
     precision: str = "fp32"       # "fp32" | "bf16" | "fp16" autocast | "auto" (devices.py); weights stay fp32
     render_workers: int = 0       # processes that render the latent cache; 0: one per core on a GPU, else one
-    compile: bool = False         # torch.compile the U-Net (needs a C++ compiler; the compile time counts against
-                                  # a timed run); prompts keep the latent cache's width, so every step has one shape
 
     @classmethod
     def preset(cls, name: str) -> "TrainConfig":
@@ -81,7 +79,7 @@ class TrainConfig:
 
 
 # Settings that a resumed run may change: they do not change what the run computes.
-RESUMABLE_CHANGES = ("precision", "render_workers", "compile")
+RESUMABLE_CHANGES = ("precision", "render_workers")
 
 
 class TrainingError(RuntimeError):
@@ -231,10 +229,6 @@ class Trainer:
             workers = self.cfg.render_workers or (cores if self.model.device.type == "cuda" else 1)
             self.cache = LatentCache(self.model, self.dataset, size, progress=self.rank == 0,
                                      reference_every=self.cfg.reference_every, workers=workers)
-        if self.cfg.compile and self.cache is None:
-            raise ValueError("compile: needs a latent cache (--latent-cache > 0), which fixes the prompts' length")
-        if self.cfg.compile:
-            self.model.unet.compile()  # in place: the parameters keep their names, so checkpoints are unchanged
         self.objective = data_parallel(self.objective, self.world)
 
     # ------------------------------------------------------------- one step
@@ -266,7 +260,7 @@ class Trainer:
                                     cfg.cond_dropout, self.generator, shift_at(self.step, total_steps, cfg),
                                     cfg.logit_normal or None)
         with autocast(model.device, self.precision):  # 16-bit matmuls and convs; the loss comes out fp32
-            loss = self.objective(batch, draws, cfg.min_snr_gamma, not cfg.compile)
+            loss = self.objective(batch, draws, cfg.min_snr_gamma)
         if not torch.isfinite(loss):
             raise TrainingError(f"loss became {loss.item()} at step {self.step}; "
                                 f"the last good checkpoint in {self.out_dir} is kept")

@@ -20,8 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 from tqdm.auto import tqdm
 
-from .glyphs import REFERENCE_CAPTION, GlyphDataset, collate
-from .tokenizer import trim_padding
+from .glyphs import HIGH_CONTRAST_PAIRS, REFERENCE_CAPTION, GlyphDataset, collate
 from .vae import VAE, train_vae
 
 # GlyphDataset renders items on demand, so its length is only the range of indices the streams may use:
@@ -39,9 +38,9 @@ CHUNK = 256  # items rendered (and encoded) at a time when building the latent c
 
 # What a run trains on (TrainConfig.task): GlyphDataset options of the training split.
 TASKS = {
-    "mixture": {},  # every text kind and length, every training phrasing: what the shipped model learned
-    "workshop": dict(text_kind="upper", lengths=(2, 6)),  # upper-case words of 2–6 letters, every phrasing
-    "workshop-complete": dict(text_kind="upper", lengths=(2, 6), complete=True),  # and both colours and place
+    "mixture": {},  # every text kind, length and legible colour pair, every training phrasing (the shipped model)
+    # the learner's ten minutes: upper-case words of 2–6 letters, every training phrasing, the high-contrast pairs
+    "workshop": dict(text_kind="upper", lengths=(2, 6), color_pairs=HIGH_CONTRAST_PAIRS),
 }
 
 
@@ -178,8 +177,7 @@ class LatentCache:
         self.latents, self.glyphs = torch.cat(latents), torch.cat(glyphs)   # (N, C, h, w), (N, 1, H, W)
         self.boxes, self.has_reference = torch.cat(boxes), torch.cat(has_ref)  # (N, 4), (N,)
         self.references = torch.cat(refs)                                   # (N, 3, H, W) uint8
-        # (N, L): the token columns up to the cache's longest caption, so that every batch can have one length
-        self.ids, self.masks = trim_padding(torch.cat(ids), torch.cat(masks))
+        self.ids, self.masks = torch.cat(ids), torch.cat(masks)            # (N, max_len)
 
     def __len__(self) -> int:
         return len(self.captions)

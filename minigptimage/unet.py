@@ -63,7 +63,6 @@ class UNetConfig:
     glyph: bool = True                # build the glyph branch (glyph-aware sublayers)
     glyph_scale: int = 4              # canvas side / latent side
     glyph_channels: int = 32          # width of the glyph branch
-    glyph_input: bool = False         # also stack the canvas, pixel-unshuffled to latent resolution, on the input
     prediction: str = "epsilon"       # what the network is trained to predict: "epsilon" | "v" | "x0"
 
     @classmethod
@@ -155,8 +154,7 @@ class UNet(nn.Module):
 
         self.time_mlp = nn.Sequential(nn.Linear(ch[0], T), nn.SiLU(), nn.Linear(T, T))
         self.pooled_context = nn.Linear(cfg.context_dim, T)  # mean prompt token → added to the time embedding
-        extra = cfg.glyph_scale ** 2 if cfg.glyph and cfg.glyph_input else 0  # (B, s², h, w) canvas channels
-        self.conv_in = nn.Conv2d(cfg.in_channels + extra, ch[0], 3, padding=1)
+        self.conv_in = nn.Conv2d(cfg.in_channels, ch[0], 3, padding=1)
         # Down path: level i = n × (ResBlock, attention), then a stride-2 conv to the next width.
         self.down_res, self.down_attn, self.downsample = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         for i, c in enumerate(ch):
@@ -202,8 +200,6 @@ class UNet(nn.Module):
             g = self.glyph_branch(glyph.to(x.dtype))  # level i: (B, g, h/2^i, w/2^i)
         cond = (context, context_mask)
 
-        if cfg.glyph and cfg.glyph_input:  # the canvas's s×s pixel blocks as channels: (B, C + s², h, w)
-            x = torch.cat([x, F.pixel_unshuffle(glyph.to(x.dtype), cfg.glyph_scale)], dim=1)
         feat, skips = self.conv_in(x), []  # (B, ch0, h, w): the feature map
         for i in range(levels):
             if cfg.glyph:

@@ -54,7 +54,7 @@ def test_any_prompt_gives_an_image_or_one_clean_line(micro_run, tmp_path_factory
     ("--steps", "0", "steps"), ("--steps", "-5", "steps"), ("--steps", str(10**12), "steps"),
     ("--steps", "many", "--steps"), ("--guidance", "nan", "guidance"), ("--guidance", "inf", "guidance"),
     ("--seed", "-1", "seed"), ("--seed", str(2**70), "seed"), ("--eta", "nan", "eta"),
-    ("--sampler", "euler", "--sampler"), ("--device", "cuda:7", "--device"), ("--device", "banana", "--device"),
+    ("--sampler", "euler", "sampler: 'euler' does not sample a model trained with objective 'ddpm'"), ("--device", "cuda:7", "--device"), ("--device", "banana", "--device"),
 ])
 def test_bad_numbers_and_options(micro_run, tmp_path, capsys, option, value, named):
     out = tmp_path / "out.png"

@@ -416,24 +416,3 @@ def test_the_workshop_preset_trains_the_workshop_task_on_the_shipped_sources(tmp
     shipped = MiniGPTImage.pretrained()
     assert trainer.vae_done and all(torch.equal(a, b) for a, b in zip(trainer.model.encoder.state_dict().values(),
                                                                        shipped.encoder.state_dict().values()))
-
-
-def test_a_compiled_u_net_trains_the_same_numbers_with_one_shape_every_step(tmp_path, monkeypatch):
-    """``compile``: the U-Net compiled in place (parameter names kept) on prompts of the cache's fixed width,
-    so no step recompiles. The test compiles with the "aot_eager" backend (the graph capture and autograd of
-    torch.compile, without inductor's C++ build, which takes minutes); RESULTS.md compares inductor with eager."""
-    import torch._dynamo
-    real = torch.nn.Module.compile
-    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: real(self, backend="aot_eager"))
-    torch._dynamo.reset()
-    runs = {}
-    for compiled in (False, True):
-        trainer = micro_trainer(tmp_path / str(compiled), latent_cache=16, compile=compiled, reference_every=0)
-        trainer.train_vae_phase()
-        with torch._dynamo.config.patch(error_on_recompile=True):
-            trainer.run(total_steps=3)
-        runs[compiled] = trainer
-    assert runs[True].losses == pytest.approx(runs[False].losses, rel=1e-5)
-    assert list(runs[True].model.unet.state_dict()) == list(runs[False].model.unet.state_dict())
-    with pytest.raises(ValueError, match="compile: needs a latent cache"):
-        micro_trainer(tmp_path / "nocache", compile=True).run(total_steps=1)

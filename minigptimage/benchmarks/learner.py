@@ -3,8 +3,8 @@
     python -m minigptimage.benchmarks.learner --checkpoint runs/a/ckpt.pt --checkpoint runs/b/ckpt.pt [--n 100]
 
 The one benchmark that the README, RESULTS and lessons 07, 08 and 14 quote for the ten-minute model. Its prompts
-are held-out upper-case words of 2–6 letters (never in a training caption) in the standard form that every
-training task contains,
+are held-out upper-case words of 2–6 letters (never in a training caption), in the high-contrast colour pairs
+the workshop trains on, in the standard form that every training task contains,
 
     the word "X" in FG on BG, PLACE
 
@@ -26,6 +26,7 @@ from ..captions import PLACES
 from ..evaluate import evaluation_samples, generate_in_batches, score_images
 from ..pipeline import TINY_DATA, MiniGPTImage
 from ..reader import GlyphReader
+from ..training_data import TASKS
 from ..scoring import word_accuracy
 from .prompts import specked_share
 
@@ -36,8 +37,9 @@ def standard_prompt(sample) -> str:
 
 
 def learner_samples(n: int, seed: int = 1234) -> list:
-    """``n`` held-out items with upper-case words of 2–6 letters (fixed for a seed)."""
-    return evaluation_samples("heldout", n, seed, phrasing="train", text_kind="upper", lengths=(2, 6))
+    """``n`` held-out items of the workshop task (``training_data.TASKS["workshop"]``: upper-case words of 2–6
+    letters, the high-contrast colour pairs), fixed for a seed."""
+    return evaluation_samples("heldout", n, seed, phrasing="train", **TASKS["workshop"])
 
 
 def score_model(model, reader, samples, steps: int | None = None, seed: int = 0, **options) -> dict:

@@ -2,7 +2,7 @@
 branch, loss, backward, optimiser and EMA.
 
     python -m minigptimage.benchmarks.step_profile [--preset tiny-workshop] [--steps 20] [--batch-size 32]
-                                                   [--threads N] [--compile]
+                                                   [--threads N]
 
 It sets up a run as ``train`` does (``train.make_trainer``, with a latent cache of just the items it reads),
 then times ``--steps`` steps after three of warm-up. A step is timed in the trainer's own order (batch, draws,
@@ -66,9 +66,7 @@ def profile_steps(trainer, steps: int, total: int) -> dict:
     model, cfg, totals = trainer.model, trainer.cfg, defaultdict(float)
     shape, T = model.latent_shape(1)[1:], model.schedule.num_steps
     params = trainer.optimizer.param_groups[0]["params"]
-    # a compiled U-Net runs as one graph: its parts cannot be timed apart (only the encoder's hooks are kept)
-    parts = forward_parts(model) if not cfg.compile else {"prompt encoder": [model.encoder]}
-    handles = time_modules(parts, totals)
+    handles = time_modules(forward_parts(model), totals)
     for _ in range(steps):
         clock = time.perf_counter()
 
@@ -82,7 +80,7 @@ def profile_steps(trainer, steps: int, total: int) -> dict:
         draws = draw_randomness(cfg.batch_size, shape, T, cfg.cond_dropout, trainer.generator,
                                 shift_at(trainer.step, total, cfg))
         lap("draws")
-        loss = diffusion_loss(model, batch, draws, cfg.min_snr_gamma, trim=not cfg.compile)
+        loss = diffusion_loss(model, batch, draws, cfg.min_snr_gamma)
         lap("forward")
         trainer.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -122,14 +120,13 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--compile", action="store_true", help="torch.compile the U-Net (TrainConfig.compile)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     total = 3 + 2 * args.steps
     with tempfile.TemporaryDirectory() as out:
         trainer = make_trainer(args.preset, out, vae=args.vae, batch_size=args.batch_size, latent_cache=20000,
-                               compile=args.compile or None, log=lambda m: None)
+                               log=lambda m: None)
         clock = time.perf_counter()
         trainer.start_diffusion_phase(total)
         cache_seconds = time.perf_counter() - clock
@@ -142,7 +139,7 @@ def main(argv=None) -> int:
         ops = top_operators(trainer, min(5, args.steps), total)
     step = sum(parts.values())
     print(f"{args.preset}, batch {trainer.cfg.batch_size}, {torch.get_num_threads()} threads"
-          f"{', compiled' if args.compile else ''}: {step:.3f} s a step ({args.steps} steps); latent cache of "
+          f": {step:.3f} s a step ({args.steps} steps); latent cache of "
           f"{len(trainer.cache)} items {cache_seconds:.1f} s; the first 3 steps {warmup_seconds:.1f} s")
     print("| part | ms a step | share |\n|---|---|---|")
     for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
