@@ -68,7 +68,7 @@ def load_model(args):
 
 
 SAMPLING_FLAGS = ("steps", "sampler", "eta", "guidance", "seed")
-TRAINING_FLAGS = ("vae", "resume", "overwrite", "device", "precision", "keep", "batch_size", "lr", "warmup_steps",
+TRAINING_FLAGS = ("vae", "encoder", "resume", "overwrite", "device", "precision", "keep", "batch_size", "lr", "warmup_steps",
                   "vae_steps", "seed", "latent_cache", "min_snr_gamma", "timestep_shift", "timestep_shift_anneal",
                   "made_up_words", "objective")
 
@@ -177,12 +177,12 @@ def cmd_train(args) -> int:
 
 def cmd_demo(args) -> int:
     from .demo import demo_prompts, run_demo
-    from .pipeline import PRETRAINED, TINY_DATA
+    from .pipeline import PRETRAINED
     from .plots import training_figures
     from .train import train_run
     out, checkpoint = check_folder("--out", args.out), PRETRAINED
     if args.train:
-        train_run("tiny", out / "run", minutes=10, keep=1, overwrite=True, vae=TINY_DATA / "vae.pt",
+        train_run("tiny-workshop", out / "run", minutes=10, keep=1, overwrite=True,
                   device=args.device, precision=args.precision,
                   on_save=lambda t: training_figures(t, out / "run", demo_prompts()[:8]))
         checkpoint = resolve_checkpoint(out / "run")

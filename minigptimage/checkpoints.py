@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from contextlib import contextmanager
 import re
 import tempfile
 from pathlib import Path
@@ -125,3 +126,37 @@ def newest_good_checkpoint(out_dir, log=print) -> tuple[Path, dict] | None:
         except CheckpointError as err:
             log(f"skipping {err}")
     return None
+
+
+@contextmanager
+def run_lock(out_dir):
+    """Hold ``out_dir/.train.lock`` (created exclusively, holding this process's id) while a training run writes
+    into ``out_dir``: a second run into the same folder is refused with a CheckpointError while the first one
+    lives. A lock left by a process that no longer exists is taken over. Stale temporary files of ``atomic_write``
+    (left by a killed run) are removed once the lock is held."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock = out_dir / ".train.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+                os.kill(pid, 0)  # signal 0: is it alive?
+            except (ValueError, ProcessLookupError, OSError):
+                lock.unlink(missing_ok=True)  # its run is gone
+                continue
+            raise CheckpointError(f"out: another training run (process {pid}) is writing into {out_dir}; wait for "
+                                  "it to finish or choose another folder") from None
+    else:
+        raise CheckpointError(f"out: cannot take the lock {lock}")
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        for stale in out_dir.glob(".ckpt_*.tmp"):  # atomic_write's temporaries: .<name>.<random>.tmp
+            stale.unlink(missing_ok=True)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)

@@ -114,7 +114,8 @@ def build_parser() -> Parser:
 
     q = sub.add_parser("demo", help="render demo prompts with the shipped model (under a minute)")
     q.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
-    q.add_argument("--train", action="store_true", help="first train the tiny preset from scratch (10 min)")
+    q.add_argument("--train", action="store_true",
+                   help="first train the learner's model for 10 minutes (the tiny-workshop preset, lesson 08)")
     add_device_flags(q)
 
     q = sub.add_parser("train", help="train a model on the glyph dataset")
@@ -130,6 +131,9 @@ def build_parser() -> Parser:
     again.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
     again.add_argument("--overwrite", action="store_true", help="delete the checkpoints in --out and start afresh")
     q.add_argument("--vae", default=None, help="reuse a trained VAE (tiny_data/vae.pt or a checkpoint)")
+    q.add_argument("--encoder", default=None,
+                   help="train the U-Net only, on the frozen prompt encoder (and tokenizer) of this model file "
+                        "(the tiny-workshop preset's default: tiny_data/minigptimage_tiny.pt)")
     q.add_argument("--vae-steps", type=number(int, 1), default=None,
                    help="VAE steps before diffusion (preset default; --vae skips the phase)")
     q.add_argument("--batch-size", type=number(int, 1, MAX_BATCH, IMAGE_BYTES), default=None,

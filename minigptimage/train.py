@@ -13,6 +13,7 @@ loop), then ``make_trainer`` and ``train_run``, where the command line, the GPU 
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import math
@@ -26,7 +27,8 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .checkpoints import CheckpointError, atomic_save, checkpoint_files, newest_good_checkpoint, read_checkpoint
+from .checkpoints import (CheckpointError, atomic_save, checkpoint_files, newest_good_checkpoint, read_checkpoint,
+                          run_lock)
 from .devices import autocast, grad_scaler, resolve_precision
 from .distributed import LossModule, agree, data_parallel, gather_states, setup_distributed
 from .objective import diffusion_loss, draw_flow_randomness, draw_randomness, flow_loss
@@ -116,10 +118,6 @@ def load_vae(path) -> VAE:
     return VAE.load(path)
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 class Trainer:
     """Trains one ``MiniGPTImage`` into ``out_dir``, writing ``ckpt_XXXXXXX.pt`` files that resume exactly."""
 
@@ -137,7 +135,7 @@ class Trainer:
                                            betas=(0.9, cfg.adam_beta2), fused=fused)
         self.generator = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
         self.dataset = training_dataset(cfg.seed, model.config.image_size, cfg.made_up_words, cfg.task)  # by step
-        self.step, self.vae_done, self.losses = 0, False, []
+        self.step, self.vae_done, self.losses, self.planned_total = 0, False, [], None
         if cfg.objective != model.config.objective:
             raise ValueError(f"objective: the run trains {cfg.objective!r}, the model is built for "
                              f"{model.config.objective!r} (PipelineConfig.objective)")
@@ -206,6 +204,7 @@ class Trainer:
         states = ts["generators"]
         self.generator.set_state(states[self.rank] if self.rank < len(states) else states[0])
         self.step, self.vae_done, self.losses = ts["step"], ts["vae_done"], list(ts["losses"])
+        self.planned_total = ts["total_steps"] if 0 < ts["total_steps"] < 10**9 else None  # a timed run's plan
         if ts["scaler"] and self.scaler.is_enabled():
             self.scaler.load_state_dict(ts["scaler"])
 
@@ -277,23 +276,35 @@ class Trainer:
 
     # ------------------------------------------------------------- the loop
     def run(self, total_steps: int | None = None, minutes: float | None = None, save_every: int = 0,
-            on_save=None) -> Path | None:
+            on_save=None, save_minutes: float = 5.0) -> Path | None:
         """Train to ``total_steps``, or for ``minutes`` of wall-clock (VAE included): then the speed of the
         first 10 diffusion steps sets the total, re-set from the mean speed at the end of the warm-up and, only
         ever down, every 200 steps (a machine that slows down would overrun otherwise), so the learning rate
-        still decays to its end. Ctrl-C (or SIGTERM) saves a checkpoint before stopping."""
+        still decays to its end; a timed run resumed from a checkpoint runs to the total it had planned.
+        Checkpoints: every ``save_every`` steps, every ``save_minutes`` of wall-clock, and at the end. Ctrl-C or
+        SIGTERM stops between two steps and saves; during the VAE phase nothing is saved, and it says so."""
         start = time.monotonic()
-        self.train_vae_phase(total_steps)
-        self.start_diffusion_phase(total_steps)
-        timed = total_steps is None
-        total_steps = self.step + 10**9 if timed else total_steps
+        try:
+            self.train_vae_phase(total_steps)
+        except KeyboardInterrupt:
+            self.log("interrupted while training the VAE: nothing was saved (a new run starts afresh)")
+            raise
+        try:
+            self.start_diffusion_phase(total_steps)
+        except KeyboardInterrupt:  # the VAE is trained: keep it
+            self.log(f"interrupted while encoding the latent cache; saved {self.save(total_steps or 0, False)}")
+            raise
+        timed = total_steps is None and not self.planned_total
+        total_steps = self.step + 10**9 if timed else self.planned_total if total_steps is None else total_steps
         self.model.train()
         bar = tqdm(total=None if timed else total_steps, initial=self.step, disable=self.rank != 0,
                    desc="diffusion", unit="step")
-        interrupted, t0, first_step = False, time.monotonic(), self.step
-        old_handler = signal.signal(signal.SIGTERM, _interrupt) if self.rank == 0 else None
+        t0, first_step, last_save = time.monotonic(), self.step, time.monotonic()
+        stop = []  # a signal asks to stop: the loop ends between two steps, never inside one
+        handlers = ({sig: signal.signal(sig, lambda *_: stop.append(True)) for sig in (signal.SIGINT, signal.SIGTERM)}
+                    if self.rank == 0 else {})
         try:
-            while self.step < total_steps:
+            while self.step < total_steps and not stop:
                 loss = self.train_step(total_steps)
                 self.losses.append(loss)
                 done = self.step - first_step
@@ -307,20 +318,20 @@ class Trainer:
                     total_steps = estimate if done <= self.cfg.warmup_steps else min(total_steps, estimate)
                     total_steps = agree(total_steps, self.world, self.model.device)  # rank 0 decides
                     bar.total = total_steps
-                if save_every and self.step % save_every == 0 and self.step < total_steps:
+                due = (save_every and self.step % save_every == 0) or time.monotonic() - last_save > 60 * save_minutes
+                if due and self.step < total_steps:
                     self.save(total_steps)
+                    last_save = time.monotonic()
                     if on_save:
                         on_save(self)
-        except KeyboardInterrupt:
-            interrupted = True
         finally:
             bar.close()
-            if old_handler is not None:
-                signal.signal(signal.SIGTERM, old_handler)
-        path = self.save(total_steps, gather=not interrupted or self.world == 1)
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+        path = self.save(total_steps, gather=not stop or self.world == 1)
         if on_save:
             on_save(self)
-        if interrupted:
+        if stop:
             self.log(f"interrupted at step {self.step}; saved {path}")
             raise KeyboardInterrupt
         self.model.eval()
@@ -339,10 +350,12 @@ def make_trainer(preset: str, out_dir, vae=None, encoder=None, resume: bool = Fa
     keeps the preset's value), then resumes from the newest good checkpoint in ``out_dir`` (``resume``; fresh,
     saying so, when there is none) or else takes the trained VAE ``vae`` — a file or a ``VAE`` (no VAE phase).
     A folder that already holds checkpoints is refused unless ``resume`` or ``overwrite`` (which deletes them)."""
-    cfg = dataclasses.replace(TrainConfig.preset(preset), precision=precision,
-                              **{k: v for k, v in overrides.items() if v is not None})
     vae, encoder = (WORKSHOP_SOURCES.get(preset, {}).get(k) if v is None else v
                     for k, v in (("vae", vae), ("encoder", encoder)))
+    if encoder is not None and overrides.get("freeze_encoder") is None:
+        overrides["freeze_encoder"] = True  # a given trained encoder is frozen
+    cfg = dataclasses.replace(TrainConfig.preset(preset), precision=precision,
+                              **{k: v for k, v in overrides.items() if v is not None})
     existing = checkpoint_files(out_dir)
     if cfg.freeze_encoder and encoder is None and not resume:
         raise ValueError("encoder: a frozen prompt encoder must be a trained one; name a model file (--encoder)")
@@ -394,10 +407,12 @@ def train_run(preset: str, out_dir, steps: int | None = None, minutes: float | N
     """Train ``preset`` into ``out_dir`` to ``steps`` in all, or for ``minutes`` (10 when neither is given);
     ``setup`` goes to ``make_trainer`` (vae, resume, overwrite, device, precision, keep, log, TrainConfig
     fields). Leaves the process group, if torchrun made one. Returns the trainer (``.step``, ``.losses``, …)."""
-    trainer = make_trainer(preset, out_dir, **setup)
-    minutes = 10.0 if steps is None and minutes is None else minutes
-    start = time.monotonic()
-    path = trainer.run(total_steps=steps, minutes=minutes, save_every=save_every, on_save=on_save)
+    first = int(os.environ.get("RANK", 0)) == 0  # under torchrun, rank 0 holds the folder's lock
+    with run_lock(out_dir) if first else contextlib.nullcontext():
+        trainer = make_trainer(preset, out_dir, **setup)
+        minutes = 10.0 if steps is None and minutes is None else minutes
+        start = time.monotonic()
+        path = trainer.run(total_steps=steps, minutes=minutes, save_every=save_every, on_save=on_save)
     trainer.log(f"trained to step {trainer.step} in {time.monotonic() - start:.0f} s; checkpoint {path}")
     if trainer.world > 1:
         dist.destroy_process_group()

@@ -416,3 +416,70 @@ def test_the_workshop_preset_trains_the_workshop_task_on_the_shipped_sources(tmp
     shipped = MiniGPTImage.pretrained()
     assert trainer.vae_done and all(torch.equal(a, b) for a, b in zip(trainer.model.encoder.state_dict().values(),
                                                                        shipped.encoder.state_dict().values()))
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_and_a_dead_runs_lock_is_taken_over(tmp_path):
+    from minigptimage.checkpoints import run_lock
+    with run_lock(tmp_path):
+        with pytest.raises(CheckpointError, match="another training run .* is writing into"):
+            train_module.train_run("micro", tmp_path, steps=1, batch_size=2, latent_cache=0, **QUIET)
+    assert not (tmp_path / ".train.lock").exists()  # released
+    (tmp_path / ".train.lock").write_text("999999999")  # a process id that does not exist
+    (tmp_path / ".ckpt_0000001.pt.abc123.tmp").write_bytes(b"half")  # a killed run's temporary file
+    trainer = train_module.train_run("micro", tmp_path, steps=1, batch_size=2, latent_cache=0, vae_steps=1, **QUIET)
+    assert trainer.step == 1 and sorted(p.name for p in tmp_path.iterdir()) == ["ckpt_0000001.pt"]
+
+
+def test_a_signal_stops_the_run_between_two_steps_and_the_resume_is_exact(tmp_path, monkeypatch):
+    """SIGTERM arrives inside step 2 (after its optimiser step): the run finishes that step, saves step 2 and
+    stops; resumed to the same total, it ends with the uninterrupted run's weights."""
+    import os
+    import signal
+    straight = micro_trainer(tmp_path / "a")
+    straight.run(total_steps=4)
+    broken = micro_trainer(tmp_path / "b")
+    step = broken.train_step
+
+    def step_with_a_signal(total, draws=None):
+        loss = step(total, draws)
+        if broken.step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return loss
+    broken.train_step = step_with_a_signal
+    with pytest.raises(KeyboardInterrupt):
+        broken.run(total_steps=4)
+    path, ckpt = newest_good_checkpoint(tmp_path / "b", **QUIET)
+    assert path.name == "ckpt_0000002.pt" and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    resumed = micro_trainer(tmp_path / "b")
+    resumed.restore(ckpt)
+    resumed.run(total_steps=4)
+    for name in ("encoder", "unet"):
+        a, b = straight.ema[name].state_dict(), resumed.ema[name].state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_checkpoints_come_every_few_minutes_and_an_interrupted_vae_phase_says_nothing_was_saved(tmp_path,
+                                                                                                monkeypatch):
+    trainer = micro_trainer(tmp_path, batch_size=2)
+    trainer.train_vae_phase()
+    clock = lambda: 100.0 * trainer.step  # noqa: E731  (a fake clock: 100 s a step)
+    monkeypatch.setattr(train_module, "time", types.SimpleNamespace(monotonic=clock))
+    trainer.run(total_steps=5, save_minutes=2.5)  # a save once more than 150 s have passed since the last
+    assert [p.name for p in checkpoints(tmp_path)] == ["ckpt_0000002.pt", "ckpt_0000004.pt", "ckpt_0000005.pt"]
+    said = []
+    fresh = micro_trainer(tmp_path / "vae", vae_steps=1)
+    fresh.log = said.append
+    monkeypatch.setattr(train_module, "fit_vae", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        fresh.run(total_steps=2)
+    assert "nothing was saved" in said[-1] and not checkpoints(tmp_path / "vae")
+
+
+def test_a_timed_run_resumes_to_the_total_it_had_planned(tmp_path):
+    first = micro_trainer(tmp_path, batch_size=2)
+    first.run(total_steps=2)
+    first.save(total_steps=5)  # as a --minutes run that had planned 5 steps and was stopped at step 2
+    resumed = micro_trainer(tmp_path, batch_size=2)
+    resumed.restore(newest_good_checkpoint(tmp_path, **QUIET)[1])
+    resumed.run(minutes=1e-6)  # a budget already spent: the plan, not the clock, decides
+    assert resumed.step == 5
