@@ -80,6 +80,7 @@ def read_checkpoint(path, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint: no such file {str(path)!r}")
+    check_shipped(path)
     import torch
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
@@ -160,3 +161,51 @@ def run_lock(out_dir):
         yield
     finally:
         lock.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- the shipped files are what was shipped
+SHIPPED_HASHES = "SHA256SUMS"  # in TINY_DATA: "<sha256>  <path under tiny_data>" per shipped weight file
+
+
+def sha256(path) -> str:
+    import hashlib
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def shipped_hashes(folder=None) -> dict[str, str]:
+    """{path under the folder: SHA-256} as listed in ``folder/SHA256SUMS`` (default TINY_DATA); {} without one."""
+    listing = Path(folder or TINY_DATA) / SHIPPED_HASHES
+    if not listing.is_file():
+        return {}
+    return {name: digest for digest, name in (line.split(None, 1) for line in listing.read_text().splitlines()
+                                              if line.strip())}
+
+
+def check_shipped(path, folder=None) -> None:
+    """A weight file inside the shipped folder must have the SHA-256 its listing gives: a CheckpointError names a
+    file that was changed or damaged after shipping (a file elsewhere is not checked)."""
+    folder = Path(folder or TINY_DATA).resolve()
+    path = Path(path).resolve()
+    if folder not in path.parents:
+        return
+    name = path.relative_to(folder).as_posix()
+    expected = shipped_hashes(folder).get(name)
+    if expected is not None and sha256(path) != expected:
+        raise CheckpointError(f"checkpoint: {name} in {folder} is not the shipped file (its SHA-256 differs from "
+                              f"{SHIPPED_HASHES}); restore it with git checkout -- tiny_data")
+
+
+def write_shipped_hashes(folder=None) -> Path:
+    """List the SHA-256 of every weight file (``*.pt``) under the shipped folder in its SHA256SUMS; run it after
+    every re-ship (``python -m minigptimage.checkpoints``)."""
+    folder = Path(folder or TINY_DATA)
+    lines = [f"{sha256(p)}  {p.relative_to(folder).as_posix()}" for p in sorted(folder.rglob("*.pt"))]
+    return atomic_write(folder / SHIPPED_HASHES, lambda f: f.write(("\n".join(lines) + "\n").encode()))
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_shipped_hashes()}")
