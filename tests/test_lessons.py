@@ -27,3 +27,18 @@ def test_lesson08_rerun_keeps_the_previous_run():
     assert sorted(p.name for p in runs.iterdir()) == ["run_01", "run_02"]
     assert {p.name: p.stat().st_mtime_ns for p in (runs / "run_01").iterdir()} == before
     assert "earlier runs kept: run_01" in second.stdout
+
+
+def test_lesson08s_fast_mode_trains_the_workshop_recipe_of_its_full_mode():
+    """The fast run's checkpoint holds the recipe it trained with: the tiny-workshop preset's, only smaller."""
+    import dataclasses
+    import torch
+    from minigptimage.train import TrainConfig
+    lesson = next(p for p in LESSONS if p.name.startswith("08_"))
+    run, workdir = result(lesson)
+    assert run.returncode == 0, run.stderr[-4000:]
+    newest = sorted((workdir / "out" / "lesson08_runs" / "run_01").glob("ckpt_*.pt"))[-1]
+    trained = torch.load(newest, weights_only=True)["train_state"]["train_config"]
+    full = dataclasses.asdict(TrainConfig.preset("tiny-workshop"))
+    sizes = {"batch_size", "latent_cache"}
+    assert {k: v for k, v in trained.items() if k not in sizes} == {k: v for k, v in full.items() if k not in sizes}
