@@ -167,7 +167,7 @@ def cmd_bench(args) -> int:
 def cmd_train(args) -> int:
     from .demo import demo_prompts
     from .plots import training_figures
-    from .train import train_run
+    from .launch import train_run
     out = check_folder("--out", args.out)
     train_run(args.preset, out, steps=args.steps, minutes=args.minutes, save_every=args.save_every,
               on_save=lambda trainer: training_figures(trainer, out, demo_prompts()[:8]),
@@ -179,7 +179,7 @@ def cmd_demo(args) -> int:
     from .demo import demo_prompts, run_demo
     from .pipeline import PRETRAINED
     from .plots import training_figures
-    from .train import train_run
+    from .launch import train_run
     out, checkpoint = check_folder("--out", args.out), PRETRAINED
     if args.train:
         train_run("tiny-workshop", out / "run", minutes=10, keep=1, overwrite=True,

@@ -50,6 +50,15 @@ def logit_normal_timesteps(z: torch.Tensor, num_steps: int, m: float = 0.0, s: f
     return (logit_normal_fractions(z, m, s) * num_steps).long().clamp(max=num_steps - 1)
 
 
+def shift_at(step: int, total: int, cfg) -> float:
+    """The timestep shift α of step ``step`` of ``total``: ``cfg.timestep_shift`` throughout, or with
+    ``cfg.timestep_shift_anneal`` falling linearly from it at step 0 to 1 (t uniform) at ``total``."""
+    if not cfg.timestep_shift_anneal:
+        return cfg.timestep_shift
+    progress = min(1.0, step / max(1, total))
+    return 1 + (cfg.timestep_shift - 1) * (1 - progress)
+
+
 def draw_randomness(batch_size: int, latent_shape, num_steps: int, cond_dropout: float,
                     generator: torch.Generator, timestep_shift: float = 1.0, logit_normal=None) -> dict:
     """The random part of one training batch: timesteps t (B,), noise ε (B, C, h, w), dropout flags (B,).

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -39,199 +38,19 @@ from .checkpoints import (TINY_DATA, CheckpointError, atomic_save, one_line,  # 
                           read_checkpoint)
 from .devices import autocast, resolve_precision
 from .editing import check_images, check_masks, check_resample, check_strength, latent_mask, mask_box, repaint, sdedit
-from .encoder import PromptEncoder, PromptEncoderConfig
+from .config import (FORMAT_VERSION, OBJECTIVES, PRESETS, SAMPLERS, PipelineConfig,  # noqa: F401  (re-exported)
+                     upgrade_checkpoint)
+from .encoder import PromptEncoder
 from .ink import glyph_box
+from .request import (Request, check_prompts, check_reference, check_sampling_args,  # noqa: F401  (re-exported)
+                      parse_prompts)
 from .samplers import DDIMSampler, DDPMSampler, FlowEulerSampler, FlowHeunSampler, sample_loop
 from .schedule import NoiseSchedule
-from .tokenizer import PROMPT_WORDS, CharTokenizer, WordTokenizer, normalize_prompt, trim_padding
-from .unet import UNet, UNetConfig
+from .tokenizer import PROMPT_WORDS, CharTokenizer, WordTokenizer, trim_padding
+from .unet import UNet
 from .vae import VAE, VAEConfig
 
-OBJECTIVES = ("ddpm", "flow")  # training objectives (objective.py) a model can be trained and sampled with
-SAMPLERS = {"ddpm": ("ddim", "ddpm"), "flow": ("euler", "heun")}  # each objective's samplers, its default first
-FORMAT_VERSION = 2  # 2: the config names its training objective and holds every field (format 1 is upgraded)
 PRETRAINED = TINY_DATA / "minigptimage_tiny.pt"
-
-
-@dataclass
-class PipelineConfig:
-    """Build one with ``PipelineConfig.preset(name)``: the defaults (here and in the three sub-configs) are what
-    a checkpoint saved before a field existed loads with, and on their own they make a model no preset ships."""
-    image_size: int = 64                  # H = W of the images, in pixels
-    num_steps: int = 1000                 # T, diffusion steps of the training schedule
-    schedule: str = "cosine"              # "linear" | "cosine" (NoiseSchedule.from_name)
-    objective: str = "ddpm"               # how it was trained, which decides how it samples: "ddpm" | "flow"
-    prediction: str = "v"                 # what the U-Net predicts: "epsilon" | "v" | "x0" (flow: "v", ε − x₀)
-    tokenizer: str = "char"               # "char" (spells words) | "word" (a predecessor's view)
-    max_prompt_len: int = 96              # L, tokens per prompt including <bos> and <eos>
-    glyph: bool = True                    # glyph-aware path: render the quoted word as a canvas for the U-Net
-    guidance: float = 2.0                 # recommended classifier-free guidance scale for sampling
-    sampling_steps: int = 30              # recommended DDIM steps (the benchmarks' default for this model)
-    encoder: PromptEncoderConfig = field(default_factory=PromptEncoderConfig)
-    unet: UNetConfig = field(default_factory=UNetConfig)
-    vae: VAEConfig = field(default_factory=VAEConfig)
-
-    @classmethod
-    def preset(cls, name: str) -> "PipelineConfig":
-        """``tiny`` trains in ~10 minutes on 2 CPU cores; ``small`` is for a laptop GPU; ``micro`` is a toy that
-        trains in seconds, for tests and the lessons' fast mode. The ``-noglyph`` and ``-word`` variants switch
-        off the glyph path or use word tokens (the comparison of lesson 14); ``-abspos`` gives the encoder
-        learned absolute positions and no segment embedding (the README's position comparison).
-        ``-workshop`` is the network of its base; its training recipe differs (``train.TrainConfig.preset``)."""
-        base, _, variant = name.partition("-")
-        if base not in ("micro", "tiny", "small") or variant not in ("", "noglyph", "word", "abspos", "workshop"):
-            raise ValueError(f"preset: unknown name {name!r}; expected one of {', '.join(PRESETS)}")
-        size = "small" if base == "small" else "tiny"
-        # every preset shares the tiny VAE, so ``small`` reuses tiny_data/vae.pt and a GPU's minutes all go to the
-        # diffusion model (a VAE trains on freshly rendered images, which the CPU renders far slower than a GPU eats)
-        encoder, unet, vae = (PromptEncoderConfig.preset(size), UNetConfig.preset(size), VAEConfig.preset("tiny"))
-        if base == "micro":
-            encoder = dataclasses.replace(encoder, dim=32, depth=1, heads=2)
-            unet = dataclasses.replace(unet, channels=(16, 32), heads=2, time_dim=32, groups=8, glyph_channels=8)
-            vae = dataclasses.replace(vae, channels=(8,) + (16,) * (len(vae.channels) - 1), groups=4)
-        if variant == "abspos":
-            encoder = dataclasses.replace(encoder, positions="learned", segments=False)
-        cfg = cls(tokenizer="word" if variant == "word" else "char", glyph=variant != "noglyph" and variant != "word",
-                  vae=vae)
-        cfg.encoder = dataclasses.replace(encoder, max_len=max(encoder.max_len, cfg.max_prompt_len))
-        cfg.unet = dataclasses.replace(unet, glyph=cfg.glyph, context_dim=encoder.dim,
-                                       in_channels=vae.latent_channels, out_channels=vae.latent_channels,
-                                       glyph_scale=vae.downsample,
-                                       prediction=cfg.prediction)
-        return cfg
-
-    def with_vae(self, vae: VAEConfig) -> "PipelineConfig":
-        """This config on another latent (``VAEConfig.preset``'s comparison of lesson 07): the VAE's config, and
-        a U-Net that reads and predicts its C channels and whose glyph branch patchifies the canvas by its
-        downsampling factor. On a finer grid (32×32 where the preset's latent is 16×16) the U-Net gains one
-        narrow level per factor of 2 on top — half the first width, no attention — so that its other levels keep
-        their widths, resolutions and attention: a U-Net at full width on 4× the cells would cost about 4× the
-        time (RESULTS.md, "Choosing a latent")."""
-        finer = self.vae.downsample // vae.downsample if vae.downsample < self.vae.downsample else 1
-        extra = finer.bit_length() - 1  # new levels on top, one per factor of 2
-        if 2 ** extra * vae.downsample != max(vae.downsample, self.vae.downsample):
-            raise ValueError(f"vae: a latent grid of image/{vae.downsample} is not this preset's "
-                             f"image/{self.vae.downsample} refined by a power of 2")
-        g = self.unet.groups
-        top = g * max(1, self.unet.channels[0] // (2 * g))  # the narrow level's width, a multiple of the groups
-        unet = dataclasses.replace(self.unet, in_channels=vae.latent_channels, out_channels=vae.latent_channels,
-                                   glyph_scale=vae.downsample, channels=(top,) * extra + tuple(self.unet.channels),
-                                   attention_levels=tuple(i + extra for i in self.unet.attention_levels))
-        return dataclasses.replace(self, vae=vae, unet=unet)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "PipelineConfig":
-        """The config of ``to_dict``; a missing or unknown field is a ValueError that names it."""
-        def build(klass, values: dict, where: str):
-            names = [f.name for f in dataclasses.fields(klass)]
-            unknown, missing = sorted(set(values) - set(names)), [n for n in names if n not in values]
-            if unknown or missing:
-                raise ValueError(f"config{where}: " + "; ".join(
-                    ([f"unknown field {', '.join(unknown)}"] if unknown else []) +
-                    ([f"missing field {', '.join(missing)}"] if missing else [])))
-            return klass(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
-        sub = {"encoder": PromptEncoderConfig, "unet": UNetConfig, "vae": VAEConfig}
-        if not isinstance(d, dict) or not all(isinstance(d.get(k), dict) for k in sub):
-            raise ValueError("config: expected a dict with encoder, unet and vae dicts")
-        top = {k: (build(sub[k], v, f".{k}") if k in sub else v) for k, v in d.items()}
-        config = build(cls, top, "")
-        if config.objective not in OBJECTIVES:
-            raise ValueError(f"config.objective: {config.objective!r}, expected one of {', '.join(OBJECTIVES)}")
-        if config.objective == "flow" and config.prediction != "v":
-            raise ValueError(f"config.prediction: a flow model predicts the velocity ('v'), got {config.prediction!r}")
-        return config
-
-
-def upgrade_checkpoint(ckpt: dict) -> dict:
-    """A checkpoint dict of an older format as format ``FORMAT_VERSION``; the one place old files are read.
-    Format 1 grew fields and keys over time, so it is read as those files were trained:
-    - a config field it lacks takes ``PipelineConfig``'s default (they are the values before the field existed),
-      and its objective is "ddpm";
-    - its training state gets "generators" (one state per process) = [its "generator"], "scaler" = {} (no fp16
-      loss scaling), and a ``train_config`` without ``made_up_words`` had none (0.0)."""
-    if ckpt.get("format") != 1:
-        return ckpt
-    ckpt = dict(ckpt, format=2)
-    config, defaults = dict(ckpt["config"]), PipelineConfig().to_dict()
-    for key, value in defaults.items():
-        config[key] = {**value, **config[key]} if isinstance(value, dict) and key in config else config.get(key, value)
-    ckpt["config"] = config
-    if "train_state" in ckpt:
-        ts = dict(ckpt["train_state"])
-        ts.setdefault("generators", [ts["generator"]])
-        ts.setdefault("scaler", {})
-        ts["train_config"] = {"made_up_words": 0.0, **ts.get("train_config", {})}
-        ckpt["train_state"] = ts
-    return ckpt
-
-
-PRESETS = tuple(f"{b}{v}" for b in ("tiny", "small", "micro")
-                for v in ("", "-noglyph", "-word", "-abspos", "-workshop"))
-
-
-def parse_prompts(prompts) -> tuple[list[str], list[layout.PromptLayout]]:
-    """(the prompts as a list, each one's ``layout.parse_prompt``): each prompt non-empty and quoting exactly one
-    text to draw of at most ``layout.MAX_TEXT`` characters, as the models read it (``tokenizer.normalize_prompt``:
-    typographic marks as ASCII, case and spacing outside the quotes, single quotes: 'The Word \'SKY\' In White!!'
-    is 'the word "SKY" in white'); ValueError naming the prompt."""
-    if isinstance(prompts, str):
-        prompts = [prompts]
-    if not isinstance(prompts, (list, tuple)) or not prompts:
-        raise ValueError("prompts: expected a non-empty list of strings")
-    checked, layouts = [], []
-    for k, p in enumerate(prompts):
-        if not isinstance(p, str) or not p.strip():
-            raise ValueError(f"prompts[{k}]: the prompt is empty")
-        p = normalize_prompt(p)
-        try:
-            parsed = layout.parse_prompt(p)
-        except ValueError as err:
-            raise ValueError(f"prompts[{k}]: {err}") from None
-        if len(parsed.text) > layout.MAX_TEXT:
-            raise ValueError(f"prompts[{k}]: the text {parsed.text!r} has {len(parsed.text)} characters; a model "
-                             f"draws at most {layout.MAX_TEXT} (spaces included), the longest its training data had")
-        checked.append(p)
-        layouts.append(parsed)
-    return checked, layouts
-
-
-def check_prompts(prompts) -> list[str]:
-    """The prompts of ``parse_prompts``, as the models read them."""
-    return parse_prompts(prompts)[0]
-
-
-@dataclass(frozen=True, eq=False)
-class Request:
-    """One call of ``generate``, ``inpaint`` or ``edit``, checked once by ``MiniGPTImage.check_request``: each
-    prompt parsed, tokenized and placed, the sampling numbers checked and the sampler built. Those methods take
-    it in place of their prompts; it belongs to the model that checked it (its tokenizer, size and schedule)."""
-    prompts: tuple[str, ...]                      # B prompts as the model reads them (normalize_prompt)
-    layouts: tuple[layout.PromptLayout, ...]      # each prompt's quoted text, region and colours
-    ids: torch.Tensor | None                      # (B, L) token ids; None when checked without prompts
-    mask: torch.Tensor | None                     # (B, L) bool, True = a real token
-    boxes: tuple[tuple[int, int, int, int], ...]  # each word's box (x0, y0, x1, y1): glyph canvas and box token
-    given: tuple[bool, ...]                       # boxes[i] is the caller's (else the reference's ink box or planned)
-    reference: torch.Tensor | None                # (B, 3, H, W) in [-1, 1]: lends its colours (and place)
-    sampler: object                               # what ``make_sampler`` built for sampler_name, steps and eta
-    sampler_name: str                             # its name, one of SAMPLERS[config.objective]
-    steps: int
-    eta: float
-    guidance: float                               # the scale that runs (None is the model's config.guidance)
-    seed: int
-
-    def sampling(self) -> dict:
-        """The sampling as it runs, for a manifest or a table: steps, sampler, eta, guidance and seed."""
-        return dict(steps=self.steps, sampler=self.sampler_name, eta=self.eta, guidance=self.guidance,
-                    seed=self.seed)
-
-    def placed_at(self, boxes) -> "Request":
-        """This request with word i in ``boxes[i]`` where the caller gave no box and ``boxes[i]`` is not None
-        (inpaint: each mask's box), for the glyph canvas and the box token alike."""
-        placed = tuple(b if given or new is None else new for b, given, new in zip(self.boxes, self.given, boxes))
-        return dataclasses.replace(self, boxes=placed)
 
 
 class MiniGPTImage(nn.Module):
@@ -545,26 +364,3 @@ class MiniGPTImage(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Scaled latents (B, C, h, w) -> images (B, 3, H, W) in [-1, 1], float32 also under autocast."""
         return self.vae.decode_latents(z).float().clamp(-1, 1)
-
-
-def check_reference(reference, batch_size: int, image_size: int) -> torch.Tensor:
-    """A reference image batch (B, 3, H, W) in [-1, 1], or ValueError naming what is wrong."""
-    want = (batch_size, 3, image_size, image_size)
-    if not isinstance(reference, torch.Tensor) or tuple(reference.shape) != want:
-        got = tuple(reference.shape) if isinstance(reference, torch.Tensor) else type(reference).__name__
-        raise ValueError(f"reference: expected a {want} image tensor in [-1, 1], got {got}")
-    if not torch.isfinite(reference).all() or reference.min() < -1 or reference.max() > 1:
-        raise ValueError("reference: pixel values must be finite and in [-1, 1]")
-    return reference.float()
-
-
-def check_sampling_args(steps, guidance, seed, config: PipelineConfig):
-    """Validate the numbers a user gives to a sampler; return (steps, guidance, seed)."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= config.num_steps:
-        raise ValueError(f"steps: expected an integer from 1 to {config.num_steps}, got {steps!r}")
-    guidance = config.guidance if guidance is None else guidance
-    if not isinstance(guidance, (int, float)) or not (guidance == guidance) or abs(guidance) > 100:
-        raise ValueError(f"guidance: expected a finite number from -100 to 100, got {guidance!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise ValueError(f"seed: expected an integer from 0 to 2**63-1, got {seed!r}")
-    return steps, float(guidance), seed

@@ -2,18 +2,16 @@
 
 One diffusion step (``Trainer.train_step``): draw t, ε and the dropout flags (``objective.draw_randomness``),
 compute the loss (``objective.diffusion_loss``; ``draw_flow_randomness`` and ``flow_loss`` for the flow
-objective), take an AdamW step (Loshchilov & Hutter 2019) with gradient clipping at the rate of ``lr_at``
-(linear warm-up, cosine decay), and update the exponential moving average
-(EMA) of the weights, which is what sampling uses. Everything random comes from one ``torch.Generator`` whose
+objective), take an AdamW step (Loshchilov & Hutter 2019) with gradient clipping at the rate of ``lr_at``,
+and update the exponential moving average (EMA) of the weights, which is what sampling uses. Everything random comes from one ``torch.Generator`` whose
 state is saved, and batch s is a fixed slice of the data stream (``training_data.py``), so a run resumed from a
 checkpoint continues exactly as an uninterrupted one.
 
-Read top to bottom: the config, the per-step schedules, the ``Trainer`` (checkpoints, phases, one step, the
-loop), then ``make_trainer`` and ``train_run``, where the command line, the GPU check and lesson 08 set up a run.
+Read top to bottom: the config, the learning rate's schedule, and the ``Trainer``: checkpoints, the VAE and
+latent-cache phases, one step, the loop. ``launch.py`` sets a run up from a preset, files and flags.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import math
@@ -24,17 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .checkpoints import (CheckpointError, atomic_save, checkpoint_files, newest_good_checkpoint, read_checkpoint,
-                          run_lock)
+from .checkpoints import CheckpointError, atomic_save, checkpoint_files
 from .devices import autocast, grad_scaler, resolve_precision
-from .distributed import LossModule, agree, data_parallel, gather_states, setup_distributed
-from .objective import diffusion_loss, draw_flow_randomness, draw_randomness, flow_loss
-from .pipeline import OBJECTIVES, PRETRAINED, TINY_DATA, MiniGPTImage, PipelineConfig, upgrade_checkpoint
-from .training_data import LatentCache, cache_size, data_batch, fit_vae, training_dataset, word_tokenizer
-from .vae import VAE
+from .distributed import LossModule, agree, data_parallel, gather_states
+from .objective import diffusion_loss, draw_flow_randomness, draw_randomness, flow_loss, shift_at
+from .pipeline import MiniGPTImage, upgrade_checkpoint
+from .training_data import LatentCache, cache_size, data_batch, fit_vae, training_dataset
 
 
 @dataclass
@@ -101,23 +96,6 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
     low = cfg.lr * cfg.final_lr_fraction
     return low + 0.5 * (cfg.lr - low) * (1 + math.cos(math.pi * progress))
-
-
-def shift_at(step: int, total: int, cfg: TrainConfig) -> float:
-    """The timestep shift α of step ``step`` of ``total``: ``cfg.timestep_shift`` throughout, or with
-    ``cfg.timestep_shift_anneal`` falling linearly from it at step 0 to 1 (t uniform) at ``total``."""
-    if not cfg.timestep_shift_anneal:
-        return cfg.timestep_shift
-    progress = min(1.0, step / max(1, total))
-    return 1 + (cfg.timestep_shift - 1) * (1 - progress)
-
-
-def load_vae(path) -> VAE:
-    """A trained VAE from a VAE file (``tiny_data/vae.pt``) or from a minigptimage checkpoint."""
-    ckpt = read_checkpoint(path)
-    if isinstance(ckpt, dict) and ckpt.get("kind") == "minigptimage":
-        return MiniGPTImage.from_checkpoint_dict(ckpt, str(path)).vae
-    return VAE.load(path)
 
 
 class Trainer:
@@ -338,84 +316,3 @@ class Trainer:
             raise KeyboardInterrupt
         self.model.eval()
         return path
-
-
-# What the tiny workshop recipe starts from, unless told otherwise: the shipped VAE and the shipped model's
-# prompt encoder (frozen), so that ten minutes go to the U-Net.
-WORKSHOP_SOURCES = {"tiny-workshop": {"vae": TINY_DATA / "vae.pt", "encoder": PRETRAINED}}
-
-
-def make_trainer(preset: str, out_dir, vae=None, encoder=None, resume: bool = False, overwrite: bool = False,
-                 device: str = "cpu", precision: str = "fp32", keep: int = 3, log=print, **overrides) -> Trainer:
-    """A ``Trainer`` for ``preset``, set up as ``python -m minigptimage train`` does it: joins the process group
-    under torchrun (logging on rank 0 only), applies ``overrides`` to ``TrainConfig.preset(preset)`` (None
-    keeps the preset's value), then resumes from the newest good checkpoint in ``out_dir`` (``resume``; fresh,
-    saying so, when there is none) or else takes the trained VAE ``vae`` — a file or a ``VAE`` (no VAE phase).
-    A folder that already holds checkpoints is refused unless ``resume`` or ``overwrite`` (which deletes them)."""
-    vae, encoder = (WORKSHOP_SOURCES.get(preset, {}).get(k) if v is None else v
-                    for k, v in (("vae", vae), ("encoder", encoder)))
-    if encoder is not None and overrides.get("freeze_encoder") is None:
-        overrides["freeze_encoder"] = True  # a given trained encoder is frozen
-    cfg = dataclasses.replace(TrainConfig.preset(preset), precision=precision,
-                              **{k: v for k, v in overrides.items() if v is not None})
-    existing = checkpoint_files(out_dir)
-    if cfg.freeze_encoder and encoder is None and not resume:
-        raise ValueError("encoder: a frozen prompt encoder must be a trained one; name a model file (--encoder)")
-    if cfg.objective not in OBJECTIVES:
-        raise ValueError(f"objective: expected one of {', '.join(OBJECTIVES)}, got {cfg.objective!r}")
-    if cfg.objective == "flow" and cfg.min_snr_gamma:
-        raise ValueError(f"min_snr_gamma: Min-SNR-γ weights DDPM's loss; the flow loss has none (use 0), "
-                         f"got {cfg.min_snr_gamma}")
-    if existing and not (resume or overwrite):
-        raise CheckpointError(f"out: {out_dir} already holds checkpoints ({existing[-1].name}); pass --resume to "
-                              "continue that run, --overwrite to replace it, or choose another folder")
-    rank, world, device = setup_distributed(str(device))
-    say = log if rank == 0 else (lambda *a: None)
-    if overwrite and not resume and rank == 0:
-        for path in existing:
-            path.unlink(missing_ok=True)
-    tokenizer = word_tokenizer() if PipelineConfig.preset(preset).tokenizer == "word" else None
-    found = newest_good_checkpoint(out_dir, log=say) if resume else None
-    if encoder is not None and found is None:  # a trained prompt encoder and its tokenizer, from a model or file
-        encoder = encoder if isinstance(encoder, MiniGPTImage) else MiniGPTImage.load(encoder)
-        if encoder.config.encoder != PipelineConfig.preset(preset).encoder:
-            raise CheckpointError(f"encoder: its prompt encoder is not the {preset} preset's")
-        tokenizer = encoder.tokenizer
-    if resume and found is None:
-        say(f"no checkpoint to resume in {out_dir}; starting fresh")
-    if found is not None:  # the checkpoint's latent (restore checks the rest of its config against the preset)
-        vae, latent = None, PipelineConfig.from_dict(upgrade_checkpoint(found[1])["config"]).vae
-    else:
-        vae = None if vae is None else vae if isinstance(vae, VAE) else load_vae(vae)
-        latent = None if vae is None else vae.cfg  # the U-Net is built for the given VAE's latent
-    model = MiniGPTImage.from_preset(preset, tokenizer=tokenizer, seed=cfg.seed, vae=latent).to(device)
-    model.config = dataclasses.replace(model.config, objective=cfg.objective)  # how it samples, once trained
-    trainer = Trainer(model, cfg, out_dir, preset=preset, keep=keep, log=say, rank=rank, world=world)
-    if found is not None:
-        trainer.restore(found[1])
-        say(f"resuming from {found[0]} at step {trainer.step}")
-    else:
-        if vae is not None:
-            model.vae.load_state_dict(vae.state_dict())
-            trainer.vae_done = True
-        if encoder is not None:
-            model.encoder.load_state_dict(encoder.encoder.state_dict())
-            trainer.ema["encoder"].load_state_dict(encoder.encoder.state_dict())
-    return trainer
-
-
-def train_run(preset: str, out_dir, steps: int | None = None, minutes: float | None = None, save_every: int = 0,
-              on_save=None, **setup) -> Trainer:
-    """Train ``preset`` into ``out_dir`` to ``steps`` in all, or for ``minutes`` (10 when neither is given);
-    ``setup`` goes to ``make_trainer`` (vae, resume, overwrite, device, precision, keep, log, TrainConfig
-    fields). Leaves the process group, if torchrun made one. Returns the trainer (``.step``, ``.losses``, …)."""
-    first = int(os.environ.get("RANK", 0)) == 0  # under torchrun, rank 0 holds the folder's lock
-    with run_lock(out_dir) if first else contextlib.nullcontext():
-        trainer = make_trainer(preset, out_dir, **setup)
-        minutes = 10.0 if steps is None and minutes is None else minutes
-        start = time.monotonic()
-        path = trainer.run(total_steps=steps, minutes=minutes, save_every=save_every, on_save=on_save)
-    trainer.log(f"trained to step {trainer.step} in {time.monotonic() - start:.0f} s; checkpoint {path}")
-    if trainer.world > 1:
-        dist.destroy_process_group()
-    return trainer

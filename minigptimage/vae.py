@@ -4,7 +4,7 @@ Latent diffusion (Rombach et al. 2022, arXiv 2112.10752, sec. 3.1) does not deno
 first squeezes a 64×64 RGB image into an h×w grid of C = ``latent_channels`` numbers (a downsampling factor
 f = 64/h), the diffusion model works there, and the decoder turns its output back into pixels. Two latents ship:
 
-    16×16×8  f = 4, preset "tiny"       tiny_data/vae.pt: the 10-minute model's (minigptimage_tiny_10min.pt)
+    16×16×8  f = 4, preset "tiny"       tiny_data/vae.pt: the 10-minute models' (minigptimage_tiny_10min.pt, variants/)
                                         and lesson 07's; 16× fewer positions than pixels
     32×32×4  f = 2, preset "tiny-32px"  inside minigptimage_tiny.pt: the shipped model's; 4× the positions of
                                         16×16, which keep long words, lower case and two words readable

@@ -156,7 +156,7 @@ MUTANTS = [
            "    real = mask.any(dim=0).nonzero()  # columns that hold a real token in some row\n"
            "    end = int(real.max()) + 1 if len(real) else 0\n",
            "    end = int(mask.sum(dim=1).max()) if mask.numel() else 0\n", ("tests/test_tokenizer.py", "-k", "trim")),
-    Mutant("train: make_trainer ignores --resume", TR,
+    Mutant("launch: make_trainer ignores --resume", "minigptimage/launch.py",
            "found = newest_good_checkpoint(out_dir, log=say) if resume else None", "found = None",
            ("tests/test_cli.py", "-k", "resume")),
 ]

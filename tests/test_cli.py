@@ -282,12 +282,13 @@ def test_a_bug_is_one_line_saying_so_and_exit_code_1(t10_checkpoint, tmp_path, c
 
 
 def test_a_training_that_cannot_go_on_is_an_error_not_a_bug(tmp_path, capsys, monkeypatch):
+    import minigptimage.launch as launch
     import minigptimage.train as train
 
     def diverged(*args, **kwargs):
         raise train.TrainingError("loss became nan at step 3")
 
-    monkeypatch.setattr(train, "train_run", diverged)
+    monkeypatch.setattr(launch, "train_run", diverged)
     code, _, err = run(["train", "--preset", "micro", "--out", tmp_path / "r", "--steps", 3], capsys)
     assert code == 1 and "loss became nan" in err and "bug" not in err and err.count("\n") == 1
 
@@ -324,6 +325,7 @@ def test_outputs_are_checked_before_any_work(t10_checkpoint, tmp_path, capsys, m
 
 # ---------------------------------------------------------------- a run is never lost
 def test_train_refuses_a_folder_with_checkpoints_unless_resume_or_overwrite(tmp_path, capsys, monkeypatch):
+    import minigptimage.launch as launch
     import minigptimage.train as train
     folder = tmp_path / "r"
     folder.mkdir()
@@ -341,7 +343,7 @@ def test_train_refuses_a_folder_with_checkpoints_unless_resume_or_overwrite(tmp_
         seen.update(setup)
         raise train.TrainingError("stopped before training")
 
-    monkeypatch.setattr(train, "make_trainer", setup_only)
+    monkeypatch.setattr(launch, "make_trainer", setup_only)
     assert run(base + ["--overwrite"], capsys)[0] == 1 and seen["overwrite"] is True and seen["resume"] is False
 
 

@@ -17,7 +17,8 @@ import torch.multiprocessing as mp
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.checkpoints import checkpoint_files as checkpoints
 from minigptimage.objective import draw_randomness
-from minigptimage.train import Trainer, TrainConfig, train_run
+from minigptimage.launch import train_run
+from minigptimage.train import Trainer, TrainConfig
 from minigptimage.training_data import data_batch
 
 ROOT = Path(__file__).resolve().parent.parent

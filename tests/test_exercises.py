@@ -229,3 +229,32 @@ def test_checking_a_lessons_exercises_without_running_it(capsys):
     assert main(["01"]) == 0
     assert capsys.readouterr().out.count("not attempted yet") == 3
     assert main(["99"]) == 2
+
+
+def test_checking_keeps_a_learners_own_helpers_and_constants(tmp_path):
+    """A learner's exercise may call a helper function (or read a constant) written beside it in the lesson."""
+    from lessons.checks.__main__ import exercises_of
+    lesson = tmp_path / "99_mine.py"
+    lesson.write_text("import torch\nSCALE = 2.0\n\ndef double(x):\n    return SCALE * x\n\n"
+                      "def exercise_twice(x):\n    return double(x)\n\nraise SystemExit('the lesson body is not run')\n")
+    assert exercises_of(lesson)["exercise_twice"](torch.ones(2)).tolist() == [2.0, 2.0]
+    for path in sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py")):  # every lesson's functions load alone
+        exercises_of(path)
+
+
+def test_a_crash_hint_names_an_index_out_of_range_and_an_index_of_the_wrong_type():
+    from lessons.checks.calling import explain
+    table = torch.arange(5.0)
+
+    def reads_past_the_end(t):
+        return table[t]
+
+    def float_index(t):
+        return table[t.float()]
+    for fn, hint, wrong in [(reads_past_the_end, "index out of range", "shape mismatch"),
+                            (float_index, ".long()", ".float()")]:
+        try:
+            fn(torch.tensor([5]))
+        except Exception as err:  # noqa: BLE001  (the learner's crash, whatever it is)
+            said = explain(fn, (torch.tensor([5]),), err)
+        assert hint in said and wrong not in said, said

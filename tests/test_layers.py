@@ -26,14 +26,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "minigptimage"
 # what judges or trains a model, and the entry points above them
 ABOVE_THE_MODEL = {"minigptimage.reader", "minigptimage.scoring", "minigptimage.evaluate", "minigptimage.train",
                    "minigptimage.training_data", "minigptimage.distributed", "minigptimage.__main__",
-                   "minigptimage.cli", "minigptimage.demo",
+                   "minigptimage.cli", "minigptimage.demo", "minigptimage.launch",
                    "minigptimage.benchmarks"}
 # the model: the three components, their sampling loops, and what they stand on
-MODEL = ["pipeline", "encoder", "unet", "vae", "samplers", "schedule", "editing", "attention", "tokenizer",
-         "layout", "ink", "checkpoints", "devices"]
+MODEL = ["pipeline", "config", "request", "encoder", "unet", "vae", "samplers", "schedule", "editing", "attention",
+         "tokenizer", "layout", "ink", "checkpoints", "devices"]
 # pipeline.py's own imports: the model's parts, nothing that judges or trains
-PIPELINE_PARTS = {"tokenizer", "layout", "encoder", "unet", "vae", "schedule", "samplers", "editing", "ink",
-                  "checkpoints", "devices"}
+PIPELINE_PARTS = {"config", "request", "tokenizer", "layout", "encoder", "unet", "vae", "schedule", "samplers",
+                  "editing", "ink", "checkpoints", "devices"}
 # known exceptions, each with the reason it is still there (empty when the layers are clean)
 PENDING = {}
 

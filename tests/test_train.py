@@ -8,11 +8,12 @@ from hypothesis import given, strategies as st
 
 from minigptimage.checkpoints import CheckpointError
 from minigptimage.glyphs import GlyphDataset
-from minigptimage import train as train_module
+from minigptimage import launch, train as train_module
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.checkpoints import checkpoint_files as checkpoints, newest_good_checkpoint
 from minigptimage.objective import diffusion_loss, draw_randomness
-from minigptimage.train import TrainConfig, Trainer, TrainingError, lr_at, shift_at
+from minigptimage.objective import shift_at
+from minigptimage.train import TrainConfig, Trainer, TrainingError, lr_at
 from minigptimage.training_data import data_batch, training_items
 from minigptimage import training_data
 from minigptimage.training_data import cache_size
@@ -311,11 +312,11 @@ def test_a_run_on_another_latent_builds_its_u_net_for_it_and_resumes_without_nam
     from minigptimage.vae import VAE
     micro = PipelineConfig.preset("micro")
     vae = VAE(dataclasses.replace(micro.vae, latent_channels=12), seed=0)
-    trainer = train_module.train_run("micro", tmp_path, steps=2, vae=vae, batch_size=2, latent_cache=0, **QUIET)
+    trainer = launch.train_run("micro", tmp_path, steps=2, vae=vae, batch_size=2, latent_cache=0, **QUIET)
     unet = trainer.model.config.unet
     assert (unet.in_channels, unet.out_channels, unet.glyph_scale) == (12, 12, vae.cfg.downsample)
     assert trainer.model.config == micro.with_vae(vae.cfg) and micro.with_vae(micro.vae) == micro
-    resumed = train_module.train_run("micro", tmp_path, steps=3, resume=True, batch_size=2, latent_cache=0, **QUIET)
+    resumed = launch.train_run("micro", tmp_path, steps=3, resume=True, batch_size=2, latent_cache=0, **QUIET)
     assert resumed.step == 3 and resumed.model.config.vae.latent_channels == 12
     images = resumed.ema_model().generate(["the word \"HI\""], steps=2, seed=0)
     assert images.shape == (1, 3, 64, 64)
@@ -366,12 +367,12 @@ def test_a_refactor_changes_no_number(tmp_path):
 
 
 def test_a_training_folder_with_checkpoints_is_refused_unless_resumed_or_overwritten(tmp_path):
-    first = train_module.train_run("micro", tmp_path, steps=1, batch_size=2, latent_cache=0, vae_steps=1, **QUIET)
+    first = launch.train_run("micro", tmp_path, steps=1, batch_size=2, latent_cache=0, vae_steps=1, **QUIET)
     before = sorted(p.name for p in tmp_path.iterdir())
     with pytest.raises(CheckpointError, match="already holds checkpoints.*--resume.*--overwrite"):
-        train_module.make_trainer("micro", tmp_path, batch_size=2, **QUIET)
+        launch.make_trainer("micro", tmp_path, batch_size=2, **QUIET)
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing deleted
-    again = train_module.make_trainer("micro", tmp_path, overwrite=True, batch_size=2, latent_cache=0,
+    again = launch.make_trainer("micro", tmp_path, overwrite=True, batch_size=2, latent_cache=0,
                                       vae_steps=1, **QUIET)
     assert again.step == 0 and not checkpoints(tmp_path) and first.step == 1
 
@@ -391,7 +392,7 @@ def test_a_frozen_encoder_is_the_given_one_and_stays_it(tmp_path):
     """freeze_encoder: the U-Net trains on a given trained prompt encoder, which neither the optimiser nor the
     EMA moves, and which the checkpoint carries (so a resume and sampling use it)."""
     source = MiniGPTImage.from_preset("micro", seed=7)
-    trainer = train_module.make_trainer("micro", tmp_path, encoder=source, freeze_encoder=True, batch_size=2,
+    trainer = launch.make_trainer("micro", tmp_path, encoder=source, freeze_encoder=True, batch_size=2,
                                         vae_steps=1, latent_cache=0, reference_every=0, **QUIET)
     assert {id(p) for p in trainer.optimizer.param_groups[0]["params"]} == {id(p) for p in trainer.model.unet.parameters()}
     unet_before = [p.detach().clone() for p in trainer.model.unet.parameters()]
@@ -401,9 +402,9 @@ def test_a_frozen_encoder_is_the_given_one_and_stays_it(tmp_path):
                                                      source.encoder.state_dict().values()))
     assert any(not torch.equal(a, b) for a, b in zip(unet_before, trainer.model.unet.parameters()))
     with pytest.raises(ValueError, match="encoder: a frozen prompt encoder must be a trained one"):
-        train_module.make_trainer("micro", tmp_path / "b", freeze_encoder=True, **QUIET)
+        launch.make_trainer("micro", tmp_path / "b", freeze_encoder=True, **QUIET)
     with pytest.raises(CheckpointError, match="encoder: its prompt encoder is not the micro preset's"):
-        train_module.make_trainer("micro", tmp_path / "b", encoder=MiniGPTImage.from_preset("micro-abspos"),
+        launch.make_trainer("micro", tmp_path / "b", encoder=MiniGPTImage.from_preset("micro-abspos"),
                                   freeze_encoder=True, **QUIET)
 
 
@@ -412,7 +413,7 @@ def test_the_workshop_preset_trains_the_workshop_task_on_the_shipped_sources(tmp
     assert (cfg.task, cfg.freeze_encoder, cfg.reference_every) == ("workshop", True, 0)
     texts = [c.split('"')[1] for c in data_batch(training_data.training_dataset(0, 64, task="workshop"), 0, 16)["caption"]]
     assert all(t.isalpha() and t.isupper() and 2 <= len(t) <= 6 for t in texts), texts
-    trainer = train_module.make_trainer("tiny-workshop", tmp_path, **QUIET)
+    trainer = launch.make_trainer("tiny-workshop", tmp_path, **QUIET)
     shipped = MiniGPTImage.pretrained()
     assert trainer.vae_done and all(torch.equal(a, b) for a, b in zip(trainer.model.encoder.state_dict().values(),
                                                                        shipped.encoder.state_dict().values()))
@@ -422,11 +423,11 @@ def test_a_second_run_into_a_folder_in_use_is_refused_and_a_dead_runs_lock_is_ta
     from minigptimage.checkpoints import run_lock
     with run_lock(tmp_path):
         with pytest.raises(CheckpointError, match="another training run .* is writing into"):
-            train_module.train_run("micro", tmp_path, steps=1, batch_size=2, latent_cache=0, **QUIET)
+            launch.train_run("micro", tmp_path, steps=1, batch_size=2, latent_cache=0, **QUIET)
     assert not (tmp_path / ".train.lock").exists()  # released
     (tmp_path / ".train.lock").write_text("999999999")  # a process id that does not exist
     (tmp_path / ".ckpt_0000001.pt.abc123.tmp").write_bytes(b"half")  # a killed run's temporary file
-    trainer = train_module.train_run("micro", tmp_path, steps=1, batch_size=2, latent_cache=0, vae_steps=1, **QUIET)
+    trainer = launch.train_run("micro", tmp_path, steps=1, batch_size=2, latent_cache=0, vae_steps=1, **QUIET)
     assert trainer.step == 1 and sorted(p.name for p in tmp_path.iterdir()) == ["ckpt_0000001.pt"]
 
 

@@ -15,11 +15,20 @@ from . import report
 LESSONS = Path(__file__).resolve().parent.parent
 
 
+def _literal(node) -> bool:
+    """A top-level ``NAME = <literal>`` (a constant a learner's function may read)."""
+    try:
+        return isinstance(node, ast.Assign) and ast.literal_eval(node.value) is not None
+    except ValueError:
+        return False
+
+
 def exercises_of(lesson: Path) -> dict:
-    """The lesson's top-level imports and `exercise_*` functions, executed alone → {name: function}."""
+    """The lesson's top-level imports, literal constants and functions (the `exercise_*` ones and any helper a
+    learner wrote beside them), executed alone → {name: exercise function}."""
     tree = ast.parse(lesson.read_text(encoding="utf-8"))
-    keep = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
-            or (isinstance(node, ast.FunctionDef) and node.name.startswith("exercise_"))]
+    keep = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef))
+            or _literal(node)]
     namespace = {"__name__": f"exercises_of_{lesson.stem}"}
     exec(compile(ast.Module(body=keep, type_ignores=[]), str(lesson), "exec",
                  flags=__future__.annotations.compiler_flag, dont_inherit=True), namespace)
@@ -30,7 +39,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     lessons = sorted(LESSONS.glob(f"{argv[0]}_*.py")) if len(argv) == 1 else []
     if len(lessons) != 1:
-        print("usage: python -m lessons.checks NN   (NN = a lesson number, 01 … 15)", file=sys.stderr)
+        print("usage: python -m lessons.checks NN   (NN = a lesson number, 01 … 16)", file=sys.stderr)
         return 2
     checks = importlib.import_module(f"lessons.checks.{lessons[0].stem}")
     for name, function in exercises_of(lessons[0]).items():

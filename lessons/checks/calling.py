@@ -59,6 +59,8 @@ def _your_line(fn, error: Exception) -> str:
 
 
 NONE_WORDS = re.compile(r"NoneType")
+INDEX_WORDS = re.compile(r"out of bounds|out of range", re.IGNORECASE)  # checked before the shape words ("size")
+INDEX_DTYPE_WORDS = re.compile(r"tensors used as indices must be|indices must be", re.IGNORECASE)
 DTYPE_WORDS = re.compile(r"dtype|scalar type|can't be cast|did not match|\b(Long|Float|Double|Half|Bool)\b|long int",
                          re.IGNORECASE)
 SHAPE_WORDS = re.compile(r"size of tensor|must match the size|shape|size mismatch|Expected size|cannot be multiplied|"
@@ -70,6 +72,13 @@ def explain(fn, args, error: Exception) -> str:
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
     said = f"your function raised {type(error).__name__}{_your_line(fn, error)}: {message}"
     given = _inputs(fn, args)
+    if INDEX_WORDS.search(message):
+        return (said + " — an index out of range: a position past the end of a dimension (counting starts at 0, "
+                "the last index is its size − 1), e.g. t = T used to index a table of T values"
+                + (f". You were given {given}" if given else ""))
+    if INDEX_DTYPE_WORDS.search(message):
+        return (said + " — an index of the wrong type: tensors used as indices must be integer (Long) or bool; "
+                "convert it with .long()" + (f". You were given {given}" if given else ""))
     if NONE_WORDS.search(message):
         return (said + " — a value in your function is None: a helper (or an earlier exercise) without a "
                 "`return` line, or a variable that was never set?")

@@ -21,7 +21,8 @@ import time
 
 from ..devices import resolve_device
 from ..pipeline import PRETRAINED
-from ..train import TrainConfig, make_trainer
+from ..launch import make_trainer
+from ..train import TrainConfig
 
 PROBE_ITEMS, PROBE_STEPS = 256, 8
 SHIPPED_STEPS, SHIPPED_VAE_SECONDS_HERE = 15000, 525  # RESULTS.md: its VAE took 525 s on the 2-core machine

@@ -28,7 +28,7 @@ VARIANTS = {"tiny-word": "word tokens, no glyphs", "tiny-noglyph": "character to
             "tiny": "character tokens + glyph-aware"}
 VARIANT_CHECKPOINTS = {"tiny-word": TINY_DATA / "variants" / "tiny-word_10min.pt",
                        "tiny-noglyph": TINY_DATA / "variants" / "tiny-noglyph_10min.pt",
-                       "tiny": TINY_DATA / "minigptimage_tiny_10min.pt"}
+                       "tiny": TINY_DATA / "variants" / "tiny_10min.pt"}  # the tiny recipe's 10 minutes
 HEADER = ("| variant | words | exact word | characters | colour | position | s/image |\n"
           "|---|---|---|---|---|---|---|")
 
@@ -41,9 +41,9 @@ def rows(name: str, scores) -> list[str]:
 
 def train_variant(preset: str, minutes: float, out: str, vae: str) -> str:
     """Train ``preset`` for ``minutes`` into ``out`` as ``python -m minigptimage train --vae VAE`` does (the same
-    ``train.train_run``); return the newest checkpoint's path."""
+    ``launch.train_run``); return the newest checkpoint's path."""
     from ..checkpoints import checkpoint_files
-    from ..train import train_run
+    from ..launch import train_run
     start = time.monotonic()
     train_run(preset, out, minutes=minutes, vae=vae)
     print(f"{preset}: trained in {time.monotonic() - start:.0f} s", flush=True)

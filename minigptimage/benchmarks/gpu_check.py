@@ -35,7 +35,8 @@ import torch
 from minigptimage.devices import describe, resolve_device, resolve_precision
 from minigptimage.evaluate import evaluate, evaluation_samples
 from minigptimage.pipeline import PRETRAINED, TINY_DATA, MiniGPTImage
-from minigptimage.train import Trainer, make_trainer
+from minigptimage.launch import make_trainer
+from minigptimage.train import Trainer
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = ("torch", "numpy", "matplotlib", "PIL", "tqdm", "pytest", "hypothesis")  # requirements.txt's imports

@@ -4,7 +4,7 @@ branch, loss, backward, optimiser and EMA.
     python -m minigptimage.benchmarks.step_profile [--preset tiny-workshop] [--steps 20] [--batch-size 32]
                                                    [--threads N]
 
-It sets up a run as ``train`` does (``train.make_trainer``, with a latent cache of just the items it reads),
+It sets up a run as ``train`` does (``launch.make_trainer``, with a latent cache of just the items it reads),
 then times ``--steps`` steps after three of warm-up. A step is timed in the trainer's own order (batch, draws,
 loss, backward, clip and AdamW, EMA); the forward pass is split by module hooks (CPU execution is synchronous,
 so a module's wall-clock is its own). The backward pass is one figure: autograd runs it as one graph. The
@@ -21,7 +21,9 @@ import torch
 
 from ..objective import diffusion_loss, draw_randomness
 from ..pipeline import TINY_DATA
-from ..train import lr_at, make_trainer, shift_at
+from ..launch import make_trainer
+from ..objective import shift_at
+from ..train import lr_at
 
 
 def forward_parts(model) -> dict:
