@@ -252,7 +252,7 @@ def test_a_crash_hint_names_an_index_out_of_range_and_an_index_of_the_wrong_type
     def float_index(t):
         return table[t.float()]
     for fn, hint, wrong in [(reads_past_the_end, "index out of range", "shape mismatch"),
-                            (float_index, ".long()", ".float()")]:
+                            (float_index, "convert it with .long()", "convert it with .float()")]:
         try:
             fn(torch.tensor([5]))
         except Exception as err:  # noqa: BLE001  (the learner's crash, whatever it is)

@@ -240,8 +240,8 @@ def test_edit_refuses_a_huge_image_from_its_header_before_decoding(micro_run, tm
 def no_work(monkeypatch):
     """Training, evaluation and sampling fail the test if they start: a refusal must come first."""
     import minigptimage.evaluate as evaluate
-    import minigptimage.train as train
-    for module, name in ((train, "train_run"), (evaluate, "evaluate")):
+    import minigptimage.launch as launch
+    for module, name in ((launch, "train_run"), (evaluate, "evaluate")):
         monkeypatch.setattr(module, name, lambda *a, **k: pytest.fail("the work started"))
     for name in ("generate", "edit", "inpaint"):
         monkeypatch.setattr(MiniGPTImage, name, lambda *a, **k: pytest.fail("the work started"))
