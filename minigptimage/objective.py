@@ -125,16 +125,20 @@ def encode_prompt(model, batch: dict) -> dict:
     return cond
 
 
-def diffusion_loss(model, batch: dict, draws: dict, min_snr_gamma: float = 0.0) -> torch.Tensor:
-    """One batch of DDPM's objective (the module docstring) with the given ``draws`` (``draw_randomness``).
-    ``batch`` holds latents (``latent``, from the latent cache) or images (``image``, encoded here); ``trim``:
-    see ``encode_prompt``."""
-    device = model.device
+def clean_latents(model, batch: dict) -> torch.Tensor:
+    """z₀ (B, C, h, w) of a training batch, of unit variance: its cached ``latent``s, or its ``image``s encoded
+    by the (frozen) VAE."""
     if "latent" in batch:
-        z0 = batch["latent"].to(device)                            # (B, C, h, w), unit variance
-    else:
-        with torch.no_grad():
-            z0 = model.vae.encode_latents(batch["image"].to(device))  # (B, 3, H, W) -> (B, C, h, w)
+        return batch["latent"].to(model.device)
+    with torch.no_grad():
+        return model.vae.encode_latents(batch["image"].to(model.device))  # (B, 3, H, W) -> (B, C, h, w)
+
+
+def diffusion_loss(model, batch: dict, draws: dict, min_snr_gamma: float = 0.0) -> torch.Tensor:
+    """One batch of DDPM's objective (the module docstring) with the given ``draws`` (``draw_randomness``);
+    ``batch`` holds latents or images (``clean_latents``)."""
+    device = model.device
+    z0 = clean_latents(model, batch)                               # (B, C, h, w)
     t_cpu = draws["t"].cpu()                                       # (B,) indexes the float64 tables on the CPU
     t, noise, drop = (draws[k].to(device) for k in ("t", "noise", "drop"))
     z_t = model.schedule.q_sample(z0, t, noise=noise)               # DDPM eq. 4
@@ -169,11 +173,7 @@ def flow_loss(model, batch: dict, draws: dict, min_snr_gamma: float = 0.0) -> to
         raise ValueError(f"min_snr_gamma: Min-SNR-γ weights DDPM's loss; the flow loss has none (use 0), "
                          f"got {min_snr_gamma}")
     device = model.device
-    if "latent" in batch:
-        z0 = batch["latent"].to(device)                            # (B, C, h, w), unit variance
-    else:
-        with torch.no_grad():
-            z0 = model.vae.encode_latents(batch["image"].to(device))  # (B, 3, H, W) -> (B, C, h, w)
+    z0 = clean_latents(model, batch)                               # (B, C, h, w)
     t = draws["t"].to(device, torch.float32)                       # (B,) in [0, 1]
     noise, drop = draws["noise"].to(device), draws["drop"].to(device)
     z_t = flow_interpolate(z0, noise, t)                           # (1 − t)·z₀ + t·ε

@@ -54,6 +54,18 @@ def alpha_bar_by_hand(schedule, t):
     return torch.tensor([math.prod(1 - b for b in betas[:int(s) + 1]) for s in t], dtype=torch.float64)
 
 
+def hand_made_batch(model):
+    """(z₀, ε, batch) for three items: hand-made latents and noise of the model's latent shape, and a training
+    batch of three captions whose latents are that z₀."""
+    shape = model.latent_shape(3)
+    n = math.prod(shape)
+    z0 = torch.linspace(-2, 2, n).reshape(shape)
+    eps = torch.cos(torch.arange(n, dtype=torch.float32) * 0.7).reshape(shape)
+    batch = data_batch(GlyphDataset("train", length=10, seed=0), 0, 3)
+    batch["latent"] = z0
+    return z0, eps, batch
+
+
 @pytest.mark.parametrize("prediction", ["epsilon", "v", "x0"])
 def test_the_target_is_its_definition_and_a_perfect_network_has_zero_loss(prediction):
     """A denoiser that outputs the true target — ε, v = √ᾱ_t·ε − √(1−ᾱ_t)·z₀ (Salimans & Ho sec. 4) or z₀ —
@@ -62,16 +74,11 @@ def test_the_target_is_its_definition_and_a_perfect_network_has_zero_loss(predic
     import dataclasses
     model = MiniGPTImage.from_preset("micro")
     model.config = dataclasses.replace(model.config, prediction=prediction)
-    shape = model.latent_shape(3)
-    n = math.prod(shape)
-    z0 = torch.linspace(-2, 2, n).reshape(shape)                            # hand-made latents
-    eps = torch.cos(torch.arange(n, dtype=torch.float32) * 0.7).reshape(shape)  # and noise
+    z0, eps, batch = hand_made_batch(model)
     t = torch.tensor([0, 417, 999])
     ab = alpha_bar_by_hand(model.schedule, t).reshape(3, 1, 1, 1)
     z0_64, eps_64 = z0.double(), eps.double()
     target = {"epsilon": eps_64, "x0": z0_64, "v": ab.sqrt() * eps_64 - (1 - ab).sqrt() * z0_64}[prediction]
-    batch = data_batch(GlyphDataset("train", length=10, seed=0), 0, 3)
-    batch["latent"] = z0
     draws = {"t": t, "noise": eps, "drop": torch.tensor([False, True, False])}
     seen = {}
 
@@ -143,13 +150,8 @@ def test_the_flow_target_is_noise_minus_data_on_the_straight_path_and_a_perfect_
     an error δ everywhere costs δ² (no weighting); Min-SNR-γ is refused."""
     from minigptimage.objective import flow_loss
     model = MiniGPTImage.from_preset("micro")
-    shape = model.latent_shape(3)
-    n = math.prod(shape)
-    z0 = torch.linspace(-2, 2, n).reshape(shape)
-    eps = torch.cos(torch.arange(n, dtype=torch.float32) * 0.7).reshape(shape)
+    z0, eps, batch = hand_made_batch(model)
     t = torch.tensor([0.0, 0.4170, 0.999], dtype=torch.float64)
-    batch = data_batch(GlyphDataset("train", length=10, seed=0), 0, 3)
-    batch["latent"] = z0
     draws = {"t": t, "noise": eps, "drop": torch.tensor([False, True, False])}
     seen = {}
 

@@ -17,7 +17,6 @@ colour both right) and specked images (``benchmarks.prompts.specked_share``).
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
 
 import torch
@@ -27,7 +26,7 @@ from ..evaluate import evaluation_samples, generate_in_batches, score_images
 from ..pipeline import TINY_DATA, MiniGPTImage
 from ..reader import GlyphReader
 from ..training_data import TASKS
-from ..scoring import word_accuracy
+from .ocr_legibility import tesseract_exact
 from .prompts import specked_share
 
 
@@ -50,12 +49,7 @@ def score_model(model, reader, samples, steps: int | None = None, seed: int = 0,
     images = generate_in_batches(model, [standard_prompt(s) for s in samples], steps, seed, **options)  # (n, 3, H, W)
     seconds = (time.perf_counter() - start) / len(samples)
     score = score_images(images, samples, reader, "learner", seconds)
-    texts = [s.text for s in samples]
-    tesseract = None
-    if shutil.which("tesseract"):
-        from .ocr_legibility import prepare, tesseract_read
-        tesseract = word_accuracy(tesseract_read([prepare(im) for im in images]), texts)
-    return {"images": images, "tesseract": tesseract, "reader": score.word_acc, "binding": score.binding_acc,
+    return {"images": images, "tesseract": tesseract_exact(images, [s.text for s in samples]), "reader": score.word_acc, "binding": score.binding_acc,
             "specked": specked_share(images), "seconds": seconds}
 
 

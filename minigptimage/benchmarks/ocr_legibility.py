@@ -49,6 +49,15 @@ def prepare(image: torch.Tensor, scale: int = 4) -> Image.Image:
     return ImageOps.expand(im, border=16, fill=255)
 
 
+def tesseract_exact(images: torch.Tensor, texts: list[str]) -> float | None:
+    """Tesseract's exact-word rate on images (n, 3, H, W) in [-1, 1] asked to say ``texts``; None where the
+    ``tesseract`` program is not installed."""
+    if not shutil.which("tesseract"):
+        return None
+    from ..scoring import word_accuracy
+    return word_accuracy(tesseract_read([prepare(im) for im in images]), texts)
+
+
 def tesseract_read(images: list[Image.Image]) -> list[str]:
     """The text Tesseract reads in each image (one process for the whole list)."""
     with tempfile.TemporaryDirectory() as tmp:

@@ -32,7 +32,6 @@ read no better than the round trip, so this is the most the latent leaves for th
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
 
 import torch
@@ -43,6 +42,7 @@ from ..pipeline import PRETRAINED, MiniGPTImage
 from ..reader import GlyphReader
 from ..scoring import has_speck, word_accuracy
 from ..vae import VAE
+from .ocr_legibility import tesseract_exact
 
 LOW_CONTRAST_PAIRS = [(fg, bg) for fg, bg in COLOR_PAIRS if contrast_ratio(COLORS[fg], COLORS[bg]) < 3.5]
 FAMILIES = {  # name -> list of (share of n, GlyphDataset options); all on the held-out texts
@@ -79,11 +79,7 @@ def family_result(model, reader, name: str, n: int, steps: int = 30, seed: int =
     start = time.perf_counter()
     images = generate_in_batches(model, [s.caption for s in samples], steps, seed)  # (n, 3, H, W)
     score = score_images(images, samples, reader, name, (time.perf_counter() - start) / n)
-    tesseract = None
-    if shutil.which("tesseract"):
-        from .ocr_legibility import prepare, tesseract_read
-        tesseract = word_accuracy(tesseract_read([prepare(im) for im in images]), [s.text for s in samples])
-    return score, tesseract, specked_share(images)
+    return score, tesseract_exact(images, [s.text for s in samples]), specked_share(images)
 
 
 def run_family(model, reader, name: str, n: int, steps: int = 30, seed: int = 0):
