@@ -41,8 +41,9 @@ import matplotlib.pyplot as plt
 import torch
 
 from lessons.checks import report
+from minigptimage.gaussian_mixture import GaussianMixture
 from minigptimage.plots import fast_mode, output_dir, save_figure
-from minigptimage.samplers import DDIMSampler, DDPMSampler, GaussianMixture, sample_loop
+from minigptimage.samplers import DDIMSampler, DDPMSampler, sample_loop
 from minigptimage.schedule import NoiseSchedule
 from minigptimage.unet import timestep_embedding
 

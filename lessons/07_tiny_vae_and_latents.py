@@ -23,7 +23,7 @@
 #    88.2 % against 97.6 %; fast mode: 83.3 % against 100 %) — small lower-case letters and long lines are what
 #    4× compression blurs first. The shipped VAE was trained on upper-case words before the data gained
 #    lower-case text, digits and two-word lines, but that is not the cause: the same recipe on the new data
-#    (`vae.train_shipped_vae()` today) reads 79.8 % of its reconstructions (PSNR 30.4 dB; read by the previous
+#    (`vae_training.train_shipped_vae()` today) reads 79.8 % of its reconstructions (PSNR 30.4 dB; read by the previous
 #    reader) — the bottleneck is the 16×16×8 latent itself. A 32×32×4 latent (patch 2) keeps 96 % of 7–10-letter
 #    words readable where this one keeps 76 % (`python -m minigptimage.benchmarks.prompts --ceiling`, README);
 # 3. the latent channels of one image: 16×16 maps on which the word's place stands out from the flat
@@ -207,7 +207,7 @@ for name in presets:
 
 # %% [markdown]
 # Then the measurements (RESULTS.md, "Choosing a latent"; every VAE trained by the same recipe,
-# `vae.train_shipped_vae`). **Ceiling**: what the shipped reader reads of 200 clean held-out renders per
+# `vae_training.train_shipped_vae`). **Ceiling**: what the shipped reader reads of 200 clean held-out renders per
 # benchmark family after the round trip (`python -m minigptimage.benchmarks.prompts --ceiling --vae …`); the
 # reader itself reads 100 / 100 / 100 / 97 / 96 / 99 % of the clean renders, so 97 % is the most any latent
 # can show on 7–10 characters. The 16×16×8, 16×16×12 and 32×32×4 rows were measured on 2026-12-06 with the

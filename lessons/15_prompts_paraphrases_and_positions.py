@@ -71,7 +71,7 @@ import numpy as np
 import torch
 
 from lessons.checks import report
-from minigptimage import captions, layout
+from minigptimage import captions, composed_captions, layout
 from minigptimage.attention import rotary
 from minigptimage.benchmarks.prompts import FAMILIES, family_samples
 from minigptimage.encoder import quoted_tokens, text_positions
@@ -165,7 +165,7 @@ for split in ("train", "heldout"):
 # colour ("in red", "red letters", "over a white background", "background: white"), joined by a comma, colon,
 # dash, full stop, parentheses, or a linking word ("with", "using", "that says"). The order then says nothing
 # about which colour is which; only the words next to each colour do. A fixed list of connectives,
-# `captions.CONNECTIVES["heldout"]`, appears in no training caption: the family "heldout-connectives" asks in
+# `composed_captions.CONNECTIVES["heldout"]`, appears in no training caption: the family "heldout-connectives" asks in
 # every order, with connectives the model never saw.
 #
 # And people type as they type: capitals, stray spaces, "!!", a full stop, single quotes.
@@ -176,8 +176,9 @@ for split in ("train", "heldout"):
 for family in ("train", "heldout"):
     print(f"composed, {family} connectives:")
     for _ in range(3):
-        print("  " + captions.composed_caption(rng, family, "HELLO", "red", "white", "top left"))
-print("held-out connectives:", captions.CONNECTIVES["heldout"])
+        print("  " + composed_captions.composed_caption(rng, family, "HELLO", "red", "white",
+                                                          captions.PLACES["top left"]))
+print("held-out connectives:", composed_captions.CONNECTIVES["heldout"])
 typed = ['the word "SKY" in white on blue', 'The Word "SKY" In White On Blue.', "the word 'SKY'  in WHITE on blue!!"]
 requests = {(p.text, p.text_color, p.background) for p in map(layout.parse_prompt, typed)}
 for t in typed:

@@ -17,8 +17,8 @@ sometimes left out). Each item carries
 Size and place follow ``layout.word_size`` / ``layout.place``: the largest size at which the word fits the
 region with a margin, centred with ±1 px jitter — the rule ``layout.plan_box`` uses at generation time.
 Colour pairs are the legible ones, ``layout.LEGIBLE_PAIRS``: 50 of the 56 pairs of the eight colours, those
-that both our reader and Tesseract read (``benchmarks/color_pairs.py``). ``contrast_ratio`` gives a pair's WCAG
-2 contrast ratio, (L₁ + 0.05)/(L₂ + 0.05) of relative luminances, which the benchmark prints beside them.
+that both our reader and Tesseract read (``benchmarks/color_pairs.py``). Drawing one image (the
+colours, ``render_word``, a pair's contrast) is ``drawing.py``.
 
 Every item is a pure function of (split, seed, index): its randomness comes from
 ``numpy.random.default_rng([seed, index, split_id])``, the same on every machine.
@@ -27,7 +27,7 @@ every item is rendered once into uint8 tensors and ``batch`` only indexes them.
 Held out: words by the hash rule of ``tiny_data/WORDS.md``, numbers and codes by the same rule on the string
 (``is_heldout_text``), phrasings by ``captions.is_heldout``, and the words of the ``phrasing="heldout-vocab"``
 family (captions.WORDS["heldout"]) and the connectives of ``phrasing="heldout-connectives"``
-(captions.CONNECTIVES["heldout"]) appear in no training caption. A dataset draws words of one ``split`` and
+(composed_captions.CONNECTIVES["heldout"]) appear in no training caption. A dataset draws words of one ``split`` and
 captions of one ``phrasing`` family, so every pair of the two can be measured.
 Simplified: one line of text per image on a flat background; no rotation, no perspective, no texture. Text
 too wide for a row at the smallest legible size (5-pixel capitals) is never drawn (the word lists hold only
@@ -45,28 +45,16 @@ import torch
 from . import captions, layout
 from .captions import is_heldout_text  # the held-out rule for texts (captions keeps its made-up words off it)
 from .checkpoints import TINY_DATA  # words_train.txt, words_heldout.txt
+from .composed_captions import CONNECTIVES, longest_composed
+from .drawing import COLORS, contrast_ratio, render_word  # noqa: F401  (re-exported: the dataset's colours, drawing)
 from .layout import FONTS, MAX_TEXT, REGIONS  # noqa: F401  (re-exported: the dataset's fonts, regions, length limit)
 
 SPLITS = {"train": 0, "heldout": 1, "random": 2}  # split name -> split_id in the per-item seed
-COLORS = {
-    "red": (220, 30, 30), "green": (20, 150, 50), "blue": (30, 70, 220), "black": (0, 0, 0),
-    "white": (255, 255, 255), "yellow": (250, 215, 30), "orange": (245, 130, 20), "purple": (130, 40, 170),
-}
 TEXT_KINDS = {  # kind -> share of the training mixture (GlyphDataset with text_kind=None)
     "upper": 0.40, "lower": 0.15, "title": 0.10, "two words": 0.15, "digits": 0.10, "code": 0.10,
 }
 REFERENCE_CAPTION = 'the word "{text}" in the style of the image'  # a prompt that comes with a reference image
 LIST_FIELDS = ("caption", "text", "color", "background", "font", "position")  # collated as lists
-
-
-def contrast_ratio(rgb1, rgb2) -> float:
-    """WCAG 2 contrast ratio (L_light + 0.05) / (L_dark + 0.05), L = relative luminance of sRGB."""
-    def luminance(rgb):
-        c = np.asarray(rgb, dtype=np.float64) / 255
-        c = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)  # undo the sRGB curve
-        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
-    hi, lo = sorted((luminance(rgb1), luminance(rgb2)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
 
 
 COLOR_PAIRS = list(layout.LEGIBLE_PAIRS)  # (text, background): every pair the dataset draws
@@ -76,7 +64,7 @@ HIGH_CONTRAST_PAIRS = [p for p in COLOR_PAIRS if contrast_ratio(COLORS[p[0]], CO
 MAX_CAPTION_CHARS = max(  # the longest caption the grammar makes: filled forms, then composed captions
     [len(captions.fill(f, "W" * MAX_TEXT, "yellow", "orange", "bottom right", place=p, stop=True))
      for family in captions.FAMILIES for f in captions.forms(family) for p in range(3)]
-    + [len(captions.longest_composed(c, "W" * MAX_TEXT)) for c in captions.CONNECTIVES])
+    + [len(longest_composed(c, "W" * MAX_TEXT, captions.PLACE_PHRASES)) for c in CONNECTIVES])
 
 
 @lru_cache(maxsize=None)
@@ -100,47 +88,6 @@ class GlyphSample:
     font: str  # a key of FONTS
     position: str  # a key of REGIONS
     size: int  # pixel font size
-
-
-def _check_color(name: str, value: str) -> tuple[int, int, int]:
-    if value not in COLORS:
-        raise ValueError(f"{name} must be one of {sorted(COLORS)}, got {value!r}")
-    return COLORS[value]
-
-
-def render_word(text: str, color: str = "black", background: str = "white", font: str = "sans",
-                position="center", image_size: int = 64, size: int | None = None, jitter=(0, 0)):
-    """Draw ``text`` → (image (3, H, W) uint8 tensor, box). ``position`` is a region name (the word gets the
-    region's size rule, or ``size`` when given, moved by ``jitter`` (dx, dy)) or a box (x0, y0, x1, y1) that
-    the word's ink is fitted into at the largest size that fits."""
-    text = layout.check_text(text)
-    fg, bg = np.array(_check_color("color", color)), np.array(_check_color("background", background))
-    if font not in FONTS:
-        raise ValueError(f"font must be one of {sorted(FONTS)}, got {font!r}")
-    if isinstance(position, str):
-        size = size or layout.word_size(text, position, image_size, font)
-        if not size:
-            raise ValueError(f"image_size {image_size} is too small to draw {text!r} legibly at {position!r}")
-        cov = layout.ink_coverage(text, font, size)
-        x0, y0, x1, y1 = box = layout.place(cov.shape, position, image_size, *jitter)
-        if x0 < 0 or y0 < 0 or x1 > image_size or y1 > image_size:
-            raise ValueError(f"size {size} makes {text!r} larger than the {image_size}-pixel image")
-    else:
-        x0, y0, x1, y1 = layout.check_box(position, image_size)
-        size = layout.fit_font_size(text, font, x1 - x0, y1 - y0)
-        if layout.letter_height(font, size) < layout.MIN_LETTER_HEIGHT:
-            raise ValueError(f"position box {position} is too small to draw {text!r} legibly")
-        cov = layout.ink_coverage(text, font, size)
-        h, w = cov.shape
-        x0, y0 = x0 + (x1 - x0 - w) // 2, y0 + (y1 - y0 - h) // 2  # centred inside the given box
-        x1, y1 = x0 + w, y0 + h
-        box = (x0, y0, x1, y1)
-    image = np.empty((image_size, image_size, 3), dtype=np.float32)
-    image[:] = bg
-    alpha = cov[..., None].astype(np.float32) / 255  # (h, w, 1) coverage
-    image[y0:y1, x0:x1] = bg + alpha * (fg - bg)  # "over" compositing: (1−α)·bg + α·fg
-    image = torch.from_numpy(np.rint(image).astype(np.uint8)).permute(2, 0, 1)  # (3, H, W)
-    return image, box
 
 
 class GlyphDataset(torch.utils.data.Dataset):

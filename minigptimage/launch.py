@@ -51,9 +51,6 @@ def make_trainer(preset: str, out_dir, vae=None, encoder=None, resume: bool = Fa
         raise ValueError("encoder: a frozen prompt encoder must be a trained one; name a model file (--encoder)")
     if cfg.objective not in OBJECTIVES:
         raise ValueError(f"objective: expected one of {', '.join(OBJECTIVES)}, got {cfg.objective!r}")
-    if cfg.objective == "flow" and cfg.min_snr_gamma:
-        raise ValueError(f"min_snr_gamma: Min-SNR-γ weights DDPM's loss; the flow loss has none (use 0), "
-                         f"got {cfg.min_snr_gamma}")
     if existing and not (resume or overwrite):
         raise CheckpointError(f"out: {out_dir} already holds checkpoints ({existing[-1].name}); pass --resume to "
                               "continue that run, --overwrite to replace it, or choose another folder")

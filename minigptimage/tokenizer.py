@@ -129,7 +129,7 @@ PROMPT_WORDS = ("the", "word", "in", "on", "a", "an", "text", "letters", "backgr
                 # vocabulary stays spelled by characters)
                 "badge", "bold", "caption", "characters", "headline", "huge", "nice", "plaque", "print", "put",
                 "render", "show", "stamp", "tag", "tiny", "writing",
-                # the training words of captions composed from parts (captions.CONNECTIVES["train"])
+                # the training words of captions composed from parts (composed_captions.CONNECTIVES["train"])
                 "colour", "draw", "over", "please", "saying", "spells", "using", "write")
 _PIECES = re.compile(r"[A-Za-z]+|[^A-Za-z]")  # letter runs, or any single other character
 

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from .checkpoints import CheckpointError, atomic_save, checkpoint_files
 from .devices import autocast, grad_scaler, resolve_precision
 from .distributed import LossModule, agree, data_parallel, gather_states
-from .objective import diffusion_loss, draw_flow_randomness, draw_randomness, flow_loss, shift_at
+from .objective import diffusion_loss, draw_flow_randomness, draw_randomness, flow_loss
 from .pipeline import MiniGPTImage, upgrade_checkpoint
 from .training_data import LatentCache, cache_size, data_batch, fit_vae, training_dataset
 
@@ -46,10 +46,7 @@ class TrainConfig:
     ema_decay: float = 0.999      # ceiling of the EMA decay (it warms up as (1+s)/(10+s)); 0: no EMA
     cond_dropout: float = 0.1     # probability of training a row unconditionally (for guidance)
     objective: str = "ddpm"       # "ddpm" (objective.diffusion_loss) | "flow" (objective.flow_loss; t continuous)
-    timestep_shift: float = 1.0   # α of SD3's timestep shift (objective.shifted_timesteps); 1: t uniform
-    timestep_shift_anneal: bool = False  # α falls linearly to 1 at the last step (shift_at)
-    logit_normal: tuple = ()      # (m, s): t drawn logit-normal (objective.logit_normal_timesteps); (): shift
-    min_snr_gamma: float = 0.0    # Min-SNR-γ loss weighting (objective.loss_weight); 0: off
+    logit_normal: tuple = ()      # (m, s): t drawn logit-normal (objective.logit_normal_timesteps); (): uniform
     seed: int = 0                 # seeds the data order, t, ε and dropout
     vae_steps: int = 300          # VAE steps before diffusion (0 with a given VAE; at most a run's total)
     vae_batch_size: int = 32      # images per VAE step
@@ -77,6 +74,9 @@ class TrainConfig:
 
 # Settings that a resumed run may change: they do not change what the run computes.
 RESUMABLE_CHANGES = ("precision", "render_workers")
+# Settings this version no longer has, each with the value that leaves a run as this version trains it; a run
+# that used another value cannot go on exactly here (commit 6591a2d still has them; RESULTS.md, their runs).
+REMOVED_SETTINGS = {"timestep_shift": 1.0, "timestep_shift_anneal": False, "min_snr_gamma": 0.0}
 
 
 class TrainingError(RuntimeError):
@@ -167,6 +167,10 @@ class Trainer:
         ts = ckpt["train_state"]
         saved = {"objective": ckpt["config"]["objective"], **ts["train_config"]}  # the model records it too
         now = dataclasses.asdict(self.cfg)
+        removed = [f"{k} {saved[k]!r}" for k, neutral in REMOVED_SETTINGS.items() if saved.get(k, neutral) != neutral]
+        if removed:
+            raise CheckpointError(f"checkpoint: its run used settings this version no longer has ({'; '.join(removed)})"
+                                  "; resume it with the version that trained it (commit 6591a2d)")
         changed = [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in now.items()
                    if k not in RESUMABLE_CHANGES and saved.get(k) != v]
         if changed:
@@ -231,13 +235,12 @@ class Trainer:
         batch = self.batch(self.step)
         if draws is None and cfg.objective == "flow":  # t continuous in [0, 1)
             draws = draw_flow_randomness(cfg.batch_size, model.latent_shape(1)[1:], cfg.cond_dropout, self.generator,
-                                         shift_at(self.step, total_steps, cfg), cfg.logit_normal or None)
+                                         cfg.logit_normal or None)
         if draws is None:
             draws = draw_randomness(cfg.batch_size, model.latent_shape(1)[1:], model.schedule.num_steps,
-                                    cfg.cond_dropout, self.generator, shift_at(self.step, total_steps, cfg),
-                                    cfg.logit_normal or None)
+                                    cfg.cond_dropout, self.generator, cfg.logit_normal or None)
         with autocast(model.device, self.precision):  # 16-bit matmuls and convs; the loss comes out fp32
-            loss = self.objective(batch, draws, cfg.min_snr_gamma)
+            loss = self.objective(batch, draws)
         if not torch.isfinite(loss):
             raise TrainingError(f"loss became {loss.item()} at step {self.step}; "
                                 f"the last good checkpoint in {self.out_dir} is kept")

@@ -21,7 +21,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .glyphs import HIGH_CONTRAST_PAIRS, REFERENCE_CAPTION, GlyphDataset, collate
-from .vae import VAE, train_vae
+from .vae import VAE
+from .vae_training import train_vae
 
 # GlyphDataset renders items on demand, so its length is only the range of indices the streams may use:
 # large enough that no stream below wraps around in any run.

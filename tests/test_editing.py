@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from fixtures_model import untrained_micro
 from minigptimage import editing
 from minigptimage.editing import latent_mask, mask_box, region_psnr, repaint, sdedit
+from minigptimage.gaussian_mixture import GaussianMixture
 from minigptimage.glyphs import GlyphDataset, collate
-from minigptimage.samplers import DDIMSampler, DDPMSampler, GaussianMixture, sample_loop
+from minigptimage.samplers import DDIMSampler, DDPMSampler, sample_loop
 from minigptimage.schedule import NoiseSchedule
 
 PROMPTS = ['the word "SUN" in red on white', '"HAT" in blue letters on yellow, at the top']

@@ -11,8 +11,9 @@ from hypothesis import given, strategies as st
 from minigptimage.editing import flow_repaint, flow_sdedit
 from minigptimage.flow import (flow_interpolate, flow_renoise, flow_sigmas, flow_velocity_target, flow_x0,
                                shift_sigma)
+from minigptimage.gaussian_mixture import GaussianMixture
 from minigptimage.pipeline import MiniGPTImage
-from minigptimage.samplers import (FlowEulerSampler, FlowHeunSampler, GaussianMixture, flow_sample_loop,
+from minigptimage.samplers import (FlowEulerSampler, FlowHeunSampler, flow_sample_loop,
                                    sample_loop)
 
 PROMPT = 'the word "CAT" in red on white, in the center'

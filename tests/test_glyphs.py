@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 from minigptimage import captions, layout
 from minigptimage.glyphs import (COLOR_PAIRS, COLORS, MAX_CAPTION_CHARS, MAX_TEXT, REGIONS,
-                                 TEXT_KINDS, GlyphDataset, collate, contrast_ratio, is_heldout_text, load_words,
-                                 render_word)
+                                 TEXT_KINDS, GlyphDataset, collate, contrast_ratio, is_heldout_text, load_words)
 
 splits = st.sampled_from(["train", "heldout", "random"])
 indices = st.integers(0, 199)
@@ -164,33 +163,12 @@ def test_a_dataset_draws_only_the_pairs_it_is_given():
     assert tuple(COLORS) == layout.COLOR_WORDS and len(captions.all_forms()) >= 40
 
 
-@given(st.integers(0, 40), st.integers(0, 40), st.integers(26, 60), st.integers(12, 24))
-def test_render_word_into_a_box_keeps_the_ink_inside(x0, y0, w, h):
-    box = (x0, y0, min(64, x0 + w), min(64, y0 + h))
-    image, ink_box = render_word("CAT", "white", "black", "serif", box)
-    assert image.dtype == torch.uint8 and image.shape == (3, 64, 64)
-    assert box[0] <= ink_box[0] and box[1] <= ink_box[1] and ink_box[2] <= box[2] and ink_box[3] <= box[3]
-    lit = image.amax(0) > 0
-    assert bbox(lit) == ink_box
-
-
 @pytest.mark.parametrize("kwargs, name", [
     (dict(split="test"), "split"), (dict(length=0), "length"), (dict(image_size=40), "image_size"),
     (dict(pairs=True, cache=True), "cache"), (dict(seed=-1), "seed")])
 def test_bad_dataset_arguments_name_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=name):
         GlyphDataset(**kwargs)
-
-
-@pytest.mark.parametrize("args, kwargs, name", [
-    (("CAT",), dict(color="teal"), "color"), (("CAT",), dict(background="navy"), "background"),
-    (("CAT",), dict(font="comic"), "font"), (("CAFÉ",), {}, "text"), (("",), {}, "text"),
-    (("CAT",), dict(position="north"), "region"), (("CAT",), dict(position=(5, 5, 70, 20)), "box"),
-    (("ABCDEFGHIJKLMNOP",), dict(position="top left"), "image_size"),
-    (("CAT",), dict(position=(0, 0, 9, 4)), "position"), (("CAT",), dict(size=60), "size")])
-def test_bad_render_arguments_name_the_argument(args, kwargs, name):
-    with pytest.raises(ValueError, match=name):
-        render_word(*args, **kwargs)
 
 
 def test_all_regions_are_used_and_long_words_stay_legible():
@@ -247,17 +225,6 @@ def test_train_and_heldout_share_only_strings_of_one_or_two_characters():
     for split in ("train", "heldout"):
         ds = GlyphDataset(split, 30, seed=2, text_kind="digits", lengths=(3, 3))
         assert all(is_heldout_text(ds[i].text) == (split == "heldout") for i in range(30)), split
-
-
-def test_contrast_ratio_on_known_colours():
-    """WCAG 2 relative luminance L = 0.2126 R + 0.7152 G + 0.0722 B (linear): pure red against white is
-    1.05 / 0.2626 ≈ 3.998, pure green against black 0.7652 / 0.05 ≈ 15.30, pure blue against black 0.1222 / 0.05."""
-    assert contrast_ratio((255, 0, 0), (255, 255, 255)) == pytest.approx(1.05 / 0.2626)
-    assert contrast_ratio((0, 0, 0), (0, 255, 0)) == pytest.approx(0.7652 / 0.05)
-    assert contrast_ratio((0, 0, 255), (0, 0, 0)) == pytest.approx(0.1222 / 0.05)
-    grey = ((128 / 255 + 0.055) / 1.055) ** 2.4  # the sRGB curve of 128 (above 0.03928·255)
-    assert contrast_ratio((128,) * 3, (0, 0, 0)) == pytest.approx((grey + 0.05) / 0.05)
-    assert contrast_ratio((5,) * 3, (0, 0, 0)) == pytest.approx((5 / 255 / 12.92 + 0.05) / 0.05)  # linear part
 
 
 def test_words_are_centred_in_their_region_with_one_pixel_of_jitter_either_way():

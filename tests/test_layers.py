@@ -26,11 +26,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "minigptimage"
 # what judges or trains a model, and the entry points above them
 ABOVE_THE_MODEL = {"minigptimage.reader", "minigptimage.scoring", "minigptimage.evaluate", "minigptimage.train",
                    "minigptimage.training_data", "minigptimage.distributed", "minigptimage.__main__",
-                   "minigptimage.cli", "minigptimage.demo", "minigptimage.launch",
+                   "minigptimage.cli", "minigptimage.demo", "minigptimage.launch", "minigptimage.vae_training",
                    "minigptimage.benchmarks"}
 # the model: the three components, their sampling loops, and what they stand on
-MODEL = ["pipeline", "config", "request", "encoder", "unet", "vae", "samplers", "schedule", "editing", "attention",
-         "tokenizer", "layout", "ink", "checkpoints", "devices"]
+MODEL = ["pipeline", "config", "request", "encoder", "unet", "vae", "samplers", "gaussian_mixture", "schedule",
+         "editing", "attention", "tokenizer", "layout", "captions", "composed_captions", "ink", "checkpoints",
+         "devices"]
 # pipeline.py's own imports: the model's parts, nothing that judges or trains
 PIPELINE_PARTS = {"config", "request", "tokenizer", "layout", "encoder", "unet", "vae", "schedule", "samplers",
                   "editing", "ink", "checkpoints", "devices"}

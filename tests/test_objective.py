@@ -1,4 +1,4 @@
-"""The objective: timestep draws, Min-SNR weights, condition dropout and the loss against their definitions."""
+"""The objective: timestep draws, condition dropout and the loss against their definitions."""
 import math
 
 import pytest
@@ -6,35 +6,15 @@ import torch
 from hypothesis import given, strategies as st
 
 from minigptimage.glyphs import GlyphDataset
-from minigptimage.objective import (diffusion_loss, draw_randomness, drop_condition, logit_normal_timesteps,
-                                    loss_weight, shifted_timesteps)
+from minigptimage.objective import diffusion_loss, draw_randomness, drop_condition, logit_normal_timesteps
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.training_data import data_batch
 
 
-@given(st.floats(0, 0.999999), st.floats(0.2, 20))
-def test_shifted_timesteps_follow_sd3_eq_23(u, shift):
-    t = shifted_timesteps(torch.tensor([u], dtype=torch.float64), 1000, shift)
-    expected = math.floor(1000 * shift * u / (1 + (shift - 1) * u))  # Esser et al. 2024, eq. 23
-    assert 0 <= t.item() <= 999 and abs(t.item() - min(expected, 999)) <= 1  # ⌊⌋ of a float64 product
-    assert shifted_timesteps(torch.tensor([u], dtype=torch.float64), 1000, 1.0).item() == int(1000 * u)
-
-
-def test_a_timestep_shift_draws_the_noisy_half_as_often_as_its_formula_says_and_1_keeps_the_old_draws():
-    g = torch.Generator().manual_seed(0)
-    t = draw_randomness(20000, (1, 2, 2), 1000, 0.1, g, timestep_shift=3.0)["t"]
-    assert abs((t >= 500).double().mean().item() - 3 / 4) < 0.015  # P(t/T ≥ ½) = α / (1 + α)
-    uniform = draw_randomness(8, (1, 2, 2), 1000, 0.1, torch.Generator().manual_seed(1), timestep_shift=1.0)
+def test_without_logit_normal_t_is_uniform_on_the_grid():
+    g = torch.Generator().manual_seed(1)
+    uniform = draw_randomness(8, (1, 2, 2), 1000, 0.1, g)
     assert torch.equal(uniform["t"], torch.randint(0, 1000, (8,), generator=torch.Generator().manual_seed(1)))
-
-
-@given(st.floats(1e-4, 1e4))
-def test_min_snr_weights_match_the_paper(snr):
-    s, g = torch.tensor([snr], dtype=torch.float64), 5.0
-    assert loss_weight(s, "epsilon", g).item() == pytest.approx(min(snr, g) / snr)
-    assert loss_weight(s, "v", g).item() == pytest.approx(min(snr, g) / (snr + 1))
-    assert loss_weight(s, "x0", g).item() == pytest.approx(min(snr, g))
-    assert loss_weight(s, "v", 0).item() == 1
 
 
 def test_drop_condition_swaps_exactly_the_dropped_rows():
@@ -98,20 +78,17 @@ def test_the_target_is_its_definition_and_a_perfect_network_has_zero_loss(predic
     assert seen["cond"]["context_mask"][1].sum() == n_null and seen["cond"]["context_mask"][0].sum() > n_null
     torch.testing.assert_close(seen["cond"]["context"][1, :n_null], null["context"][0])
     assert not seen["cond"]["glyph"][1].any() and seen["cond"]["glyph"][0].any()
-    # an error δ = 0.5 everywhere, weighted by Min-SNR-γ (γ = 5)
+    # an error δ = 0.5 everywhere costs δ² (the loss is unweighted)
     model.denoise = lambda z_t, t_in, cond: oracle(z_t, t_in, cond, offset=0.5)
     with torch.no_grad():
-        loss = diffusion_loss(model, batch, draws, min_snr_gamma=5.0)
-    snr = (ab / (1 - ab)).flatten()
-    w = {"epsilon": snr.clamp(max=5) / snr, "v": snr.clamp(max=5) / (snr + 1), "x0": snr.clamp(max=5)}[prediction]
-    assert float(loss) == pytest.approx(float((w * 0.25).mean()), rel=1e-5)
+        assert float(diffusion_loss(model, batch, draws)) == pytest.approx(0.25, rel=1e-5)
 
 
 def test_the_loss_is_float32_on_the_device():
     """The schedule's tables are float64 (schedule.py); the loss that reaches the device must not be."""
     model = MiniGPTImage.from_preset("micro")
     draws = draw_randomness(2, model.latent_shape(1)[1:], 1000, 0.1, torch.Generator())
-    loss = diffusion_loss(model, data_batch(GlyphDataset("train", length=10, seed=0), 0, 2), draws, min_snr_gamma=5.0)
+    loss = diffusion_loss(model, data_batch(GlyphDataset("train", length=10, seed=0), 0, 2), draws)
     assert loss.dtype == torch.float32
 
 
@@ -129,13 +106,12 @@ def test_logit_normal_draws_centre_on_the_sigmoid_of_m():
 
 
 # ---------------------------------------------------------------- the flow-matching objective
-def test_flow_draws_are_continuous_shifted_or_logit_normal_and_drawn_in_order():
+def test_flow_draws_are_continuous_uniform_or_logit_normal_and_drawn_in_order():
     from minigptimage.objective import draw_flow_randomness, logit_normal_fractions
     uniform = draw_flow_randomness(20000, (1, 2, 2), 0.1, torch.Generator().manual_seed(0))["t"]
     assert uniform.dtype == torch.float64 and 0 <= uniform.min() and uniform.max() < 1
     assert uniform.unique().numel() == 20000  # not on a grid
-    shifted = draw_flow_randomness(20000, (1, 2, 2), 0.1, torch.Generator().manual_seed(0), timestep_shift=3.0)["t"]
-    assert abs((shifted >= 0.5).double().mean().item() - 3 / 4) < 0.015  # P(t ≥ ½) = α / (1 + α)
+    assert abs((uniform >= 0.5).double().mean().item() - 1 / 2) < 0.015
     g = torch.Generator().manual_seed(1)
     draws = draw_flow_randomness(4, (1, 2, 2), 0.5, g, logit_normal=(0.5, 1.2))
     g = torch.Generator().manual_seed(1)  # the same stream by hand: z, then ε, then the dropout flags
@@ -147,7 +123,7 @@ def test_flow_draws_are_continuous_shifted_or_logit_normal_and_drawn_in_order():
 
 def test_the_flow_target_is_noise_minus_data_on_the_straight_path_and_a_perfect_network_has_zero_loss():
     """z_t = (1 − t)·z₀ + t·ε, the U-Net reads t·T (a float), the target is ε − z₀ (SD3 eq. 1–4, sec. 3.1);
-    an error δ everywhere costs δ² (no weighting); Min-SNR-γ is refused."""
+    an error δ everywhere costs δ² (no weighting)."""
     from minigptimage.objective import flow_loss
     model = MiniGPTImage.from_preset("micro")
     z0, eps, batch = hand_made_batch(model)
@@ -169,8 +145,6 @@ def test_the_flow_target_is_noise_minus_data_on_the_straight_path_and_a_perfect_
     model.denoise = lambda z_t, t_in, cond: oracle(z_t, t_in, cond, offset=0.5)
     with torch.no_grad():
         assert float(flow_loss(model, batch, draws)) == pytest.approx(0.25)
-    with pytest.raises(ValueError, match="min_snr_gamma"):
-        flow_loss(model, batch, draws, min_snr_gamma=5.0)
 
 
 def test_a_flow_trainer_takes_flow_steps_and_refuses_a_model_built_for_another_objective(tmp_path):

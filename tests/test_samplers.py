@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from minigptimage.samplers import (DDIMSampler, DDPMSampler, GaussianMixture, classifier_free_guidance,
+from minigptimage.gaussian_mixture import GaussianMixture
+from minigptimage.samplers import (DDIMSampler, DDPMSampler, classifier_free_guidance,
                                    ddim_invert, sample_loop)
 from minigptimage.schedule import NoiseSchedule
 
@@ -66,18 +67,6 @@ def test_ddpm_adds_no_noise_at_t0_and_does_not_draw():
     assert torch.equal(ddpm.step(out, 0, x, generator=g), ddpm.step(out, 0, x, noise=torch.randn_like(x)))
     assert torch.equal(g.get_state(), state)
     assert ddpm.timesteps.tolist() == list(range(999, -1, -1))
-
-
-def test_gaussian_mixture_optimal_eps_is_the_score():
-    # Tweedie: E[ε | x_t] = −√(1−ᾱ_t)·∇ log p_t(x_t), p_t a mixture of N(√ᾱ·μ_k, (ᾱ·s_k² + 1 − ᾱ)·I)
-    x = torch.randn(6, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64).requires_grad_()
-    for t in (0, 300, 999):
-        ab = COSINE.alphas_cumprod[t]
-        comps = torch.distributions.Independent(torch.distributions.Normal(
-            ab.sqrt() * MIXTURE.means, (ab * MIXTURE.stds**2 + 1 - ab).sqrt()[:, None].expand(3, 2)), 1)
-        p_t = torch.distributions.MixtureSameFamily(torch.distributions.Categorical(MIXTURE.weights), comps)
-        (score,) = torch.autograd.grad(p_t.log_prob(x).sum(), x)
-        torch.testing.assert_close(MIXTURE.optimal_eps(x.detach(), t, COSINE), -(1 - ab).sqrt() * score)
 
 
 @pytest.mark.parametrize("spacing", ["leading", "trailing"])

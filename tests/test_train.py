@@ -12,7 +12,6 @@ from minigptimage import launch, train as train_module
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.checkpoints import checkpoint_files as checkpoints, newest_good_checkpoint
 from minigptimage.objective import diffusion_loss, draw_randomness
-from minigptimage.objective import shift_at
 from minigptimage.train import TrainConfig, Trainer, TrainingError, lr_at
 from minigptimage.training_data import data_batch, training_items
 from minigptimage import training_data
@@ -28,26 +27,18 @@ def micro_trainer(out, **cfg):
                    **QUIET)
 
 
-@given(st.integers(0, 4000), st.integers(1, 3000), st.floats(1.0, 10.0))
-def test_an_annealed_shift_falls_from_alpha_to_uniform_and_a_fixed_one_stays(step, total, alpha):
-    fixed, annealed = TrainConfig(timestep_shift=alpha), TrainConfig(timestep_shift=alpha, timestep_shift_anneal=True)
-    assert shift_at(step, total, fixed) == alpha
-    assert shift_at(0, total, annealed) == alpha and shift_at(total, total, annealed) == pytest.approx(1.0)
-    a = shift_at(step, total, annealed)
-    assert 1.0 - 1e-12 <= a <= alpha and shift_at(step + 1, total, annealed) <= a + 1e-12  # never rises
-    assert a == pytest.approx(1 + (alpha - 1) * max(0.0, 1 - step / total))  # linear in the run's progress
-
-
-def test_the_trainer_draws_each_step_with_that_steps_annealed_shift(tmp_path, monkeypatch):
-    trainer = micro_trainer(tmp_path, timestep_shift=5.0, timestep_shift_anneal=True)
+@pytest.mark.parametrize("density", [(), (0.5, 1.0)])
+def test_the_trainer_draws_t_from_its_configs_density(tmp_path, monkeypatch, density):
+    """``TrainConfig.logit_normal`` reaches every step's draw: () uniform (None), (m, s) logit-normal."""
+    trainer = micro_trainer(tmp_path, logit_normal=density)
     seen = []
     real = train_module.draw_randomness
     monkeypatch.setattr(train_module, "draw_randomness", lambda *a: (seen.append(a[5]), real(*a))[1])
-    trainer.objective = lambda batch, draws, gamma: torch.zeros((), requires_grad=True)
+    trainer.objective = lambda batch, draws: torch.zeros((), requires_grad=True)
     trainer.vae_done = True
-    for _ in range(3):
+    for _ in range(2):
         trainer.train_step(total_steps=4)
-    assert seen == [5.0, 4.0, 3.0] and trainer.cfg.timestep_shift == 5.0  # the config itself is unchanged
+    assert seen == [density or None] * 2
 
 
 @given(st.integers(0, 2000), st.integers(60, 3000))
@@ -92,6 +83,11 @@ def test_resume_refuses_a_run_with_other_settings_and_names_each_one(tmp_path):
     ckpt["format"] = 1  # a format-1 checkpoint without the option had none
     del ckpt["train_state"]["train_config"]["made_up_words"]
     micro_trainer(tmp_path).restore(ckpt)
+    ckpt["train_state"]["train_config"].update(timestep_shift=1.0, min_snr_gamma=0.0)  # removed, at neutral
+    micro_trainer(tmp_path).restore(ckpt)
+    ckpt["train_state"]["train_config"]["timestep_shift"] = 3.0  # removed, and used: the run cannot go on here
+    with pytest.raises(CheckpointError, match=r"no longer has \(timestep_shift 3\.0\)"):
+        micro_trainer(tmp_path).restore(ckpt)
 
 
 def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(tmp_path):
@@ -353,12 +349,12 @@ def written_out_config():
 
 
 def test_a_refactor_changes_no_number(tmp_path):
-    """30 fixed-seed steps (VAE phase, latent cache, annealed shift, style pairs) and a 3-step sample give the
+    """30 fixed-seed steps (VAE phase, latent cache, logit-normal t, style pairs) and a 3-step sample give the
     recorded losses and image."""
     torch.manual_seed(0)
     model = MiniGPTImage(written_out_config())
     cfg = TrainConfig(batch_size=4, lr=2e-3, warmup_steps=5, vae_steps=2, vae_batch_size=2, latent_cache=64,
-                      timestep_shift=3.0, timestep_shift_anneal=True, reference_every=5, seed=0)
+                      logit_normal=(0.0, 1.0), reference_every=5, seed=0)
     trainer = Trainer(model, cfg, tmp_path, **QUIET)
     trainer.run(total_steps=30)
     assert trainer.losses == pytest.approx(RECORDED_LOSSES, rel=1e-4, abs=1e-5)

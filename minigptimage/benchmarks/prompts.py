@@ -6,7 +6,7 @@
 
 Every family asks for held-out text (words and strings never used in training) and names both colours and
 the place, so the scores are comparable; each family differs from the first in one thing. The held-out
-connectives are ``captions.CONNECTIVES["heldout"]``; the low-contrast pairs are the legible pairs whose WCAG 2
+connectives are ``composed_captions.CONNECTIVES["heldout"]``; the low-contrast pairs are the legible pairs whose WCAG 2
 contrast ratio is under 3.5 (``LOW_CONTRAST_PAIRS``: 28 of the 50, yellow on white and white on orange among them).
 
 | family | phrasing | text |
@@ -135,7 +135,7 @@ def main(argv=None) -> int:
     p.add_argument("--by-length", action="store_true", help="colour binding against word length, as a figure")
     p.add_argument("--out", default="prompts_by_length.png", help="the --by-length figure")
     p.add_argument("--ceiling", action="store_true", help="what the VAE's round trip leaves readable, per family")
-    p.add_argument("--vae", help="with --ceiling: a VAE file (vae.train_shipped_vae) instead of the model's")
+    p.add_argument("--vae", help="with --ceiling: a VAE file (vae_training.train_shipped_vae) instead of the model's")
     args = p.parse_args(argv)
     checkpoints = args.checkpoint or [str(PRETRAINED)]
     reader = GlyphReader.pretrained()
