@@ -115,6 +115,23 @@ def checkpoint_files(out_dir) -> list[Path]:
     return sorted(found, key=lambda p: int(CHECKPOINT_NAME.match(p.name).group(1)))
 
 
+# Training settings that a resumed run may change: they do not change what the run computes.
+RESUMABLE_CHANGES = ("precision", "render_workers")
+# Settings this version no longer has, at the value with which it trains as before (commit 6591a2d has them).
+REMOVED_SETTINGS = {"timestep_shift": 1.0, "timestep_shift_anneal": False, "min_snr_gamma": 0.0}
+
+
+def check_same_run(saved: dict, now: dict) -> None:
+    """A CheckpointError naming each training setting (a ``TrainConfig`` as a dict) that ``now`` changes from the
+    ``saved`` run's, but ``RESUMABLE_CHANGES``; a removed setting counts at its neutral value."""
+    now = {**REMOVED_SETTINGS, **now}
+    changed = [f"{k} {saved.get(k, REMOVED_SETTINGS.get(k))!r} -> {v!r}" for k, v in now.items()
+               if k not in RESUMABLE_CHANGES and saved.get(k, REMOVED_SETTINGS.get(k)) != v]
+    if changed:
+        raise CheckpointError(f"checkpoint: this run changes settings of the run it resumes ({'; '.join(changed)});"
+                              " resume with the same settings, or train into a new folder")
+
+
 def newest_good_checkpoint(out_dir, log=print) -> tuple[Path, dict] | None:
     """The newest checkpoint in ``out_dir`` that loads and holds a training state: (path, dict), or None.
     Corrupt ones are reported through ``log`` by name and skipped."""

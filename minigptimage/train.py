@@ -3,9 +3,9 @@
 One diffusion step (``Trainer.train_step``): draw t, ε and the dropout flags (``objective.draw_randomness``),
 compute the loss (``objective.diffusion_loss``; ``draw_flow_randomness`` and ``flow_loss`` for the flow
 objective), take an AdamW step (Loshchilov & Hutter 2019) with gradient clipping at the rate of ``lr_at``,
-and update the exponential moving average (EMA) of the weights, which is what sampling uses. Everything random comes from one ``torch.Generator`` whose
-state is saved, and batch s is a fixed slice of the data stream (``training_data.py``), so a run resumed from a
-checkpoint continues exactly as an uninterrupted one.
+and update the exponential moving average (EMA) of the weights, which sampling uses. Everything random comes
+from one ``torch.Generator`` whose state is saved, and batch s is a fixed slice of the data stream
+(``training_data.py``), so a run resumed from a checkpoint continues exactly as an uninterrupted one.
 
 Read top to bottom: the config, the learning rate's schedule, and the ``Trainer``: checkpoints, the VAE and
 latent-cache phases, one step, the loop. ``launch.py`` sets a run up from a preset, files and flags.
@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoints import CheckpointError, atomic_save, checkpoint_files
+from .checkpoints import CheckpointError, atomic_save, check_same_run, checkpoint_files
 from .devices import autocast, grad_scaler, resolve_precision
 from .distributed import LossModule, agree, data_parallel, gather_states
 from .objective import diffusion_loss, draw_flow_randomness, draw_randomness, flow_loss
@@ -72,13 +72,6 @@ class TrainConfig:
         return cls()
 
 
-# Settings that a resumed run may change: they do not change what the run computes.
-RESUMABLE_CHANGES = ("precision", "render_workers")
-# Settings this version no longer has, each with the value that leaves a run as this version trains it; a run
-# that used another value cannot go on exactly here (commit 6591a2d still has them; RESULTS.md, their runs).
-REMOVED_SETTINGS = {"timestep_shift": 1.0, "timestep_shift_anneal": False, "min_snr_gamma": 0.0}
-
-
 class TrainingError(RuntimeError):
     """Training cannot go on (a non-finite loss); the last good checkpoint is kept."""
 
@@ -124,19 +117,18 @@ class Trainer:
         self.scaler = grad_scaler(model.device, self.precision)  # loss scaling for fp16, else a pass-through
 
     # ------------------------------------------------------------- checkpoints
-    def ema_weights(self) -> dict:
-        """The EMA's state dicts on the CPU: {"encoder": …, "unet": …}."""
-        return {n: {k: v.detach().cpu() for k, v in m.state_dict().items()} for n, m in self.ema.items()}
+    def ema_checkpoint(self) -> dict:
+        """The model's checkpoint dict with the EMA weights, on the CPU: what sampling uses."""
+        ckpt = self.model.checkpoint_dict()
+        ckpt["weights"].update({n: {k: v.detach().cpu() for k, v in m.state_dict().items()}
+                                for n, m in self.ema.items()})
+        return ckpt
 
     def ema_model(self) -> MiniGPTImage:
-        """The model with the EMA weights (what a checkpoint holds for sampling)."""
-        ckpt = self.model.checkpoint_dict()
-        ckpt["weights"].update(self.ema_weights())
-        return MiniGPTImage.from_checkpoint_dict(ckpt).to(self.model.device)
+        return MiniGPTImage.from_checkpoint_dict(self.ema_checkpoint()).to(self.model.device)
 
     def state(self, total_steps: int) -> dict:
-        ckpt = self.model.checkpoint_dict()
-        ckpt["weights"].update(self.ema_weights())  # sampling weights are the EMA ones
+        ckpt = self.ema_checkpoint()  # sampling weights are the EMA ones, training's are "raw"
         ckpt["train_state"] = {
             "step": self.step, "total_steps": total_steps, "preset": self.preset,
             "vae_done": self.vae_done, "train_config": dataclasses.asdict(self.cfg),
@@ -162,20 +154,10 @@ class Trainer:
 
     def restore(self, ckpt: dict) -> None:
         """Continue from a checkpoint of this run: the same model config and every setting that shapes the run
-        (all of TrainConfig but ``RESUMABLE_CHANGES``), else a CheckpointError naming each difference."""
+        (``checkpoints.check_same_run``), else a CheckpointError naming each difference."""
         ckpt = upgrade_checkpoint(ckpt)
         ts = ckpt["train_state"]
-        saved = {"objective": ckpt["config"]["objective"], **ts["train_config"]}  # the model records it too
-        now = dataclasses.asdict(self.cfg)
-        removed = [f"{k} {saved[k]!r}" for k, neutral in REMOVED_SETTINGS.items() if saved.get(k, neutral) != neutral]
-        if removed:
-            raise CheckpointError(f"checkpoint: its run used settings this version no longer has ({'; '.join(removed)})"
-                                  "; resume it with the version that trained it (commit 6591a2d)")
-        changed = [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in now.items()
-                   if k not in RESUMABLE_CHANGES and saved.get(k) != v]
-        if changed:
-            raise CheckpointError(f"checkpoint: this run changes settings of the run it resumes ({'; '.join(changed)});"
-                                  " resume with the same settings, or train into a new folder")
+        check_same_run({"objective": ckpt["config"]["objective"], **ts["train_config"]}, dataclasses.asdict(self.cfg))
         if MiniGPTImage.from_checkpoint_dict(ckpt).config != self.model.config:
             raise CheckpointError("checkpoint: it was trained with another config than this run's preset")
         for n in ("encoder", "unet"):
@@ -233,12 +215,11 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, total_steps, cfg)
         batch = self.batch(self.step)
-        if draws is None and cfg.objective == "flow":  # t continuous in [0, 1)
-            draws = draw_flow_randomness(cfg.batch_size, model.latent_shape(1)[1:], cfg.cond_dropout, self.generator,
-                                         cfg.logit_normal or None)
-        if draws is None:
-            draws = draw_randomness(cfg.batch_size, model.latent_shape(1)[1:], model.schedule.num_steps,
-                                    cfg.cond_dropout, self.generator, cfg.logit_normal or None)
+        if draws is None:  # t continuous in [0, 1) for the flow objective, on the grid {0, …, T−1} for DDPM's
+            shape, density = model.latent_shape(1)[1:], cfg.logit_normal or None
+            draws = (draw_flow_randomness(cfg.batch_size, shape, cfg.cond_dropout, self.generator, density)
+                     if cfg.objective == "flow" else draw_randomness(
+                         cfg.batch_size, shape, model.schedule.num_steps, cfg.cond_dropout, self.generator, density))
         with autocast(model.device, self.precision):  # 16-bit matmuls and convs; the loss comes out fp32
             loss = self.objective(batch, draws)
         if not torch.isfinite(loss):
