@@ -13,8 +13,8 @@
 # s = 1 is the plain conditional model (the paper's w = 0), s = 0 the unconditional one (w = −1), and the
 # shipped model's recommended s = 2 is the paper's w = 1.
 #
-# **What you should see** (measured in full mode on 2026-12-06 with the shipped model — 15,000 steps on the
-# 32×32×4 latent — and the wide reader):
+# **What you should see** (measured in full mode on 2026-12-06 with the model shipped that day — 15,000 steps on
+# the 32×32×4 latent, in the git history — and the wide reader):
 # 1. the formula on one step: s = 1 returns the conditional prediction exactly; at t = 500 the prompt changes
 #    the prediction by about three quarters of its size (73% for the shipped model), which s multiplies;
 # 2. the sweep: s = 0 is the unconditional model (no prompt, no canvas) — no readable word, colours at

@@ -11,8 +11,8 @@
 # eq. 12 and 16, sec. 4.2; Lin et al. 2023, "Common Diffusion Noise Schedules and Sample Steps are Flawed"
 # (arXiv 2305.08891), sec. 3.3 and table 2: "trailing" timestep spacing.
 #
-# **What you should see** (measured in full mode on 2026-12-06 with the shipped model — 15,000 steps on the
-# 32×32×4 latent — and the wide reader):
+# **What you should see** (measured in full mode on 2026-12-06 with the model shipped that day — 15,000 steps on
+# the 32×32×4 latent, in the git history — and the wide reader):
 # 1. "leading" spacing starts at t = 900, where ᾱ = 0.024; "trailing" at t = 999, where ᾱ = 2·10⁻⁹ — pure
 #    noise, as training saw it;
 # 2. the hand-written DDIM step equals `DDIMSampler.step`;

@@ -11,8 +11,8 @@
 # region is re-noised to the level of every step's output), sec. 4.2 (resampling); Meng et al. 2022, "SDEdit"
 # (arXiv 2108.01073), sec. 3 (the strength t₀ trades faithfulness to the input for realism).
 #
-# **What you should see** (measured in full mode on 2026-12-06 with the shipped model — 15,000 steps on the
-# 32×32×4 latent — and the wide reader):
+# **What you should see** (measured in full mode on 2026-12-06 with the model shipped that day — 15,000 steps on
+# the 32×32×4 latent, in the git history — and the wide reader):
 # 1. held-out texts repainted with another text of the same length: every pixel outside the mask comes back
 #    exactly (PSNR = ∞), while decoding the whole latent would have changed them (PSNR min 36.1 dB, mean
 #    43.0 dB); each repainted image is titled with what the glyph reader reads in it — 8 of the 12 read as the

@@ -13,8 +13,8 @@
 # goes); TextDiffuser (Chen et al. 2023, arXiv 2305.10855, sec. 3.1: layout boxes); ViT patch tokens
 # (Dosovitskiy et al. 2020, arXiv 2010.11929, sec. 3.1); Fourier features (Tancik et al. 2020, arXiv 2006.10739).
 #
-# **What you should see** (measured in full mode on 2026-12-06 with the shipped model — 15,000 steps on the
-# 32×32×4 latent — and the wide reader):
+# **What you should see** (measured in full mode on 2026-12-06 with the model shipped that day — 15,000 steps on
+# the 32×32×4 latent, in the git history — and the wide reader):
 # 1. one prompt drawn into four boxes of our choosing, off the nine named regions: the ink lands in each asked
 #    box (each title gives the IoU of the ink's box with it, 1.00 in all four, and what the reader reads:
 #    MOON in each, the smallest box's letters included);

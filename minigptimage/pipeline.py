@@ -16,10 +16,6 @@ A call is checked once, before any network runs: ``check_request`` parses, token
 checks the sampling numbers and builds the sampler, and returns a ``Request`` that the three methods run (they
 take one in place of their prompts). The word's box is the same for the glyph canvas and the encoder's box token.
 
-Imports point down only: this file uses the model's parts (tokenizer, layout, encoder, U-Net, VAE, schedule,
-samplers and the editing loops, ``ink.glyph_box`` to place a word like a reference image's, devices and the
-checkpoint file format) and nothing that judges or trains a model (reader, scoring, evaluate, train).
-
 A checkpoint is one ``.pt`` file of plain tensors, numbers, strings, lists and dicts, so it loads with a bare
 ``torch.load(path, weights_only=True)``; it holds a format version, the config, the tokenizer's vocabulary and the
 (EMA) weights. ``train.py`` adds its own resume state under ``"train_state"``, which ``load`` ignores.
@@ -43,8 +39,8 @@ from .config import (FORMAT_VERSION, OBJECTIVES, PRESETS, SAMPLERS, PipelineConf
 from .encoder import PromptEncoder
 from .ink import glyph_box
 from .request import (Request, check_prompts, check_reference, check_sampling_args,  # noqa: F401  (re-exported)
-                      parse_prompts)
-from .samplers import DDIMSampler, DDPMSampler, FlowEulerSampler, FlowHeunSampler, sample_loop
+                      make_sampler, parse_prompts)
+from .samplers import sample_loop
 from .schedule import NoiseSchedule
 from .tokenizer import PROMPT_WORDS, CharTokenizer, WordTokenizer, trim_padding
 from .unet import UNet
@@ -227,33 +223,8 @@ class MiniGPTImage(nn.Module):
         return (batch_size, self.config.vae.latent_channels, side, side)
 
     def make_sampler(self, sampler: str, steps: int, eta: float):
-        """DDIM with ``steps`` "trailing" steps and noise η = ``eta``, or DDPM, which walks all T steps of the
-        training schedule and has no η: it refuses any other ``steps`` and an η other than 0. A flow model takes
-        Euler or Heun with ``steps`` steps on the unshifted σ grid (samplers.FlowSampler), and no η. Each
-        objective refuses the other's samplers (``SAMPLERS``)."""
-        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 <= eta <= 100:  # also refuses nan
-            raise ValueError(f"eta: expected a number from 0 (deterministic DDIM) to 100, got {eta!r}")
-        objective, known = self.config.objective, [name for names in SAMPLERS.values() for name in names]
-        if sampler in known and sampler not in SAMPLERS[objective]:
-            raise ValueError(f"sampler: {sampler!r} does not sample a model trained with objective {objective!r}; "
-                             f"use {' or '.join(map(repr, SAMPLERS[objective]))}")
-        if sampler in ("euler", "heun"):
-            if eta != 0:
-                raise ValueError(f"eta: the flow samplers have no η (η is DDIM's noise), got eta={eta}; use eta=0")
-            flow_sampler = FlowEulerSampler if sampler == "euler" else FlowHeunSampler
-            return flow_sampler(steps, num_train_timesteps=self.config.num_steps)
-        if sampler == "ddim":
-            return DDIMSampler(self.schedule, steps, eta=eta, spacing="trailing",
-                               prediction=self.config.prediction)
-        if sampler == "ddpm":
-            T = self.config.num_steps
-            if steps != T:
-                raise ValueError(f"steps: DDPM walks all {T} steps of the model's schedule, got steps={steps}; "
-                                 f"use steps={T}, or the ddim sampler for fewer")
-            if eta != 0:
-                raise ValueError(f"eta: DDPM has no η (η is DDIM's noise), got eta={eta}; use eta=0 or the ddim sampler")
-            return DDPMSampler(self.schedule, prediction=self.config.prediction)
-        raise ValueError(f"sampler: expected {' or '.join(map(repr, SAMPLERS[objective]))}, got {sampler!r}")
+        """``request.make_sampler`` for this model's objective, schedule and prediction."""
+        return make_sampler(self.config, self.schedule, sampler, steps, eta)
 
     @torch.no_grad()
     def generate(self, prompts, steps: int = 30, sampler: str | None = None, eta: float = 0.0, guidance=None,

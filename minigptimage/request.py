@@ -1,6 +1,7 @@
 """A call of ``generate``, ``inpaint`` or ``edit``, checked once before any network runs: the prompts parsed as
 the models read them (``parse_prompts``), the sampling numbers (``check_sampling_args``), a reference image
-(``check_reference``), and the ``Request`` that ``MiniGPTImage.check_request`` builds from them.
+(``check_reference``), the sampler (``make_sampler``), and the ``Request`` that ``MiniGPTImage.check_request``
+builds from them.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from dataclasses import dataclass
 import torch
 
 from . import layout
-from .config import PipelineConfig
+from .config import SAMPLERS, PipelineConfig
+from .samplers import DDIMSampler, DDPMSampler, FlowEulerSampler, FlowHeunSampler
 from .tokenizer import normalize_prompt
 
 def parse_prompts(prompts) -> tuple[list[str], list[layout.PromptLayout]]:
@@ -96,3 +98,32 @@ def check_sampling_args(steps, guidance, seed, config: PipelineConfig):
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise ValueError(f"seed: expected an integer from 0 to 2**63-1, got {seed!r}")
     return steps, float(guidance), seed
+
+
+def make_sampler(config: PipelineConfig, schedule, sampler: str, steps: int, eta: float):
+    """DDIM with ``steps`` "trailing" steps and noise η = ``eta``, or DDPM, which walks all T steps of the
+    training schedule and has no η: it refuses any other ``steps`` and an η other than 0. A flow model takes
+    Euler or Heun with ``steps`` steps on the unshifted σ grid (samplers.FlowSampler), and no η. Each
+    objective refuses the other's samplers (``SAMPLERS``)."""
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 <= eta <= 100:  # also refuses nan
+        raise ValueError(f"eta: expected a number from 0 (deterministic DDIM) to 100, got {eta!r}")
+    objective, known = config.objective, [name for names in SAMPLERS.values() for name in names]
+    if sampler in known and sampler not in SAMPLERS[objective]:
+        raise ValueError(f"sampler: {sampler!r} does not sample a model trained with objective {objective!r}; "
+                         f"use {' or '.join(map(repr, SAMPLERS[objective]))}")
+    if sampler in ("euler", "heun"):
+        if eta != 0:
+            raise ValueError(f"eta: the flow samplers have no η (η is DDIM's noise), got eta={eta}; use eta=0")
+        flow_sampler = FlowEulerSampler if sampler == "euler" else FlowHeunSampler
+        return flow_sampler(steps, num_train_timesteps=config.num_steps)
+    if sampler == "ddim":
+        return DDIMSampler(schedule, steps, eta=eta, spacing="trailing", prediction=config.prediction)
+    if sampler == "ddpm":
+        T = config.num_steps
+        if steps != T:
+            raise ValueError(f"steps: DDPM walks all {T} steps of the model's schedule, got steps={steps}; "
+                             f"use steps={T}, or the ddim sampler for fewer")
+        if eta != 0:
+            raise ValueError(f"eta: DDPM has no η (η is DDIM's noise), got eta={eta}; use eta=0 or the ddim sampler")
+        return DDPMSampler(schedule, prediction=config.prediction)
+    raise ValueError(f"sampler: expected {' or '.join(map(repr, SAMPLERS[objective]))}, got {sampler!r}")

@@ -47,7 +47,7 @@ class Mutant:
 
 
 S, SA, ED, TR = "minigptimage/schedule.py", "minigptimage/samplers.py", "minigptimage/editing.py", "minigptimage/train.py"
-PI, UN = "minigptimage/pipeline.py", "minigptimage/unet.py"
+PI, UN, RQ = "minigptimage/pipeline.py", "minigptimage/unet.py", "minigptimage/request.py"
 T_SCHED, T_SAMP, T_EDIT = ("tests/test_schedule.py",), ("tests/test_samplers.py",), ("tests/test_editing.py",)
 T_UNET = ("tests/test_unet.py", "-k", "not fits_one_batch and not presets")  # the two slow ones train or build big
 T_TRAIN_FAST = ("tests/test_train.py", "-k", "recurrence or ema_weights or crash or killed")
@@ -139,13 +139,11 @@ MUTANTS = [
     Mutant("checkpoints: a failed save leaves its temporary file", "minigptimage/checkpoints.py",
            "            os.unlink(tmp)\n", "            pass\n", T_TRAIN_FAST),
     # ---- pipeline.py, the U-Net, the tokenizer, the command line
-    Mutant("pipeline: leading spacing", PI, 'spacing="trailing"', 'spacing="leading"',
+    Mutant("request: leading spacing", RQ, 'spacing="trailing"', 'spacing="leading"',
            ("tests/test_pipeline.py", "-k", "documented_loop")),
-    Mutant("pipeline: DDIM always predicts ε", PI,
-           'spacing="trailing",\n                               prediction=self.config.prediction)',
-           'spacing="trailing",\n                               prediction="epsilon")',
-           ("tests/test_pipeline.py", "-k", "documented_loop")),
-    Mutant("request: guidance=None means 1, not the model's scale", "minigptimage/request.py",
+    Mutant("request: DDIM always predicts ε", RQ, 'spacing="trailing", prediction=config.prediction)',
+           'spacing="trailing", prediction="epsilon")', ("tests/test_pipeline.py", "-k", "documented_loop")),
+    Mutant("request: guidance=None means 1, not the model's scale", RQ,
            "guidance = config.guidance if guidance is None else guidance", "guidance = 1.0 if guidance is None else guidance",
            ("tests/test_pipeline.py", "-k", "documented_loop")),
     Mutant("unet: FiLM scales by γ instead of 1 + γ", UN, "feat = self.norm2(feat) * (1 + gamma) + beta",
@@ -265,8 +263,9 @@ MUTANTS += [
            "hashlib.sha256(text.encode())", T_GLYPHS),
     Mutant("glyphs: no text of MAX_TEXT characters", GL, "if len(text) <= MAX_TEXT and", "if len(text) < MAX_TEXT and",
            T_GLYPHS),
-    Mutant("glyphs: luminance weights of G and B swapped", GL, "0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]",
-           "0.2126 * c[0] + 0.0722 * c[1] + 0.7152 * c[2]", T_GLYPHS),
+    Mutant("drawing: luminance weights of G and B swapped", "minigptimage/drawing.py",
+           "0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]", "0.2126 * c[0] + 0.0722 * c[1] + 0.7152 * c[2]",
+           ("tests/test_drawing.py",)),
     Mutant("glyphs: jitter never to the right or down", GL, "rng.integers(-j, j + 1, size=2)",
            "rng.integers(-j, j, size=2)", T_GLYPHS),
     Mutant("glyphs: box masks one row too tall", GL, "inside_y = (r >= y0) & (r < y1)", "inside_y = (r >= y0) & (r <= y1)",
