@@ -301,7 +301,7 @@ save_figure(fig, out / "07_choosing_a_latent.png")
 #   32×32×4 model is the shipped one, and the 10-minute model stays on 16×16×8 (RESULTS.md, "Choosing a
 #   latent"). The table's 10-minute column is the `tiny` recipe of that day, the same for every latent; the
 #   learner's model of lesson 08 now trains a different recipe on this 16×16×8 latent (the workshop's words on
-#   the shipped model's frozen prompt encoder, 3,310 steps) and reads 91.5 % by Tesseract, 81.5 % by our reader,
+#   a frozen trained prompt encoder, 3,310 steps) and reads 91.5 % by Tesseract, 81.5 % by our reader,
 #   both colours right in 98.5 % (`python -m minigptimage.benchmarks.learner`, two seeds, n = 200).
 #   Exercise 4 turns the first half of this reasoning into a rule.
 

@@ -9,8 +9,9 @@
 # --preset tiny-workshop --minutes 10 --out DIR`, `TrainConfig.preset("tiny-workshop")`) trains the `tiny`
 # U-Net (1.86 M parameters) on upper-case words of 2–6 letters, in every training phrasing, in the 22 colour
 # pairs of high contrast. It starts from two shipped parts and trains neither: the VAE of lesson 07
-# (`tiny_data/vae.pt`) and the prompt encoder of the shipped model (`tiny_data/minigptimage_tiny.pt`),
-# frozen — as Stable Diffusion and Imagen train their U-Nets on a pre-trained text encoder. The shipped model
+# (`tiny_data/vae.pt`) and a trained prompt encoder, frozen — the one inside the shipped 10-minute model
+# (`tiny_data/minigptimage_tiny_10min.pt`), which every workshop model shares — as Stable Diffusion and Imagen
+# train their U-Nets on a pre-trained text encoder. The shipped model
 # adds what ten minutes cannot: lower case, digits, long words, two words, free phrasing, every legible colour
 # pair, and its own encoder, trained with the U-Net for 15,000 steps on a finer latent (85 minutes on the same
 # 2-core machine, after 9 for its VAE).

@@ -133,7 +133,7 @@ def build_parser() -> Parser:
     q.add_argument("--vae", default=None, help="reuse a trained VAE (tiny_data/vae.pt or a checkpoint)")
     q.add_argument("--encoder", default=None,
                    help="train the U-Net only, on the frozen prompt encoder (and tokenizer) of this model file "
-                        "(the tiny-workshop preset's default: tiny_data/minigptimage_tiny.pt)")
+                        "(the tiny-workshop preset's default: tiny_data/minigptimage_tiny_10min.pt)")
     q.add_argument("--vae-steps", type=number(int, 1), default=None,
                    help="VAE steps before diffusion (preset default; --vae skips the phase)")
     q.add_argument("--batch-size", type=number(int, 1, MAX_BATCH, IMAGE_BYTES), default=None,
