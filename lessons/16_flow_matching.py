@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from lessons.checks import report
-from minigptimage.flow import flow_interpolate, flow_sigmas, flow_velocity_target, flow_x0, shift_sigma
+from minigptimage.flow import flow_interpolate, flow_sigmas, flow_velocity_target, flow_x0
 from minigptimage.gaussian_mixture import GaussianMixture
 from minigptimage.objective import draw_flow_randomness
 from minigptimage.plots import fast_mode, output_dir, save_figure
@@ -215,16 +215,15 @@ print("our x_t at t equals the noise-at-0 path at s = 1 − t; our velocity ε �
 # SD3 (sec. 3.1) found the middle of the path hardest and drew t from a *logit-normal*: t = sigmoid(m + s·z),
 # z ~ N(0, 1), which peaks at sigmoid(m) (`TrainConfig.logit_normal = (m, s)`). The shift (eq. 23)
 # σ' = α·σ/(1 + (α − 1)·σ) moves draws — or a sampler's grid — toward the noise; SD3 shifts its sampling grid
-# by α = 3 at 1024² pixels, because a larger image keeps more signal at the same σ. Our DDPM training draws the
-# same densities on its grid (`objective.draw_randomness` discretises the same u and z); a shifted training
-# draw lost to the logit-normal one on the learner's model (RESULTS.md), so only sampling grids shift here.
+# by α = 3 at 1024² pixels, because a larger image keeps more signal at the same σ. Our training draws share
+# these densities with DDPM's (`objective.draw_randomness` discretises the same u, z and shift).
 
 # %%
-uniform = draw_flow_randomness(20000, (1,), 0.1, torch.Generator().manual_seed(0))["t"]
-densities = {"uniform": uniform,
+densities = {"uniform": draw_flow_randomness(20000, (1,), 0.1, torch.Generator().manual_seed(0))["t"],
              "logit-normal (0, 1)": draw_flow_randomness(20000, (1,), 0.1, torch.Generator().manual_seed(0),
                                                          logit_normal=(0.0, 1.0))["t"],
-             "shift α = 3": shift_sigma(uniform, 3.0)}  # the same u, shifted (eq. 23)
+             "shift α = 3": draw_flow_randomness(20000, (1,), 0.1, torch.Generator().manual_seed(0),
+                                                 timestep_shift=3.0)["t"]}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
 for name, t in densities.items():
     axes[0].hist(t.numpy(), bins=50, range=(0, 1), histtype="step", density=True, label=name)

@@ -118,7 +118,7 @@ def checkpoint_files(out_dir) -> list[Path]:
 # Training settings that a resumed run may change: they do not change what the run computes.
 RESUMABLE_CHANGES = ("precision", "render_workers")
 # Settings this version no longer has, at the value that trains as this version does (commit 6591a2d has them).
-REMOVED_SETTINGS = {"timestep_shift": 1.0, "timestep_shift_anneal": False, "min_snr_gamma": 0.0}
+REMOVED_SETTINGS = {"min_snr_gamma": 0.0}
 
 
 def check_same_run(saved: dict, now: dict) -> None:

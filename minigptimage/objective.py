@@ -6,9 +6,11 @@ DDPM's objective (Ho et al. 2020, arXiv 2006.11239, Algorithm 1), on latents (Ro
     loss = w(t)·‖f_θ(z_t, t, prompt) − target‖²,          target = ε, v or z₀
     v = √ᾱ_t·ε − √(1−ᾱ_t)·z₀                              (Salimans & Ho 2022, arXiv 2202.00512, sec. 4)
 
-The timestep density p(t) (``draw_randomness``): uniform on {0, …, T−1} as in the DDPM paper, or SD3's
-logit-normal (Esser et al. 2024, arXiv 2403.03206, sec. 3.1, eq. 19): t/T = sigmoid(m + s·z), z ~ N(0, 1), which
-trains the middle of the path most (the presets: (m, s) = (0, 1)). The loss is unweighted: w(t) = 1.
+The timestep density p(t) (``draw_randomness``): uniform on {0, …, T−1} as in the DDPM paper; shifted toward
+the noisy end by SD3's shift (Esser et al. 2024, arXiv 2403.03206, eq. 23): t/T = α·u / (1 + (α−1)·u), u uniform
+(the ``tiny`` preset: α annealed from 3 to 1, ``shift_at``); or SD3's logit-normal (sec. 3.1, eq. 19):
+t/T = sigmoid(m + s·z), z ~ N(0, 1), which trains the middle of the path most (the workshop: (m, s) = (0, 1)).
+The loss is unweighted: w(t) = 1.
 
 Conditioning dropout for classifier-free guidance (Ho & Salimans 2022, arXiv 2207.12598, sec. 3.2): a row
 dropped with probability ``cond_dropout`` sees the learned null prompt and an empty glyph canvas.
@@ -16,7 +18,7 @@ dropped with probability ``cond_dropout`` sees the learned null prompt and an em
 The flow-matching objective (rectified flow: Liu et al. 2022, arXiv 2209.03003; Lipman et al. 2022, arXiv
 2210.02747; Esser et al. 2024, eq. 1–4 and sec. 3.1; the path and which end is noise: flow.py), on the same
 networks, dropout, EMA and checkpoints; t is continuous and ε sits at t = 1:
-    z_t = (1 − t)·z₀ + t·ε,   t ∈ [0, 1)                    (uniform or logit-normal (m, s))
+    z_t = (1 − t)·z₀ + t·ε,   t ∈ [0, 1)                    (uniform, shifted by α, or logit-normal (m, s))
     loss = ‖v_θ(z_t, t·T, prompt) − (ε − z₀)‖²              (the U-Net reads t·T as its timestep; no weighting)
 
 Every random number of a step is drawn by ``draw_randomness`` (``draw_flow_randomness``) from one generator, so a
@@ -26,8 +28,15 @@ from __future__ import annotations
 
 import torch
 
-from .flow import flow_interpolate, flow_velocity_target
+from .flow import flow_interpolate, flow_velocity_target, shift_sigma
 from .tokenizer import trim_padding
+
+
+def shifted_timesteps(u: torch.Tensor, num_steps: int, shift: float) -> torch.Tensor:
+    """Timesteps (B,) from uniform u (B,) in [0, 1): t = ⌊T · α·u / (1 + (α−1)·u)⌋, SD3's eq. 23 on DDPM's
+    discrete t. α = 1 leaves t uniform; α > 1 moves the draws toward t = T (P(t/T ≥ ½) = α / (1 + α))."""
+    shifted = shift_sigma(u, shift)
+    return (shifted * num_steps).long().clamp(max=num_steps - 1)
 
 
 def logit_normal_fractions(z: torch.Tensor, m: float = 0.0, s: float = 1.0) -> torch.Tensor:
@@ -41,15 +50,28 @@ def logit_normal_timesteps(z: torch.Tensor, num_steps: int, m: float = 0.0, s: f
     return (logit_normal_fractions(z, m, s) * num_steps).long().clamp(max=num_steps - 1)
 
 
+def shift_at(step: int, total: int, cfg) -> float:
+    """The timestep shift α of step ``step`` of ``total``: ``cfg.timestep_shift`` throughout, or with
+    ``cfg.timestep_shift_anneal`` falling linearly from it at step 0 to 1 (t uniform) at ``total``."""
+    if not cfg.timestep_shift_anneal:
+        return cfg.timestep_shift
+    progress = min(1.0, step / max(1, total))
+    return 1 + (cfg.timestep_shift - 1) * (1 - progress)
+
+
 def draw_randomness(batch_size: int, latent_shape, num_steps: int, cond_dropout: float,
-                    generator: torch.Generator, logit_normal=None) -> dict:
+                    generator: torch.Generator, timestep_shift: float = 1.0, logit_normal=None) -> dict:
     """The random part of one training batch: timesteps t (B,), noise ε (B, C, h, w), dropout flags (B,).
-    ``logit_normal`` = (m, s) draws t by ``logit_normal_timesteps``, None uniformly (``torch.randint``)."""
+    ``logit_normal`` = (m, s) draws t by ``logit_normal_timesteps``; else a shift α ≠ 1 draws it by
+    ``shifted_timesteps``, and α = 1 uniformly (``torch.randint``)."""
     if logit_normal is not None:
         z = torch.randn(batch_size, generator=generator, dtype=torch.float64)
         t = logit_normal_timesteps(z, num_steps, *logit_normal)
-    else:
+    elif timestep_shift == 1:
         t = torch.randint(0, num_steps, (batch_size,), generator=generator)
+    else:
+        t = shifted_timesteps(torch.rand(batch_size, generator=generator, dtype=torch.float64), num_steps,
+                              timestep_shift)
     return {"t": t,
             "noise": torch.randn((batch_size, *latent_shape), generator=generator),
             "drop": torch.rand(batch_size, generator=generator) < cond_dropout}
@@ -119,15 +141,15 @@ def diffusion_loss(model, batch: dict, draws: dict) -> torch.Tensor:
 
 
 def draw_flow_randomness(batch_size: int, latent_shape, cond_dropout: float, generator: torch.Generator,
-                         logit_normal=None) -> dict:
+                         timestep_shift: float = 1.0, logit_normal=None) -> dict:
     """``draw_randomness`` for the flow objective: t (B,) float64 in [0, 1), continuous — for ``logit_normal`` =
-    (m, s) ``logit_normal_fractions(z, m, s)``, else uniform — then the noise ε (B, C, h, w) and the dropout
-    flags (B,), in that order."""
+    (m, s) ``logit_normal_fractions(z, m, s)``, else u ~ U[0, 1) shifted by α (``flow.shift_sigma``; α = 1:
+    uniform) — then the noise ε (B, C, h, w) and the dropout flags (B,), in that order."""
     if logit_normal is not None:
         z = torch.randn(batch_size, generator=generator, dtype=torch.float64)
         t = logit_normal_fractions(z, *logit_normal)
     else:
-        t = torch.rand(batch_size, generator=generator, dtype=torch.float64)
+        t = shift_sigma(torch.rand(batch_size, generator=generator, dtype=torch.float64), timestep_shift)
     return {"t": t,
             "noise": torch.randn((batch_size, *latent_shape), generator=generator),
             "drop": torch.rand(batch_size, generator=generator) < cond_dropout}

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from .checkpoints import CheckpointError, atomic_save, check_same_run, checkpoint_files
 from .devices import autocast, grad_scaler, resolve_precision
 from .distributed import LossModule, agree, data_parallel, gather_states
-from .objective import diffusion_loss, draw_flow_randomness, draw_randomness, flow_loss
+from .objective import diffusion_loss, draw_flow_randomness, draw_randomness, flow_loss, shift_at
 from .pipeline import MiniGPTImage, upgrade_checkpoint
 from .training_data import LatentCache, cache_size, data_batch, fit_vae, training_dataset
 
@@ -46,7 +46,9 @@ class TrainConfig:
     ema_decay: float = 0.999      # ceiling of the EMA decay (it warms up as (1+s)/(10+s)); 0: no EMA
     cond_dropout: float = 0.1     # probability of training a row unconditionally (for guidance)
     objective: str = "ddpm"       # "ddpm" (objective.diffusion_loss) | "flow" (objective.flow_loss; t continuous)
-    logit_normal: tuple = ()      # (m, s): t drawn logit-normal (objective.logit_normal_timesteps); (): uniform
+    timestep_shift: float = 1.0   # α of SD3's timestep shift (objective.shifted_timesteps); 1: t uniform
+    timestep_shift_anneal: bool = False  # α falls linearly to 1 at the last step (shift_at)
+    logit_normal: tuple = ()      # (m, s): t drawn logit-normal (objective.logit_normal_timesteps); (): the shift
     seed: int = 0                 # seeds the data order, t, ε and dropout
     vae_steps: int = 300          # VAE steps before diffusion (0 with a given VAE; at most a run's total)
     vae_batch_size: int = 32      # images per VAE step
@@ -64,11 +66,13 @@ class TrainConfig:
         base, _, variant = name.partition("-")
         if variant == "workshop":  # the learner's ten minutes: RESULTS.md, "The learner's model"
             return dataclasses.replace(cls.preset(base), task="workshop", freeze_encoder=True, reference_every=0,
-                                       lr_schedule="wsd", adam_beta2=0.99, ema_decay=0.995)
+                                       lr_schedule="wsd", adam_beta2=0.99, ema_decay=0.995,
+                                       logit_normal=(0.0, 1.0), timestep_shift=1.0, timestep_shift_anneal=False)
         if base == "small":
             return cls(batch_size=128, lr=3e-4, warmup_steps=500, vae_steps=5000, latent_cache=20000)
-        if base == "tiny":  # batch 32 at 2e-3 (RESULTS.md, "A 10-minute recipe"), t logit-normal ("The learner's model")
-            return cls(batch_size=32, lr=2e-3, warmup_steps=100, latent_cache=20000, logit_normal=(0.0, 1.0))
+        if base == "tiny":  # batch 32 at 2e-3, the shift annealed 3 → 1: RESULTS.md, "A 10-minute recipe"
+            return cls(batch_size=32, lr=2e-3, warmup_steps=100, latent_cache=20000, timestep_shift=3.0,
+                       timestep_shift_anneal=True)
         return cls()
 
 
@@ -217,9 +221,10 @@ class Trainer:
         batch = self.batch(self.step)
         if draws is None:  # t continuous in [0, 1) for the flow objective, on the grid {0, …, T−1} for DDPM's
             shape, density = model.latent_shape(1)[1:], cfg.logit_normal or None
-            draws = (draw_flow_randomness(cfg.batch_size, shape, cfg.cond_dropout, self.generator, density)
-                     if cfg.objective == "flow" else draw_randomness(
-                         cfg.batch_size, shape, model.schedule.num_steps, cfg.cond_dropout, self.generator, density))
+            shift = shift_at(self.step, total_steps, cfg)
+            draws = (draw_flow_randomness(cfg.batch_size, shape, cfg.cond_dropout, self.generator, shift, density)
+                     if cfg.objective == "flow" else draw_randomness(cfg.batch_size, shape, model.schedule.num_steps,
+                                                                     cfg.cond_dropout, self.generator, shift, density))
         with autocast(model.device, self.precision):  # 16-bit matmuls and convs; the loss comes out fp32
             loss = self.objective(batch, draws)
         if not torch.isfinite(loss):

@@ -84,15 +84,17 @@ def test_train_then_resume_to_the_same_total(tmp_path, capsys):
     resumed = torch.load(out / "ckpt_0000003.pt", weights_only=True)["train_state"]
     assert resumed["step"] == 3 and resumed["losses"][:2] == first["losses"]  # the same run, one step on
     assert "training the VAE" not in stdout  # the VAE phase was not redone
-    assert first["train_config"]["logit_normal"] == []  # the micro preset's: t uniform
+    assert first["train_config"]["timestep_shift"] == 1.0  # the preset's: t uniform
 
 
-def test_train_made_up_words_reach_the_config(tmp_path, capsys):
+def test_train_timestep_shift_and_made_up_words_reach_the_config(tmp_path, capsys):
     out = tmp_path / "run"
     code, _, err = run(["train", "--preset", "micro", "--out", out, "--steps", 1, "--batch-size", 2,
-                        "--vae-steps", 1, "--made-up-words", 0.5], capsys)
+                        "--vae-steps", 1, "--timestep-shift", 3, "--timestep-shift-anneal", "--made-up-words", 0.5],
+                       capsys)
     assert code == 0, err
     saved = torch.load(out / "ckpt_0000001.pt", weights_only=True)["train_state"]["train_config"]
+    assert saved["timestep_shift"] == 3.0 and saved["timestep_shift_anneal"] is True
     assert saved["made_up_words"] == 0.5
 
 
@@ -113,6 +115,7 @@ def test_train_made_up_words_reach_the_config(tmp_path, capsys):
     (["train", "--preset", "micro", "--out", "{tmp}/r", "--steps", "-4"], "--steps"),
     (["train", "--preset", "micro", "--out", "{tmp}/r", "--steps", "1", "--lr", "nan"], "--lr"),
     (["train", "--preset", "micro", "--out", "{tmp}/r", "--steps", "1", "--warmup-steps", "-1"], "--warmup-steps"),
+    (["train", "--preset", "micro", "--out", "{tmp}/r", "--steps", "1", "--timestep-shift", "0"], "--timestep-shift"),
     (["train", "--preset", "micro", "--out", "{tmp}/r", "--steps", "1", "--made-up-words", "2"], "--made-up-words"),
     (["verify", "{tmp}/noise.pt"], "not a PNG"),
     (["fly"], "invalid choice"),

@@ -262,7 +262,7 @@ def test_flags_that_size_memory_are_bounded_and_say_what_they_would_need(micro_r
 
 NUMERIC_FLAGS = [("train", flag) for flag in ("--minutes", "--steps", "--save-every", "--keep", "--vae-steps",
                                               "--batch-size", "--lr", "--warmup-steps", "--latent-cache",
-                                              "--made-up-words", "--seed")] + \
+                                              "--timestep-shift", "--made-up-words", "--seed")] + \
     [("edit", "--strength"), ("evaluate", "--n"), ("bench", "--repeats")]
 
 

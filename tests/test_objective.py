@@ -6,14 +6,25 @@ import torch
 from hypothesis import given, strategies as st
 
 from minigptimage.glyphs import GlyphDataset
-from minigptimage.objective import diffusion_loss, draw_randomness, drop_condition, logit_normal_timesteps
+from minigptimage.objective import (diffusion_loss, draw_randomness, drop_condition, logit_normal_timesteps,
+                                    shifted_timesteps)
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.training_data import data_batch
 
 
-def test_without_logit_normal_t_is_uniform_on_the_grid():
-    g = torch.Generator().manual_seed(1)
-    uniform = draw_randomness(8, (1, 2, 2), 1000, 0.1, g)
+@given(st.floats(0, 0.999999), st.floats(0.2, 20))
+def test_shifted_timesteps_follow_sd3_eq_23(u, shift):
+    t = shifted_timesteps(torch.tensor([u], dtype=torch.float64), 1000, shift)
+    expected = math.floor(1000 * shift * u / (1 + (shift - 1) * u))  # Esser et al. 2024, eq. 23
+    assert 0 <= t.item() <= 999 and abs(t.item() - min(expected, 999)) <= 1  # ⌊⌋ of a float64 product
+    assert shifted_timesteps(torch.tensor([u], dtype=torch.float64), 1000, 1.0).item() == int(1000 * u)
+
+
+def test_a_timestep_shift_draws_the_noisy_half_as_often_as_its_formula_says_and_1_keeps_the_old_draws():
+    g = torch.Generator().manual_seed(0)
+    t = draw_randomness(20000, (1, 2, 2), 1000, 0.1, g, timestep_shift=3.0)["t"]
+    assert abs((t >= 500).double().mean().item() - 3 / 4) < 0.015  # P(t/T ≥ ½) = α / (1 + α)
+    uniform = draw_randomness(8, (1, 2, 2), 1000, 0.1, torch.Generator().manual_seed(1), timestep_shift=1.0)
     assert torch.equal(uniform["t"], torch.randint(0, 1000, (8,), generator=torch.Generator().manual_seed(1)))
 
 
@@ -106,12 +117,13 @@ def test_logit_normal_draws_centre_on_the_sigmoid_of_m():
 
 
 # ---------------------------------------------------------------- the flow-matching objective
-def test_flow_draws_are_continuous_uniform_or_logit_normal_and_drawn_in_order():
+def test_flow_draws_are_continuous_shifted_or_logit_normal_and_drawn_in_order():
     from minigptimage.objective import draw_flow_randomness, logit_normal_fractions
     uniform = draw_flow_randomness(20000, (1, 2, 2), 0.1, torch.Generator().manual_seed(0))["t"]
     assert uniform.dtype == torch.float64 and 0 <= uniform.min() and uniform.max() < 1
     assert uniform.unique().numel() == 20000  # not on a grid
-    assert abs((uniform >= 0.5).double().mean().item() - 1 / 2) < 0.015
+    shifted = draw_flow_randomness(20000, (1, 2, 2), 0.1, torch.Generator().manual_seed(0), timestep_shift=3.0)["t"]
+    assert abs((shifted >= 0.5).double().mean().item() - 3 / 4) < 0.015  # P(t ≥ ½) = α / (1 + α)
     g = torch.Generator().manual_seed(1)
     draws = draw_flow_randomness(4, (1, 2, 2), 0.5, g, logit_normal=(0.5, 1.2))
     g = torch.Generator().manual_seed(1)  # the same stream by hand: z, then ε, then the dropout flags

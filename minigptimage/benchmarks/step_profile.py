@@ -22,6 +22,7 @@ import torch
 from ..objective import diffusion_loss, draw_randomness
 from ..pipeline import TINY_DATA
 from ..launch import make_trainer
+from ..objective import shift_at
 from ..train import lr_at
 
 
@@ -79,7 +80,7 @@ def profile_steps(trainer, steps: int, total: int) -> dict:
         batch = trainer.batch(trainer.step)
         lap("data (latent cache)")
         draws = draw_randomness(cfg.batch_size, shape, T, cfg.cond_dropout, trainer.generator,
-                                cfg.logit_normal or None)
+                                shift_at(trainer.step, total, cfg), cfg.logit_normal or None)
         lap("draws")
         loss = diffusion_loss(model, batch, draws)
         lap("forward")
