@@ -6,9 +6,7 @@ objective), take an AdamW step (Loshchilov & Hutter 2019) with gradient clipping
 and update the exponential moving average (EMA) of the weights, which sampling uses. Everything random comes
 from one ``torch.Generator`` whose state is saved, and batch s is a fixed slice of the data stream
 (``training_data.py``), so a run resumed from a checkpoint continues exactly as an uninterrupted one.
-
-Read top to bottom: the config, the learning rate's schedule, and the ``Trainer``: checkpoints, the VAE and
-latent-cache phases, one step, the loop. ``launch.py`` sets a run up from a preset, files and flags.
+Read top to bottom: the config, the rate's schedule, the ``Trainer``; ``launch.py`` sets a run up from flags.
 """
 from __future__ import annotations
 
@@ -178,8 +176,7 @@ class Trainer:
 
     # ------------------------------------------------------------- the phases
     def train_vae_phase(self, total_steps: int | None = None) -> None:
-        """``training_data.fit_vae`` for ``cfg.vae_steps`` (at most ``total_steps``: a short run spends its
-        time on its own steps), once."""
+        """``training_data.fit_vae`` for ``cfg.vae_steps`` (at most ``total_steps``: a short run's own), once."""
         if not self.vae_done:
             steps = self.cfg.vae_steps if total_steps is None else min(self.cfg.vae_steps, total_steps)
             fit_vae(self.model.vae, self.dataset, steps, self.cfg.vae_batch_size, self.cfg.vae_lr, self.cfg.seed,
@@ -250,7 +247,7 @@ class Trainer:
         still decays to its end; a timed run resumed from a checkpoint runs to the total it had planned.
         Checkpoints: every ``save_every`` steps, every ``save_minutes`` of wall-clock, and at the end. Ctrl-C or
         SIGTERM stops between two steps and saves; during the VAE phase nothing is saved, and it says so."""
-        start = time.monotonic()
+        start, on_save = time.monotonic(), on_save or (lambda trainer: None)
         try:
             self.train_vae_phase(total_steps)
         except KeyboardInterrupt:
@@ -280,8 +277,7 @@ class Trainer:
                 bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{self.cfg.batch_size / per_step:.0f}")
                 if timed and (done in (10, self.cfg.warmup_steps) or done % 200 == 0):  # (re-)estimate the total
                     left = minutes * 60 - (time.monotonic() - start)
-                    estimate = self.step + max(0, int(left / per_step))
-                    # once the decay has begun the total may only shrink, so the rate never rises again
+                    estimate = self.step + max(0, int(left / per_step))  # after the warm-up: only ever down
                     total_steps = estimate if done <= self.cfg.warmup_steps else min(total_steps, estimate)
                     total_steps = agree(total_steps, self.world, self.model.device)  # rank 0 decides
                     bar.total = total_steps
@@ -289,15 +285,13 @@ class Trainer:
                 if due and self.step < total_steps:
                     self.save(total_steps)
                     last_save = time.monotonic()
-                    if on_save:
-                        on_save(self)
+                    on_save(self)
         finally:
             bar.close()
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
         path = self.save(total_steps, gather=not stop or self.world == 1)
-        if on_save:
-            on_save(self)
+        on_save(self)
         if stop:
             self.log(f"interrupted at step {self.step}; saved {path}")
             raise KeyboardInterrupt
