@@ -37,15 +37,21 @@ def test_an_annealed_shift_falls_from_alpha_to_uniform_and_a_fixed_one_stays(ste
     assert a == pytest.approx(1 + (alpha - 1) * max(0.0, 1 - step / total))  # linear in the run's progress
 
 
-def test_the_trainer_draws_each_step_with_that_steps_annealed_shift(tmp_path, monkeypatch):
-    trainer = micro_trainer(tmp_path, timestep_shift=5.0, timestep_shift_anneal=True)
+def draw_arguments(trainer, monkeypatch, steps: int) -> list[tuple]:
+    """The arguments ``objective.draw_randomness`` gets at each of ``steps`` steps of a run of 4 (the loss stubbed)."""
     seen = []
     real = train_module.draw_randomness
-    monkeypatch.setattr(train_module, "draw_randomness", lambda *a: (seen.append(a[5]), real(*a))[1])
+    monkeypatch.setattr(train_module, "draw_randomness", lambda *a: (seen.append(a), real(*a))[1])
     trainer.objective = lambda batch, draws: torch.zeros((), requires_grad=True)
     trainer.vae_done = True
-    for _ in range(3):
+    for _ in range(steps):
         trainer.train_step(total_steps=4)
+    return seen
+
+
+def test_the_trainer_draws_each_step_with_that_steps_annealed_shift(tmp_path, monkeypatch):
+    trainer = micro_trainer(tmp_path, timestep_shift=5.0, timestep_shift_anneal=True)
+    seen = [a[5] for a in draw_arguments(trainer, monkeypatch, 3)]
     assert seen == [5.0, 4.0, 3.0] and trainer.cfg.timestep_shift == 5.0  # the config itself is unchanged
 
 
@@ -53,14 +59,7 @@ def test_the_trainer_draws_each_step_with_that_steps_annealed_shift(tmp_path, mo
 def test_the_trainer_draws_t_from_its_configs_density(tmp_path, monkeypatch, density):
     """``TrainConfig.logit_normal`` reaches every step's draw: () uniform (None), (m, s) logit-normal."""
     trainer = micro_trainer(tmp_path, logit_normal=density)
-    seen = []
-    real = train_module.draw_randomness
-    monkeypatch.setattr(train_module, "draw_randomness", lambda *a: (seen.append(a[6]), real(*a))[1])
-    trainer.objective = lambda batch, draws: torch.zeros((), requires_grad=True)
-    trainer.vae_done = True
-    for _ in range(2):
-        trainer.train_step(total_steps=4)
-    assert seen == [density or None] * 2
+    assert [a[6] for a in draw_arguments(trainer, monkeypatch, 2)] == [density or None] * 2
 
 
 @given(st.integers(0, 2000), st.integers(60, 3000))
