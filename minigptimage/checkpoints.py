@@ -124,9 +124,9 @@ REMOVED_SETTINGS = {"min_snr_gamma": 0.0}
 def check_same_run(saved: dict, now: dict) -> None:
     """A CheckpointError naming each training setting (a ``TrainConfig`` as a dict) that ``now`` changes from the
     ``saved`` run's, but ``RESUMABLE_CHANGES``; a removed setting counts at its neutral value."""
-    now = {**REMOVED_SETTINGS, **now}
-    changed = [f"{k} {saved.get(k, REMOVED_SETTINGS.get(k))!r} -> {v!r}" for k, v in now.items()
-               if k not in RESUMABLE_CHANGES and saved.get(k, REMOVED_SETTINGS.get(k)) != v]
+    saved, now = {**REMOVED_SETTINGS, **saved}, {**REMOVED_SETTINGS, **now}
+    changed = [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in now.items()
+               if k not in RESUMABLE_CHANGES and saved.get(k) != v]
     if changed:
         raise CheckpointError(f"checkpoint: this run changes settings of the run it resumes ({'; '.join(changed)});"
                               " resume with the same settings, or train into a new folder")

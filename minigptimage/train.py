@@ -210,18 +210,20 @@ class Trainer:
                     continue  # θ_ema ← θ_ema + (1 − decay)·(θ − θ_ema), all tensors in one call
                 torch._foreach_lerp_(list(ema.parameters()), list(getattr(self.model, n).parameters()), 1 - decay)
 
+    def draw(self, total_steps: int) -> dict:
+        """This step's t, ε and dropout flags from the run's generator (t continuous for the flow objective)."""
+        cfg, shape = self.cfg, self.model.latent_shape(1)[1:]
+        shared = (cfg.cond_dropout, self.generator, shift_at(self.step, total_steps, cfg), cfg.logit_normal or None)
+        if cfg.objective == "flow":
+            return draw_flow_randomness(cfg.batch_size, shape, *shared)
+        return draw_randomness(cfg.batch_size, shape, self.model.schedule.num_steps, *shared)
+
     def train_step(self, total_steps: int, draws: dict | None = None) -> float:
         """One optimiser step on this process's batch; ``draws`` (t, noise, dropout) overrides the generator."""
         cfg, model = self.cfg, self.model
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, total_steps, cfg)
-        batch = self.batch(self.step)
-        if draws is None:  # t continuous in [0, 1) for the flow objective, on the grid {0, …, T−1} for DDPM's
-            shape, density = model.latent_shape(1)[1:], cfg.logit_normal or None
-            shift = shift_at(self.step, total_steps, cfg)
-            draws = (draw_flow_randomness(cfg.batch_size, shape, cfg.cond_dropout, self.generator, shift, density)
-                     if cfg.objective == "flow" else draw_randomness(cfg.batch_size, shape, model.schedule.num_steps,
-                                                                     cfg.cond_dropout, self.generator, shift, density))
+        batch, draws = self.batch(self.step), self.draw(total_steps) if draws is None else draws
         with autocast(model.device, self.precision):  # 16-bit matmuls and convs; the loss comes out fp32
             loss = self.objective(batch, draws)
         if not torch.isfinite(loss):

@@ -19,10 +19,9 @@ from collections import defaultdict
 
 import torch
 
-from ..objective import diffusion_loss, draw_randomness
+from ..objective import diffusion_loss
 from ..pipeline import TINY_DATA
 from ..launch import make_trainer
-from ..objective import shift_at
 from ..train import lr_at
 
 
@@ -66,7 +65,6 @@ def time_modules(parts: dict, totals: dict) -> list:
 def profile_steps(trainer, steps: int, total: int) -> dict:
     """Mean seconds per step of each phase, over ``steps`` steps (forward split by module)."""
     model, cfg, totals = trainer.model, trainer.cfg, defaultdict(float)
-    shape, T = model.latent_shape(1)[1:], model.schedule.num_steps
     params = trainer.optimizer.param_groups[0]["params"]
     handles = time_modules(forward_parts(model), totals)
     for _ in range(steps):
@@ -79,8 +77,7 @@ def profile_steps(trainer, steps: int, total: int) -> dict:
             clock = now
         batch = trainer.batch(trainer.step)
         lap("data (latent cache)")
-        draws = draw_randomness(cfg.batch_size, shape, T, cfg.cond_dropout, trainer.generator,
-                                shift_at(trainer.step, total, cfg), cfg.logit_normal or None)
+        draws = trainer.draw(total)
         lap("draws")
         loss = diffusion_loss(model, batch, draws)
         lap("forward")
