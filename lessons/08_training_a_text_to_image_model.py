@@ -81,7 +81,7 @@ from minigptimage.plots import fast_mode, image_grid, loss_curve, output_dir
 from minigptimage.reader import GlyphReader
 from minigptimage.tokenizer import trim_padding
 from minigptimage.scoring import word_accuracy
-from minigptimage.checkpoints import checkpoint_files
+from minigptimage.checkpoints import checkpoint_files, new_run_folder
 from minigptimage.objective import diffusion_loss, draw_randomness, drop_condition
 from minigptimage.launch import train_run
 from minigptimage.train import TrainConfig
@@ -316,9 +316,7 @@ report(checks.check_ema_update, exercise_ema_update, "Exercise 3")
 # `lessons/out/lesson08_runs/run_NN`.
 
 # %%
-runs = OUT / "lesson08_runs"
-earlier = sorted(runs.glob("run_[0-9][0-9]*")) if runs.is_dir() else []
-run_dir = runs / f"run_{1 + max((int(d.name[4:]) for d in earlier), default=0):02d}"  # a new folder every run
+run_dir, earlier = new_run_folder(OUT / "lesson08_runs")  # a new folder every run
 print(f"this run: {run_dir}" + (f" (earlier runs kept: {', '.join(d.name for d in earlier)})" if earlier else ""))
 recipe = dataclasses.asdict(cfg)  # the recipe above, field by field
 if FAST:  # the micro network on its own untrained encoder and VAE (the shipped ones are the tiny network's)

@@ -115,6 +115,14 @@ def checkpoint_files(out_dir) -> list[Path]:
     return sorted(found, key=lambda p: int(CHECKPOINT_NAME.match(p.name).group(1)))
 
 
+def new_run_folder(parent) -> tuple[Path, list[Path]]:
+    """(``parent/run_NN``, one past the highest NN there, not created; the earlier ``run_NN`` folders): a new
+    folder for every run, so that running again never touches an earlier run's checkpoints."""
+    parent = Path(parent)
+    earlier = sorted(p for p in parent.glob("run_[0-9][0-9]*") if p.name[4:].isdigit()) if parent.is_dir() else []
+    return parent / f"run_{1 + max((int(p.name[4:]) for p in earlier), default=0):02d}", earlier
+
+
 # Training settings that a resumed run may change: they do not change what the run computes.
 RESUMABLE_CHANGES = ("precision", "render_workers")
 # Settings this version no longer has, at the value that trains as this version does (commit 6591a2d has them).

@@ -243,10 +243,9 @@ class Trainer:
     # ------------------------------------------------------------- the loop
     def run(self, total_steps: int | None = None, minutes: float | None = None, save_every: int = 0,
             on_save=None, save_minutes: float = 5.0) -> Path | None:
-        """Train to ``total_steps``, or for ``minutes`` of wall-clock (VAE included): then the speed of the
-        first 10 diffusion steps sets the total, re-set from the mean speed at the end of the warm-up and, only
-        ever down, every 200 steps (a machine that slows down would overrun otherwise), so the learning rate
-        still decays to its end; a timed run resumed from a checkpoint runs to the total it had planned.
+        """Train to ``total_steps``, or for ``minutes`` of wall-clock (VAE included): the mean speed sets the
+        total after 10 steps and at the warm-up's end, then, only ever down, every 200 steps (a machine that
+        slows down would overrun), so the rate still decays to its end; a resumed timed run keeps its plan.
         Checkpoints: every ``save_every`` steps, every ``save_minutes`` of wall-clock, and at the end. Ctrl-C or
         SIGTERM stops between two steps and saves; during the VAE phase nothing is saved, and it says so."""
         start, on_save = time.monotonic(), on_save or (lambda trainer: None)

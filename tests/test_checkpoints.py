@@ -24,3 +24,14 @@ def test_save_load_round_trip_and_named_errors(make, tmp_path):
         with pytest.raises(CheckpointError, match=bad):
             type(module).load(tmp_path / bad)
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind by the atomic write
+
+
+def test_every_run_gets_a_new_folder_and_earlier_ones_are_listed(tmp_path):
+    from minigptimage.checkpoints import new_run_folder
+    assert new_run_folder(tmp_path / "none") == (tmp_path / "none" / "run_01", [])
+    for name in ("run_01", "run_09", "run_10", "run_x1"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "run_99.txt").write_text("not a run")
+    folder, earlier = new_run_folder(tmp_path)
+    assert folder == tmp_path / "run_11" and not folder.exists()
+    assert [p.name for p in earlier] == ["run_01", "run_09", "run_10"]

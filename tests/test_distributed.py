@@ -14,6 +14,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from minigptimage.__main__ import main
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.checkpoints import checkpoint_files as checkpoints
 from minigptimage.objective import draw_randomness
@@ -100,13 +101,14 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_sigkill_then_resume_gives_the_same_final_weights(tmp_path):
-    cmd, env = train_cli(tmp_path / "straight")
-    straight = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # beside
+def test_sigkill_then_resume_gives_the_same_final_weights(tmp_path, capsys):
+    """Only the killed run is a real process; the straight run (beside it) and the resume go through the
+    command line in this process (one thread, as the killed run's OMP_NUM_THREADS=1)."""
     cmd, env = train_cli(tmp_path / "killed")
     proc = subprocess.Popen([sys.executable, "-c", BLOCK_AT_STEP_5, *cmd[3:]], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        assert main(train_cli(tmp_path / "straight")[0][3:]) == 0
         deadline = time.monotonic() + 600
         while not (tmp_path / "killed" / "ckpt_0000004.pt").is_file():  # written atomically: whole when seen
             assert time.monotonic() < deadline and proc.poll() is None, "no step-4 checkpoint before the run ended"
@@ -114,13 +116,11 @@ def test_sigkill_then_resume_gives_the_same_final_weights(tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    assert straight.wait(timeout=600) == 0
     saved = [int(p.stem.split("_")[1]) for p in checkpoints(tmp_path / "killed")]
     assert saved == [2, 4]  # the kill landed mid-run
-    cmd, env = train_cli(tmp_path / "killed", "--resume")
-    resumed = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "at step 4" in resumed.stdout  # really started from the saved step
+    capsys.readouterr()
+    assert main(train_cli(tmp_path / "killed", "--resume")[0][3:]) == 0
+    assert "at step 4" in capsys.readouterr().out  # really started from the saved step
     a = torch.load(tmp_path / "straight" / "ckpt_0000008.pt", weights_only=True)
     b = torch.load(tmp_path / "killed" / "ckpt_0000008.pt", weights_only=True)
     for part in ("encoder", "unet", "vae"):

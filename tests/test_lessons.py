@@ -3,7 +3,7 @@ exit cleanly (each lesson ends by asserting what it measured) and write at least
 twice, keeps its first run."""
 import pytest
 
-from lesson_runs import LESSONS, result, run_lesson
+from lesson_runs import LESSONS, result
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
@@ -15,18 +15,15 @@ def test_lesson_runs_fast_and_writes_figures(lesson):
     assert figures, f"{lesson.name} wrote no PNG figure"
 
 
-def test_lesson08_rerun_keeps_the_previous_run():
-    """Two fast runs of lesson 08 into the same output folder: run_01 is still there, untouched, beside run_02."""
+def test_lesson08_trains_into_a_new_run_folder():
+    """Lesson 08 picks its folder with checkpoints.new_run_folder (a second run gets run_02: tested there) and
+    trains into it."""
     lesson = next(p for p in LESSONS if p.name.startswith("08_"))
-    first, workdir = result(lesson)  # the run test_lesson_runs_fast_and_writes_figures checks
-    assert first.returncode == 0, first.stderr[-4000:]
-    runs = workdir / "out" / "lesson08_runs"
-    before = {p.name: p.stat().st_mtime_ns for p in (runs / "run_01").iterdir()}
-    second = run_lesson(lesson, workdir)
-    assert second.returncode == 0, second.stderr[-4000:]
-    assert sorted(p.name for p in runs.iterdir()) == ["run_01", "run_02"]
-    assert {p.name: p.stat().st_mtime_ns for p in (runs / "run_01").iterdir()} == before
-    assert "earlier runs kept: run_01" in second.stdout
+    run, workdir = result(lesson)
+    assert run.returncode == 0, run.stderr[-4000:]
+    run_01 = workdir / "out" / "lesson08_runs" / "run_01"
+    assert f"this run: {run_01}" in run.stdout and "earlier runs kept" not in run.stdout
+    assert list(run_01.glob("ckpt_*.pt"))
 
 
 def test_lesson08s_fast_mode_trains_the_workshop_recipe_of_its_full_mode():
