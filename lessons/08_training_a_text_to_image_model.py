@@ -166,7 +166,7 @@ print("first captions:", batch["caption"][:3])
 # against 76%, both colours 98% against 87% (RESULTS.md, "The learner's model"). The shipped long model keeps the
 # shift: on its finer 32×32×4 latent, logit-normal t left the noisiest steps, where colours are decided, almost
 # untrained, and both colours came out right in 18% of held-out prompts where the model it was to replace got
-# 41% (RESULTS.md, "A re-ship that failed").
+# 41%; the same run with the shift got 90%, but read 6 points worse (RESULTS.md, "Two retrains not shipped").
 #
 # **Why v and not ε?** At t near T, z_t is almost pure noise: predicting ε there is trivial (ε ≈ z_t) and says
 # nothing about the image, and turning ε̂ back into x̂₀ = (z_t − √(1−ᾱ)·ε̂)/√ᾱ divides by √ᾱ (5·10⁻⁵ at t = 999),
