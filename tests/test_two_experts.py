@@ -38,3 +38,15 @@ def test_two_models_with_different_vaes_are_refused():
         next(clean.vae.parameters()).add_(1.0)
     with pytest.raises(ValueError, match="share one VAE"):
         generate_with_experts(noisy, clean, PROMPTS, 500, steps=4)
+
+
+def test_the_command_prints_a_row_per_family_and_tau(tmp_path, capsys):
+    from minigptimage.benchmarks.two_experts import main
+    noisy, clean = two_micro_models()
+    noisy.save(tmp_path / "noisy.pt")
+    clean.save(tmp_path / "clean.pt")
+    main(["--noisy", str(tmp_path / "noisy.pt"), "--clean", str(tmp_path / "clean.pt"), "--tau", "-1", "500",
+          "--n", "2", "--family", "training phrasings", "two words"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "%" in line]
+    assert [row.split(" | ")[:2] for row in rows] == [["| training phrasings", "-1"], ["| training phrasings", "500"],
+                                                     ["| two words", "-1"], ["| two words", "500"]]
