@@ -1,6 +1,6 @@
 """Lessons never rot: every lesson runs here in its fast mode, from another working directory, and must
-exit cleanly (each lesson ends by asserting what it measured) and write at least one figure; lesson 08, run
-twice, keeps its first run."""
+exit cleanly (each lesson ends by asserting what it measured) and write at least one figure; lesson 08 trains
+into a new run folder."""
 import pytest
 
 from lesson_runs import LESSONS, result

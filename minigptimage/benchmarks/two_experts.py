@@ -12,10 +12,11 @@ binding for each tau (RESULTS.md, "Two retrains not shipped").
 from __future__ import annotations
 
 import argparse
+from types import SimpleNamespace
 
 import torch
 
-from ..evaluate import score_images
+from ..evaluate import generate_in_batches, score_images
 from ..pipeline import MiniGPTImage
 from ..reader import GlyphReader
 from ..samplers import sample_loop
@@ -64,8 +65,9 @@ def main(argv=None) -> None:
     for family in args.family:
         samples = family_samples(family, args.n)
         for tau in args.tau:
-            images = torch.cat([generate_with_experts(noisy, clean, [s.caption for s in samples[k:k + 25]], tau,
-                                                      seed=k) for k in range(0, len(samples), 25)])
+            experts = SimpleNamespace(generate=lambda prompts, steps, seed, boxes, reference, tau=tau:
+                                      generate_with_experts(noisy, clean, prompts, tau, steps, seed))
+            images = generate_in_batches(experts, [s.caption for s in samples])  # as every evaluation seeds
             score = score_images(images, samples, reader, family, 0.0)
             print(f"| {family} | {tau} | {score.word_acc:.0%} | {score.char_acc:.0%} | {score.binding_acc:.0%} |",
                   flush=True)
