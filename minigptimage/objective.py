@@ -59,14 +59,28 @@ def shift_at(step: int, total: int, cfg) -> float:
     return 1 + (cfg.timestep_shift - 1) * (1 - progress)
 
 
+def logit_normal_or_shifted(batch_size: int, generator: torch.Generator, logit_normal, shift: float,
+                            shifted_share: float) -> torch.Tensor:
+    """Fractions t/T (B,) float64: logit-normal (m, s) = ``logit_normal`` (``logit_normal_fractions``), and with
+    ``shifted_share`` > 0 that share of the rows drawn by the shift α instead (``flow.shift_sigma``), so one
+    network trains both the middle of the path (the letters) and its noisy end (the colours)."""
+    fractions = logit_normal_fractions(torch.randn(batch_size, generator=generator, dtype=torch.float64),
+                                       *logit_normal)
+    if shifted_share > 0:
+        shifted = shift_sigma(torch.rand(batch_size, generator=generator, dtype=torch.float64), shift)
+        fractions = torch.where(torch.rand(batch_size, generator=generator) < shifted_share, shifted, fractions)
+    return fractions
+
+
 def draw_randomness(batch_size: int, latent_shape, num_steps: int, cond_dropout: float,
-                    generator: torch.Generator, timestep_shift: float = 1.0, logit_normal=None) -> dict:
+                    generator: torch.Generator, timestep_shift: float = 1.0, logit_normal=None,
+                    shifted_share: float = 0.0) -> dict:
     """The random part of one training batch: timesteps t (B,), noise ε (B, C, h, w), dropout flags (B,).
-    ``logit_normal`` = (m, s) draws t by ``logit_normal_timesteps``; else a shift α ≠ 1 draws it by
-    ``shifted_timesteps``, and α = 1 uniformly (``torch.randint``)."""
+    ``logit_normal`` = (m, s) draws t by ``logit_normal_or_shifted`` (a ``shifted_share`` of the rows by the shift
+    α); else a shift α ≠ 1 draws it by ``shifted_timesteps``, and α = 1 uniformly (``torch.randint``)."""
     if logit_normal is not None:
-        z = torch.randn(batch_size, generator=generator, dtype=torch.float64)
-        t = logit_normal_timesteps(z, num_steps, *logit_normal)
+        fractions = logit_normal_or_shifted(batch_size, generator, logit_normal, timestep_shift, shifted_share)
+        t = (fractions * num_steps).long().clamp(max=num_steps - 1)
     elif timestep_shift == 1:
         t = torch.randint(0, num_steps, (batch_size,), generator=generator)
     else:
@@ -141,13 +155,12 @@ def diffusion_loss(model, batch: dict, draws: dict) -> torch.Tensor:
 
 
 def draw_flow_randomness(batch_size: int, latent_shape, cond_dropout: float, generator: torch.Generator,
-                         timestep_shift: float = 1.0, logit_normal=None) -> dict:
+                         timestep_shift: float = 1.0, logit_normal=None, shifted_share: float = 0.0) -> dict:
     """``draw_randomness`` for the flow objective: t (B,) float64 in [0, 1), continuous — for ``logit_normal`` =
-    (m, s) ``logit_normal_fractions(z, m, s)``, else u ~ U[0, 1) shifted by α (``flow.shift_sigma``; α = 1:
-    uniform) — then the noise ε (B, C, h, w) and the dropout flags (B,), in that order."""
+    (m, s) ``logit_normal_or_shifted``, else u ~ U[0, 1) shifted by α (``flow.shift_sigma``; α = 1: uniform) —
+    then the noise ε (B, C, h, w) and the dropout flags (B,), in that order."""
     if logit_normal is not None:
-        z = torch.randn(batch_size, generator=generator, dtype=torch.float64)
-        t = logit_normal_fractions(z, *logit_normal)
+        t = logit_normal_or_shifted(batch_size, generator, logit_normal, timestep_shift, shifted_share)
     else:
         t = shift_sigma(torch.rand(batch_size, generator=generator, dtype=torch.float64), timestep_shift)
     return {"t": t,
