@@ -116,6 +116,35 @@ def test_logit_normal_draws_centre_on_the_sigmoid_of_m():
     assert abs(median - 1000 / (1 + math.exp(-0.5))) < 10  # the median of sigmoid(m + s·z) is sigmoid(m)
 
 
+@given(st.integers(0, 2**16), st.floats(0.05, 0.95))
+def test_a_shifted_share_draws_that_share_of_rows_by_the_shift_and_the_rest_logit_normal(seed, share):
+    """Each row: z, u, then a flag < share picks the shift α's draw (eq. 23) over sigmoid(m + s·z) (eq. 19)."""
+    from minigptimage.flow import shift_sigma
+    from minigptimage.objective import logit_normal_fractions, logit_normal_or_shifted
+    mixed = logit_normal_or_shifted(64, torch.Generator().manual_seed(seed), (0.3, 1.2), 3.0, share)
+    g = torch.Generator().manual_seed(seed)
+    z, u = (torch.randn(64, generator=g, dtype=torch.float64), torch.rand(64, generator=g, dtype=torch.float64))
+    pick = torch.rand(64, generator=g) < share
+    assert torch.equal(mixed, torch.where(pick, shift_sigma(u, 3.0), logit_normal_fractions(z, 0.3, 1.2)))
+    g, alone = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
+    only_logit_normal = logit_normal_or_shifted(64, g, (0.3, 1.2), 3.0, 0.0)  # share 0: z alone is drawn
+    assert torch.equal(only_logit_normal,
+                       logit_normal_fractions(torch.randn(64, generator=alone, dtype=torch.float64), 0.3, 1.2))
+    assert torch.equal(torch.rand(3, generator=g), torch.rand(3, generator=alone))
+
+
+def test_the_tiny_preset_trains_both_ends_of_the_path():
+    """Half logit-normal (0, 1), half shifted by α = 3: P(t/T ≥ 0.8) = ½·0.083 + ½·0.429 and the middle
+    (0.2 ≤ t/T < 0.6) ½·0.574 + ½·0.256 — the shift's noisy end for the colours, logit-normal's middle for the
+    letters (RESULTS.md, "Two retrains not shipped")."""
+    from minigptimage.train import TrainConfig
+    cfg = TrainConfig.preset("tiny")
+    t = draw_randomness(40000, (1, 2, 2), 1000, 0.1, torch.Generator().manual_seed(0), cfg.timestep_shift,
+                        cfg.logit_normal, cfg.shifted_share)["t"].double() / 1000
+    assert abs((t >= 0.8).double().mean().item() - 0.256) < 0.01
+    assert abs(((t >= 0.2) & (t < 0.6)).double().mean().item() - 0.415) < 0.01
+
+
 # ---------------------------------------------------------------- the flow-matching objective
 def test_flow_draws_are_continuous_shifted_or_logit_normal_and_drawn_in_order():
     from minigptimage.objective import draw_flow_randomness, logit_normal_fractions

@@ -55,11 +55,12 @@ def test_the_trainer_draws_each_step_with_that_steps_annealed_shift(tmp_path, mo
     assert seen == [5.0, 4.0, 3.0] and trainer.cfg.timestep_shift == 5.0  # the config itself is unchanged
 
 
-@pytest.mark.parametrize("density", [(), (0.5, 1.0)])
-def test_the_trainer_draws_t_from_its_configs_density(tmp_path, monkeypatch, density):
-    """``TrainConfig.logit_normal`` reaches every step's draw: () uniform (None), (m, s) logit-normal."""
-    trainer = micro_trainer(tmp_path, logit_normal=density)
-    assert [a[6] for a in draw_arguments(trainer, monkeypatch, 2)] == [density or None] * 2
+@pytest.mark.parametrize("density, share", [((), 0.0), ((0.5, 1.0), 0.0), ((0.0, 1.0), 0.5)])
+def test_the_trainer_draws_t_from_its_configs_density(tmp_path, monkeypatch, density, share):
+    """``TrainConfig.logit_normal`` and ``shifted_share`` reach every step's draw: () uniform (None), (m, s)
+    logit-normal, with a share of the rows shifted."""
+    trainer = micro_trainer(tmp_path, logit_normal=density, shifted_share=share)
+    assert [a[6:8] for a in draw_arguments(trainer, monkeypatch, 2)] == [(density or None, share)] * 2
 
 
 @given(st.integers(0, 2000), st.integers(60, 3000))
