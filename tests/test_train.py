@@ -110,6 +110,11 @@ def test_resume_refuses_a_run_with_other_settings_and_names_each_one(tmp_path):
     ckpt["train_state"]["train_config"]["min_snr_gamma"] = 5.0  # removed, and used: the run cannot go on here
     with pytest.raises(CheckpointError, match=r"changes settings .*\(min_snr_gamma 5\.0 -> 0\.0\)"):
         micro_trainer(tmp_path).restore(ckpt)
+    del ckpt["train_state"]["train_config"]["min_snr_gamma"]
+    del ckpt["train_state"]["train_config"]["shifted_share"]  # a run from before the setting had none
+    micro_trainer(tmp_path).restore(ckpt)
+    with pytest.raises(CheckpointError, match=r"shifted_share 0\.0 -> 0\.5"):
+        micro_trainer(tmp_path, shifted_share=0.5).restore(ckpt)
 
 
 def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(tmp_path):
