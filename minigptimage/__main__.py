@@ -69,7 +69,7 @@ def load_model(args):
 
 SAMPLING_FLAGS = ("steps", "sampler", "eta", "guidance", "seed")
 TRAINING_FLAGS = ("vae", "encoder", "resume", "overwrite", "device", "precision", "keep", "batch_size", "lr", "warmup_steps",
-                  "vae_steps", "seed", "latent_cache", "timestep_shift", "timestep_shift_anneal", "made_up_words",
+                  "vae_steps", "seed", "latent_cache", "timestep_shift", "made_up_words",
                   "objective")
 
 

@@ -144,10 +144,7 @@ def build_parser() -> Parser:
                    help="items rendered and encoded once (0: render every batch; tiny default 20000)")
     q.add_argument("--timestep-shift", type=number(float, 0.1, 100), default=None,
                    help="α of SD3's timestep shift (> 1: the noisiest steps more often; 1: t uniform; preset "
-                        "default: 3 for tiny, 1 otherwise)")
-    q.add_argument("--timestep-shift-anneal", action="store_true", default=None,
-                   help="the shift falls linearly from α to 1 over the run (colours first, clean strokes last; "
-                        "on in the tiny preset, where --timestep-shift 1 turns the shift off)")
+                        "default: 3 for tiny, where it draws half the rows' t and logit-normal the rest; 1 otherwise)")
     q.add_argument("--objective", choices=["ddpm", "flow"], default=None,
                    help="ddpm (the noise objective, the default) or flow (rectified flow: straight paths, sampled "
                         "with --sampler euler or heun)")

@@ -7,10 +7,11 @@ DDPM's objective (Ho et al. 2020, arXiv 2006.11239, Algorithm 1), on latents (Ro
     v = √ᾱ_t·ε − √(1−ᾱ_t)·z₀                              (Salimans & Ho 2022, arXiv 2202.00512, sec. 4)
 
 The timestep density p(t) (``draw_randomness``): uniform on {0, …, T−1} as in the DDPM paper; shifted toward
-the noisy end by SD3's shift (Esser et al. 2024, arXiv 2403.03206, eq. 23): t/T = α·u / (1 + (α−1)·u), u uniform
-(the ``tiny`` preset: α annealed from 3 to 1, ``shift_at``); or SD3's logit-normal (sec. 3.1, eq. 19):
-t/T = sigmoid(m + s·z), z ~ N(0, 1), which trains the middle of the path most (the workshop: (m, s) = (0, 1)).
-The loss is unweighted: w(t) = 1.
+the noisy end by SD3's shift (Esser et al. 2024, arXiv 2403.03206, eq. 23): t/T = α·u / (1 + (α−1)·u), u uniform;
+or SD3's logit-normal (sec. 3.1, eq. 19): t/T = sigmoid(m + s·z), z ~ N(0, 1), which trains the middle of the
+path most (the workshop: (m, s) = (0, 1)); or both, row by row (``logit_normal_or_shifted``; the ``tiny``
+preset: half logit-normal (0, 1), half shifted by α = 3, so one network learns the colours, decided at the
+noisy end, and the letters, drawn in the middle). The loss is unweighted: w(t) = 1.
 
 Conditioning dropout for classifier-free guidance (Ho & Salimans 2022, arXiv 2207.12598, sec. 3.2): a row
 dropped with probability ``cond_dropout`` sees the learned null prompt and an empty glyph canvas.
@@ -48,15 +49,6 @@ def logit_normal_fractions(z: torch.Tensor, m: float = 0.0, s: float = 1.0) -> t
 def logit_normal_timesteps(z: torch.Tensor, num_steps: int, m: float = 0.0, s: float = 1.0) -> torch.Tensor:
     """Timesteps (B,) from standard normal z (B,): t/T = ``logit_normal_fractions(z, m, s)``, on DDPM's discrete t."""
     return (logit_normal_fractions(z, m, s) * num_steps).long().clamp(max=num_steps - 1)
-
-
-def shift_at(step: int, total: int, cfg) -> float:
-    """The timestep shift α of step ``step`` of ``total``: ``cfg.timestep_shift`` throughout, or with
-    ``cfg.timestep_shift_anneal`` falling linearly from it at step 0 to 1 (t uniform) at ``total``."""
-    if not cfg.timestep_shift_anneal:
-        return cfg.timestep_shift
-    progress = min(1.0, step / max(1, total))
-    return 1 + (cfg.timestep_shift - 1) * (1 - progress)
 
 
 def logit_normal_or_shifted(batch_size: int, generator: torch.Generator, logit_normal, shift: float,

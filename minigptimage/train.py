@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from .checkpoints import CheckpointError, atomic_save, check_same_run, checkpoint_files
 from .devices import autocast, grad_scaler, resolve_precision
 from .distributed import LossModule, agree, data_parallel, gather_states
-from .objective import diffusion_loss, draw_flow_randomness, draw_randomness, flow_loss, shift_at
+from .objective import diffusion_loss, draw_flow_randomness, draw_randomness, flow_loss
 from .pipeline import MiniGPTImage, upgrade_checkpoint
 from .training_data import LatentCache, cache_size, data_batch, fit_vae, training_dataset
 
@@ -45,7 +45,6 @@ class TrainConfig:
     cond_dropout: float = 0.1     # probability of training a row unconditionally (for guidance)
     objective: str = "ddpm"       # "ddpm" (objective.diffusion_loss) | "flow" (objective.flow_loss; t continuous)
     timestep_shift: float = 1.0   # α of SD3's timestep shift (objective.shifted_timesteps); 1: t uniform
-    timestep_shift_anneal: bool = False  # α falls linearly to 1 at the last step (shift_at)
     logit_normal: tuple = ()      # (m, s): t drawn logit-normal (objective.logit_normal_timesteps); (): the shift
     shifted_share: float = 0.0    # with logit_normal: the share of rows whose t the shift α draws instead
     seed: int = 0                 # seeds the data order, t, ε and dropout
@@ -66,8 +65,7 @@ class TrainConfig:
         if variant == "workshop":  # the learner's ten minutes: RESULTS.md, "The learner's model"
             return dataclasses.replace(cls.preset(base), task="workshop", freeze_encoder=True, reference_every=0,
                                        lr_schedule="wsd", adam_beta2=0.99, ema_decay=0.995,
-                                       logit_normal=(0.0, 1.0), timestep_shift=1.0, timestep_shift_anneal=False,
-                                       shifted_share=0.0)
+                                       logit_normal=(0.0, 1.0), timestep_shift=1.0, shifted_share=0.0)
         if base == "small":
             return cls(batch_size=128, lr=3e-4, warmup_steps=500, vae_steps=5000, latent_cache=20000)
         if base == "tiny":  # batch 32 at 2e-3 (RESULTS.md, "A 10-minute recipe"); t half logit-normal, half shifted
@@ -212,11 +210,10 @@ class Trainer:
                     continue  # θ_ema ← θ_ema + (1 − decay)·(θ − θ_ema), all tensors in one call
                 torch._foreach_lerp_(list(ema.parameters()), list(getattr(self.model, n).parameters()), 1 - decay)
 
-    def draw(self, total_steps: int) -> dict:
+    def draw(self) -> dict:
         """This step's t, ε and dropout flags from the run's generator (t continuous for the flow objective)."""
         cfg, shape = self.cfg, self.model.latent_shape(1)[1:]
-        shared = (cfg.cond_dropout, self.generator, shift_at(self.step, total_steps, cfg), cfg.logit_normal or None,
-                  cfg.shifted_share)
+        shared = (cfg.cond_dropout, self.generator, cfg.timestep_shift, cfg.logit_normal or None, cfg.shifted_share)
         if cfg.objective == "flow":
             return draw_flow_randomness(cfg.batch_size, shape, *shared)
         return draw_randomness(cfg.batch_size, shape, self.model.schedule.num_steps, *shared)
@@ -226,7 +223,7 @@ class Trainer:
         cfg, model = self.cfg, self.model
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, total_steps, cfg)
-        batch, draws = self.batch(self.step), self.draw(total_steps) if draws is None else draws
+        batch, draws = self.batch(self.step), self.draw() if draws is None else draws
         with autocast(model.device, self.precision):  # 16-bit matmuls and convs; the loss comes out fp32
             loss = self.objective(batch, draws)
         if not torch.isfinite(loss):
