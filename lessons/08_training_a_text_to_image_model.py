@@ -161,12 +161,13 @@ print("first captions:", batch["caption"][:3])
 # The hand step draws t uniformly, as line 3 says. The workshop recipe bends that draw: t/T = sigmoid(z) with
 # z ~ N(0, 1), SD3's logit-normal density (Esser et al. 2024, sec. 3.1, eq. 19; `objective.logit_normal_timesteps`,
 # `TrainConfig.logit_normal = (0, 1)`). It draws the middle of the path most often and both ends, pure noise and
-# the last clean pixels, seldom. On the learner's model it beat the `tiny` recipe's timestep shift (SD3 eq. 23:
-# t/T = α·u / (1 + (α−1)·u), α falling from 3 to 1, `objective.shift_at`) at the same 3,200 steps: Tesseract 90%
-# against 76%, both colours 98% against 87% (RESULTS.md, "The learner's model"). The shipped long model keeps the
-# shift: on its finer 32×32×4 latent, logit-normal t left the noisiest steps, where colours are decided, almost
-# untrained, and both colours came out right in 18% of held-out prompts where the model it was to replace got
-# 41%; the same run with the shift got 90%, but read 6 points worse (RESULTS.md, "Two retrains not shipped").
+# the last clean pixels, seldom. On the learner's model it beat the timestep shift the `tiny` recipe then used
+# (SD3 eq. 23: t/T = α·u / (1 + (α−1)·u), α falling from 3 to 1) at the same 3,200 steps: Tesseract 90% against
+# 76%, both colours 98% against 87% (RESULTS.md, "The learner's model"). The long 32×32×4 model needs both ends:
+# logit-normal t alone left the noisiest steps, where colours are decided, almost untrained (both colours right
+# in 18% of held-out prompts), the shift alone bound 90% but read 6 points worse, so the `tiny` preset now draws
+# each row's t one way or the other, half and half (`objective.logit_normal_or_shifted`; RESULTS.md, "Three
+# retrains not shipped").
 #
 # **Why v and not ε?** At t near T, z_t is almost pure noise: predicting ε there is trivial (ε ≈ z_t) and says
 # nothing about the image, and turning ε̂ back into x̂₀ = (z_t − √(1−ᾱ)·ε̂)/√ᾱ divides by √ᾱ (5·10⁻⁵ at t = 999),

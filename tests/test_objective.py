@@ -136,7 +136,7 @@ def test_a_shifted_share_draws_that_share_of_rows_by_the_shift_and_the_rest_logi
 def test_the_tiny_preset_trains_both_ends_of_the_path():
     """Half logit-normal (0, 1), half shifted by α = 3: P(t/T ≥ 0.8) = ½·0.083 + ½·0.429 and the middle
     (0.2 ≤ t/T < 0.6) ½·0.574 + ½·0.256 — the shift's noisy end for the colours, logit-normal's middle for the
-    letters (RESULTS.md, "Two retrains not shipped")."""
+    letters (RESULTS.md, "Three retrains not shipped")."""
     from minigptimage.train import TrainConfig
     cfg = TrainConfig.preset("tiny")
     t = draw_randomness(40000, (1, 2, 2), 1000, 0.1, torch.Generator().manual_seed(0), cfg.timestep_shift,
