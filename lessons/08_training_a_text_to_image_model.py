@@ -159,7 +159,7 @@ print("first captions:", batch["caption"][:3])
 # | 5 | ∇θ ‖ε − ε_θ(√ᾱ_t·x₀ + √(1−ᾱ_t)·ε, t)‖² | the same with v = √ᾱ_t·ε − √(1−ᾱ_t)·z₀ in place of ε |
 #
 # The hand step draws t uniformly, as line 3 says. The workshop recipe bends that draw: t/T = sigmoid(z) with
-# z ~ N(0, 1), SD3's logit-normal density (Esser et al. 2024, sec. 3.1, eq. 19; `objective.logit_normal_timesteps`,
+# z ~ N(0, 1), SD3's logit-normal density (Esser et al. 2024, sec. 3.1, eq. 19; `objective.logit_normal_fractions`,
 # `TrainConfig.logit_normal = (0, 1)`). It draws the middle of the path most often and both ends, pure noise and
 # the last clean pixels, seldom. On the learner's model it beat the timestep shift the `tiny` recipe then used
 # (SD3 eq. 23: t/T = α·u / (1 + (α−1)·u), α falling from 3 to 1) at the same 3,200 steps: Tesseract 90% against

@@ -33,22 +33,21 @@ from .flow import flow_interpolate, flow_velocity_target, shift_sigma
 from .tokenizer import trim_padding
 
 
+def on_timestep_grid(fractions: torch.Tensor, num_steps: int) -> torch.Tensor:
+    """DDPM's discrete timesteps (B,) from fractions t/T (B,) in [0, 1]: ⌊T·t/T⌋, at most T − 1."""
+    return (fractions * num_steps).long().clamp(max=num_steps - 1)
+
+
 def shifted_timesteps(u: torch.Tensor, num_steps: int, shift: float) -> torch.Tensor:
     """Timesteps (B,) from uniform u (B,) in [0, 1): t = ⌊T · α·u / (1 + (α−1)·u)⌋, SD3's eq. 23 on DDPM's
     discrete t. α = 1 leaves t uniform; α > 1 moves the draws toward t = T (P(t/T ≥ ½) = α / (1 + α))."""
-    shifted = shift_sigma(u, shift)
-    return (shifted * num_steps).long().clamp(max=num_steps - 1)
+    return on_timestep_grid(shift_sigma(u, shift), num_steps)
 
 
 def logit_normal_fractions(z: torch.Tensor, m: float = 0.0, s: float = 1.0) -> torch.Tensor:
     """Fractions t (B,) in (0, 1) from standard normal z (B,): t = sigmoid(m + s·z), SD3's logit-normal density
     (Esser et al. 2024, sec. 3.1, eq. 19), which trains the middle of the path most; m > 0 leans toward the noise."""
     return torch.sigmoid(m + s * z)
-
-
-def logit_normal_timesteps(z: torch.Tensor, num_steps: int, m: float = 0.0, s: float = 1.0) -> torch.Tensor:
-    """Timesteps (B,) from standard normal z (B,): t/T = ``logit_normal_fractions(z, m, s)``, on DDPM's discrete t."""
-    return (logit_normal_fractions(z, m, s) * num_steps).long().clamp(max=num_steps - 1)
 
 
 def logit_normal_or_shifted(batch_size: int, generator: torch.Generator, logit_normal, shift: float,
@@ -71,8 +70,8 @@ def draw_randomness(batch_size: int, latent_shape, num_steps: int, cond_dropout:
     ``logit_normal`` = (m, s) draws t by ``logit_normal_or_shifted`` (a ``shifted_share`` of the rows by the shift
     α); else a shift α ≠ 1 draws it by ``shifted_timesteps``, and α = 1 uniformly (``torch.randint``)."""
     if logit_normal is not None:
-        fractions = logit_normal_or_shifted(batch_size, generator, logit_normal, timestep_shift, shifted_share)
-        t = (fractions * num_steps).long().clamp(max=num_steps - 1)
+        t = on_timestep_grid(logit_normal_or_shifted(batch_size, generator, logit_normal, timestep_shift,
+                                                     shifted_share), num_steps)
     elif timestep_shift == 1:
         t = torch.randint(0, num_steps, (batch_size,), generator=generator)
     else:

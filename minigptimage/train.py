@@ -45,7 +45,7 @@ class TrainConfig:
     cond_dropout: float = 0.1     # probability of training a row unconditionally (for guidance)
     objective: str = "ddpm"       # "ddpm" (objective.diffusion_loss) | "flow" (objective.flow_loss; t continuous)
     timestep_shift: float = 1.0   # α of SD3's timestep shift (objective.shifted_timesteps); 1: t uniform
-    logit_normal: tuple = ()      # (m, s): t drawn logit-normal (objective.logit_normal_timesteps); (): the shift
+    logit_normal: tuple = ()      # (m, s): t drawn logit-normal (objective.logit_normal_fractions); (): the shift
     shifted_share: float = 0.0    # with logit_normal: the share of rows whose t the shift α draws instead
     seed: int = 0                 # seeds the data order, t, ε and dropout
     vae_steps: int = 300          # VAE steps before diffusion (0 with a given VAE; at most a run's total)

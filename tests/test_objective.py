@@ -6,8 +6,8 @@ import torch
 from hypothesis import given, strategies as st
 
 from minigptimage.glyphs import GlyphDataset
-from minigptimage.objective import (diffusion_loss, draw_randomness, drop_condition, logit_normal_timesteps,
-                                    shifted_timesteps)
+from minigptimage.objective import (diffusion_loss, draw_randomness, drop_condition, logit_normal_fractions,
+                                    on_timestep_grid, shifted_timesteps)
 from minigptimage.pipeline import MiniGPTImage
 from minigptimage.training_data import data_batch
 
@@ -106,7 +106,7 @@ def test_the_loss_is_float32_on_the_device():
 @given(st.floats(-3.0, 3.0), st.floats(-1.0, 1.0), st.floats(0.5, 2.0))
 def test_logit_normal_timesteps_are_the_sigmoid_of_a_normal_draw(z, m, s):
     """t/T = sigmoid(m + s·z) (Esser et al. 2024, eq. 19), floored onto DDPM's grid {0, …, T−1}."""
-    t = logit_normal_timesteps(torch.tensor([z], dtype=torch.float64), 1000, m, s).item()
+    t = on_timestep_grid(logit_normal_fractions(torch.tensor([z], dtype=torch.float64), m, s), 1000).item()
     assert 0 <= t <= 999 and abs(t - min(999, math.floor(1000 / (1 + math.exp(-(m + s * z)))))) <= 1
 
 
@@ -120,7 +120,7 @@ def test_logit_normal_draws_centre_on_the_sigmoid_of_m():
 def test_a_shifted_share_draws_that_share_of_rows_by_the_shift_and_the_rest_logit_normal(seed, share):
     """Each row: z, u, then a flag < share picks the shift α's draw (eq. 23) over sigmoid(m + s·z) (eq. 19)."""
     from minigptimage.flow import shift_sigma
-    from minigptimage.objective import logit_normal_fractions, logit_normal_or_shifted
+    from minigptimage.objective import logit_normal_or_shifted
     mixed = logit_normal_or_shifted(64, torch.Generator().manual_seed(seed), (0.3, 1.2), 3.0, share)
     g = torch.Generator().manual_seed(seed)
     z, u = (torch.randn(64, generator=g, dtype=torch.float64), torch.rand(64, generator=g, dtype=torch.float64))
@@ -147,7 +147,7 @@ def test_the_tiny_preset_trains_both_ends_of_the_path():
 
 # ---------------------------------------------------------------- the flow-matching objective
 def test_flow_draws_are_continuous_shifted_or_logit_normal_and_drawn_in_order():
-    from minigptimage.objective import draw_flow_randomness, logit_normal_fractions
+    from minigptimage.objective import draw_flow_randomness
     uniform = draw_flow_randomness(20000, (1, 2, 2), 0.1, torch.Generator().manual_seed(0))["t"]
     assert uniform.dtype == torch.float64 and 0 <= uniform.min() and uniform.max() < 1
     assert uniform.unique().numel() == 20000  # not on a grid
