@@ -11,7 +11,8 @@ the noisy end by SD3's shift (Esser et al. 2024, arXiv 2403.03206, eq. 23): t/T 
 or SD3's logit-normal (sec. 3.1, eq. 19): t/T = sigmoid(m + s·z), z ~ N(0, 1), which trains the middle of the
 path most (the workshop: (m, s) = (0, 1)); or both, row by row (``logit_normal_or_shifted``; the ``tiny``
 preset: half logit-normal (0, 1), half shifted by α = 3, so one network learns the colours, decided at the
-noisy end, and the letters, drawn in the middle). The loss is unweighted: w(t) = 1.
+noisy end, and the letters, drawn in the middle; for its last fifth, ``shifted_share_at``, logit-normal alone).
+The loss is unweighted: w(t) = 1.
 
 Conditioning dropout for classifier-free guidance (Ho & Salimans 2022, arXiv 2207.12598, sec. 3.2): a row
 dropped with probability ``cond_dropout`` sees the learned null prompt and an empty glyph canvas.
@@ -61,6 +62,13 @@ def logit_normal_or_shifted(batch_size: int, generator: torch.Generator, logit_n
         shifted = shift_sigma(torch.rand(batch_size, generator=generator, dtype=torch.float64), shift)
         fractions = torch.where(torch.rand(batch_size, generator=generator) < shifted_share, shifted, fractions)
     return fractions
+
+
+def shifted_share_at(step: int, total_steps: int | None, share: float, until: float) -> float:
+    """The shifted share of step ``step`` of a run of ``total_steps``: ``share`` for the first ``until`` of the run,
+    then 0, so its last steps draw logit-normal alone and polish the letters in the middle of the path (the
+    ``tiny`` preset: both ends for 80%, then the middle; RESULTS.md, "Three retrains not shipped")."""
+    return share if total_steps is None or step < until * total_steps else 0.0
 
 
 def draw_randomness(batch_size: int, latent_shape, num_steps: int, cond_dropout: float,

@@ -1,12 +1,11 @@
 """Training: the VAE first, then the prompt encoder and U-Net on the VAE's latents, with checkpoints that resume.
 
 One diffusion step (``Trainer.train_step``): draw t, ε and the dropout flags (``objective.draw_randomness``),
-compute the loss (``objective.diffusion_loss``; ``draw_flow_randomness`` and ``flow_loss`` for the flow
-objective), take an AdamW step (Loshchilov & Hutter 2019) with gradient clipping at the rate of ``lr_at``,
-and update the exponential moving average (EMA) of the weights, which sampling uses. Everything random comes
-from one ``torch.Generator`` whose state is saved, and batch s is a fixed slice of the data stream
-(``training_data.py``), so a run resumed from a checkpoint continues exactly as an uninterrupted one.
-Read top to bottom: the config, the rate's schedule, the ``Trainer``; ``launch.py`` sets a run up from flags.
+compute the loss (``objective.diffusion_loss``; ``draw_flow_randomness`` and ``flow_loss`` for flow), take an
+AdamW step (Loshchilov & Hutter 2019) with gradient clipping at the rate of ``lr_at``, and update the moving
+average (EMA) of the weights, which sampling uses. Everything random comes from one ``torch.Generator`` whose
+state is saved, and batch s is a fixed slice of the data stream (``training_data``), so a resumed run continues
+exactly as an uninterrupted one. Top to bottom: the config, the rate, the ``Trainer`` (``launch.py``: flags).
 """
 from __future__ import annotations
 
@@ -25,7 +24,7 @@ from tqdm.auto import tqdm
 from .checkpoints import CheckpointError, atomic_save, check_same_run, checkpoint_files
 from .devices import autocast, grad_scaler, resolve_precision
 from .distributed import LossModule, agree, data_parallel, gather_states
-from .objective import diffusion_loss, draw_flow_randomness, draw_randomness, flow_loss
+from .objective import diffusion_loss, draw_flow_randomness, draw_randomness, flow_loss, shifted_share_at
 from .pipeline import MiniGPTImage, upgrade_checkpoint
 from .training_data import LatentCache, cache_size, data_batch, fit_vae, training_dataset
 
@@ -47,6 +46,7 @@ class TrainConfig:
     timestep_shift: float = 1.0   # α of SD3's timestep shift (objective.shifted_timesteps); 1: t uniform
     logit_normal: tuple = ()      # (m, s): t drawn logit-normal (objective.logit_normal_fractions); (): the shift
     shifted_share: float = 0.0    # with logit_normal: the share of rows whose t the shift α draws instead
+    shifted_until: float = 1.0    # ...for this share of the run; then logit-normal alone (objective.shifted_share_at)
     seed: int = 0                 # seeds the data order, t, ε and dropout
     vae_steps: int = 300          # VAE steps before diffusion (0 with a given VAE; at most a run's total)
     vae_batch_size: int = 32      # images per VAE step
@@ -68,9 +68,9 @@ class TrainConfig:
                                        logit_normal=(0.0, 1.0), timestep_shift=1.0, shifted_share=0.0)
         if base == "small":
             return cls(batch_size=128, lr=3e-4, warmup_steps=500, vae_steps=5000, latent_cache=20000)
-        if base == "tiny":  # batch 32 at 2e-3 (RESULTS.md, "A 10-minute recipe"); t half logit-normal, half shifted
+        if base == "tiny":  # batch 32 at 2e-3 (RESULTS.md, "A 10-minute recipe"); t from both ends, then the middle
             return cls(batch_size=32, lr=2e-3, warmup_steps=100, latent_cache=20000, logit_normal=(0.0, 1.0),
-                       timestep_shift=3.0, shifted_share=0.5)
+                       timestep_shift=3.0, shifted_share=0.5, shifted_until=0.8)
         return cls()
 
 
@@ -167,8 +167,7 @@ class Trainer:
             self.ema[n].load_state_dict(ckpt["weights"][n])
         self.model.vae.load_state_dict(ckpt["weights"]["vae"])
         self.optimizer.load_state_dict(ts["optimizer"])
-        states = ts["generators"]
-        self.generator.set_state(states[self.rank] if self.rank < len(states) else states[0])
+        self.generator.set_state(ts["generators"][self.rank if self.rank < len(ts["generators"]) else 0])
         self.step, self.vae_done, self.losses = ts["step"], ts["vae_done"], list(ts["losses"])
         self.planned_total = ts["total_steps"] if 0 < ts["total_steps"] < 10**9 else None  # a timed run's plan
         if ts["scaler"] and self.scaler.is_enabled():
@@ -210,10 +209,11 @@ class Trainer:
                     continue  # θ_ema ← θ_ema + (1 − decay)·(θ − θ_ema), all tensors in one call
                 torch._foreach_lerp_(list(ema.parameters()), list(getattr(self.model, n).parameters()), 1 - decay)
 
-    def draw(self) -> dict:
+    def draw(self, total_steps: int | None = None) -> dict:
         """This step's t, ε and dropout flags from the run's generator (t continuous for the flow objective)."""
-        cfg, shape = self.cfg, self.model.latent_shape(1)[1:]
-        shared = (cfg.cond_dropout, self.generator, cfg.timestep_shift, cfg.logit_normal or None, cfg.shifted_share)
+        cfg, shape = self.cfg, self.model.latent_shape(1)[1:]  # the shifted share: past shifted_until, none
+        shared = (cfg.cond_dropout, self.generator, cfg.timestep_shift, cfg.logit_normal or None,
+                  shifted_share_at(self.step, total_steps, cfg.shifted_share, cfg.shifted_until))
         if cfg.objective == "flow":
             return draw_flow_randomness(cfg.batch_size, shape, *shared)
         return draw_randomness(cfg.batch_size, shape, self.model.schedule.num_steps, *shared)
@@ -223,7 +223,7 @@ class Trainer:
         cfg, model = self.cfg, self.model
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, total_steps, cfg)
-        batch, draws = self.batch(self.step), self.draw() if draws is None else draws
+        batch, draws = self.batch(self.step), self.draw(total_steps) if draws is None else draws
         with autocast(model.device, self.precision):  # 16-bit matmuls and convs; the loss comes out fp32
             loss = self.objective(batch, draws)
         if not torch.isfinite(loss):

@@ -9,7 +9,7 @@ should notice each one, and print the share of bugs caught ("killed"), per modul
 The repository itself is never modified: the files are copied to a temporary folder first (``git archive`` of
 HEAD, or ``git ls-files`` of the working tree), and each mutant is written there, tested, then undone. A run of
 the unmutated copy comes first: its tests must pass, or the figures would mean nothing. Each mutant runs only
-the fast test files (or single tests) of its own module, with ``-x``; the whole run (115 mutants, before the last three were added) took 13 minutes of one
+the fast test files (or single tests) of its own module, with ``-x``; the whole run (115 mutants, before the last five were added) took 13 minutes of one
 CPU core. A mutant is found by its ``old`` text, not by a line number, so edits elsewhere in a file never move
 it; when that text is no longer in the source (someone rewrote the line) the mutant is skipped with a warning
 (update it), and one whose tests run past ``--timeout`` is undecided; neither is counted.
@@ -125,6 +125,11 @@ MUTANTS = [
            ("tests/test_objective.py", "-k", "logit_normal")),
     Mutant("objective: the shifted share picks the other rows", OB, "generator=generator) < shifted_share, shifted",
            "generator=generator) >= shifted_share, shifted", ("tests/test_objective.py", "-k", "shifted_share or both_ends")),
+    Mutant("objective: the shifted share never ends", OB,
+           "return share if total_steps is None or step < until * total_steps else 0.0", "return share",
+           ("tests/test_objective.py", "tests/test_train.py", "-k", "shifted_until or shifted_share_holds")),
+    Mutant("train: the draw ignores shifted_until", TR, "self.draw(total_steps) if draws is None", "self.draw() if draws is None",
+           ("tests/test_train.py", "-k", "shifted_until")),
     Mutant("train: EMA moves the wrong way", TR, "list(getattr(self.model, n).parameters()), 1 - decay)",
            "list(getattr(self.model, n).parameters()), decay)", T_TRAIN_FAST),
     Mutant("train: EMA without its warm-up", TR, "decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))",

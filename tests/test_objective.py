@@ -133,12 +133,20 @@ def test_a_shifted_share_draws_that_share_of_rows_by_the_shift_and_the_rest_logi
     assert torch.equal(torch.rand(3, generator=g), torch.rand(3, generator=alone))
 
 
+@given(st.integers(0, 10**5), st.integers(1, 10**5), st.floats(0.0, 1.0), st.floats(0.0, 1.0))
+def test_the_shifted_share_holds_until_its_share_of_the_run_then_is_zero(step, total, share, until):
+    from minigptimage.objective import shifted_share_at
+    assert shifted_share_at(step, total, share, until) == (share if step < until * total else 0.0)
+    assert shifted_share_at(step, None, share, until) == share  # a run of unknown length keeps it
+
+
 def test_the_tiny_preset_trains_both_ends_of_the_path():
     """Half logit-normal (0, 1), half shifted by α = 3: P(t/T ≥ 0.8) = ½·0.083 + ½·0.429 and the middle
     (0.2 ≤ t/T < 0.6) ½·0.574 + ½·0.256 — the shift's noisy end for the colours, logit-normal's middle for the
-    letters (RESULTS.md, "Three retrains not shipped")."""
+    letters (RESULTS.md, "Three retrains not shipped") — for the first 80% of the run, then logit-normal alone."""
     from minigptimage.train import TrainConfig
     cfg = TrainConfig.preset("tiny")
+    assert cfg.shifted_until == 0.8
     t = draw_randomness(40000, (1, 2, 2), 1000, 0.1, torch.Generator().manual_seed(0), cfg.timestep_shift,
                         cfg.logit_normal, cfg.shifted_share)["t"].double() / 1000
     assert abs((t >= 0.8).double().mean().item() - 0.256) < 0.01

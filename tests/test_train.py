@@ -48,6 +48,13 @@ def test_the_trainer_draws_t_from_its_configs_density(tmp_path, monkeypatch, shi
     assert [a[5:8] for a in draw_arguments(trainer, monkeypatch, 2)] == [(shift, density or None, share)] * 2
 
 
+def test_past_shifted_until_the_trainer_draws_t_logit_normal_alone(tmp_path, monkeypatch):
+    """``TrainConfig.shifted_until`` = ½ of a run of 4: steps 0 and 1 shift half the rows, steps 2 and 3 none."""
+    trainer = micro_trainer(tmp_path, timestep_shift=3.0, logit_normal=(0.0, 1.0), shifted_share=0.5,
+                            shifted_until=0.5)
+    assert [a[7] for a in draw_arguments(trainer, monkeypatch, 4)] == [0.5, 0.5, 0.0, 0.0]
+
+
 @given(st.integers(0, 2000), st.integers(60, 3000))
 def test_lr_warms_up_then_decays_between_its_bounds(step, total):
     cfg = TrainConfig()
@@ -100,6 +107,10 @@ def test_resume_refuses_a_run_with_other_settings_and_names_each_one(tmp_path):
     micro_trainer(tmp_path).restore(ckpt)
     with pytest.raises(CheckpointError, match=r"shifted_share 0\.0 -> 0\.5"):
         micro_trainer(tmp_path, shifted_share=0.5).restore(ckpt)
+    del ckpt["train_state"]["train_config"]["shifted_until"]  # nor shifted_until: shifted to the end (1.0)
+    micro_trainer(tmp_path).restore(ckpt)
+    with pytest.raises(CheckpointError, match=r"shifted_until 1\.0 -> 0\.8"):
+        micro_trainer(tmp_path, shifted_until=0.8).restore(ckpt)
 
 
 def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(tmp_path):
