@@ -64,8 +64,8 @@ class TrainConfig:
         base, _, variant = name.partition("-")
         if variant == "workshop":  # the learner's ten minutes: RESULTS.md, "The learner's model"
             return dataclasses.replace(cls.preset(base), task="workshop", freeze_encoder=True, reference_every=0,
-                                       lr_schedule="wsd", adam_beta2=0.99, ema_decay=0.995,
-                                       logit_normal=(0.0, 1.0), timestep_shift=1.0, shifted_share=0.0)
+                                       lr_schedule="wsd", adam_beta2=0.99, ema_decay=0.995, logit_normal=(0.0, 1.0),
+                                       timestep_shift=1.0, shifted_share=0.0, shifted_until=1.0)
         if base == "small":
             return cls(batch_size=128, lr=3e-4, warmup_steps=500, vae_steps=5000, latent_cache=20000)
         if base == "tiny":  # batch 32 at 2e-3 (RESULTS.md, "A 10-minute recipe"); t from both ends, then the middle
