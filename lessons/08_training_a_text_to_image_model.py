@@ -166,8 +166,9 @@ print("first captions:", batch["caption"][:3])
 # 76%, both colours 98% against 87% (RESULTS.md, "The learner's model"). The long 32×32×4 model needs both ends:
 # logit-normal t alone left the noisiest steps, where colours are decided, almost untrained (both colours right
 # in 18% of held-out prompts), the shift alone bound 90% but read 6 points worse, so the `tiny` preset now draws
-# each row's t one way or the other, half and half (`objective.logit_normal_or_shifted`; RESULTS.md, "Three
-# retrains not shipped").
+# each row's t one way or the other, half and half (`objective.logit_normal_or_shifted`), and for the last
+# fifth of the run logit-normal alone, to polish the letters (`TrainConfig.shifted_until`; RESULTS.md,
+# "Retrains not shipped").
 #
 # **Why v and not ε?** At t near T, z_t is almost pure noise: predicting ε there is trivial (ε ≈ z_t) and says
 # nothing about the image, and turning ε̂ back into x̂₀ = (z_t − √(1−ᾱ)·ε̂)/√ᾱ divides by √ᾱ (5·10⁻⁵ at t = 999),

@@ -143,7 +143,7 @@ def test_the_shifted_share_holds_until_its_share_of_the_run_then_is_zero(step, t
 def test_the_tiny_preset_trains_both_ends_of_the_path():
     """Half logit-normal (0, 1), half shifted by α = 3: P(t/T ≥ 0.8) = ½·0.083 + ½·0.429 and the middle
     (0.2 ≤ t/T < 0.6) ½·0.574 + ½·0.256 — the shift's noisy end for the colours, logit-normal's middle for the
-    letters (RESULTS.md, "Three retrains not shipped") — for the first 80% of the run, then logit-normal alone."""
+    letters (RESULTS.md, "Retrains not shipped") — for the first 80% of the run, then logit-normal alone."""
     from minigptimage.train import TrainConfig
     cfg = TrainConfig.preset("tiny")
     assert cfg.shifted_until == 0.8

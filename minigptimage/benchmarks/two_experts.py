@@ -7,7 +7,7 @@ One DDIM run per prompt in which model A (``--noisy``) predicts at every step wi
 sampling range between expert denoisers is eDiff-I's (Balaji et al. 2022, arXiv 2211.01324, sec. 4). Both
 models must share one VAE, so that their latents are the same space. tau = -1 is model A alone, tau = T model B
 alone. Prints the ``benchmarks.prompts`` families (held-out text, DDIM 30): exact word, characters and colour
-binding for each tau (RESULTS.md, "Three retrains not shipped").
+binding for each tau (RESULTS.md, "Retrains not shipped").
 """
 from __future__ import annotations
 
