@@ -126,8 +126,8 @@ def new_run_folder(parent) -> tuple[Path, list[Path]]:
 # Training settings that a resumed run may change: they do not change what the run computes.
 RESUMABLE_CHANGES = ("precision", "render_workers")
 # Settings this version no longer has (commit 6591a2d has min_snr_gamma, 89bfbcd timestep_shift_anneal), or that
-# older runs lack (shifted_share since a734b70, shifted_until since 88a841c's successor), at the value that trains
-# as if the setting were absent.
+# older runs lack (shifted_share since a734b70, shifted_until since e691bd4), at the value that trains as if the
+# setting were absent.
 REMOVED_SETTINGS = {"min_snr_gamma": 0.0, "timestep_shift_anneal": False, "shifted_share": 0.0, "shifted_until": 1.0}
 
 

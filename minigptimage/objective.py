@@ -64,11 +64,11 @@ def logit_normal_or_shifted(batch_size: int, generator: torch.Generator, logit_n
     return fractions
 
 
-def shifted_share_at(step: int, total_steps: int | None, share: float, until: float) -> float:
+def shifted_share_at(step: int, total_steps: int, share: float, until: float) -> float:
     """The shifted share of step ``step`` of a run of ``total_steps``: ``share`` for the first ``until`` of the run,
     then 0, so its last steps draw logit-normal alone and polish the letters in the middle of the path (the
     ``tiny`` preset: both ends for 80%, then the middle; RESULTS.md, "Retrains not shipped")."""
-    return share if total_steps is None or step < until * total_steps else 0.0
+    return share if step < until * total_steps else 0.0
 
 
 def draw_randomness(batch_size: int, latent_shape, num_steps: int, cond_dropout: float,

@@ -209,7 +209,7 @@ class Trainer:
                     continue  # θ_ema ← θ_ema + (1 − decay)·(θ − θ_ema), all tensors in one call
                 torch._foreach_lerp_(list(ema.parameters()), list(getattr(self.model, n).parameters()), 1 - decay)
 
-    def draw(self, total_steps: int | None = None) -> dict:
+    def draw(self, total_steps: int) -> dict:
         """This step's t, ε and dropout flags from the run's generator (t continuous for the flow objective)."""
         cfg, shape = self.cfg, self.model.latent_shape(1)[1:]  # the shifted share: past shifted_until, none
         shared = (cfg.cond_dropout, self.generator, cfg.timestep_shift, cfg.logit_normal or None,

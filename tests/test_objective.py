@@ -137,7 +137,6 @@ def test_a_shifted_share_draws_that_share_of_rows_by_the_shift_and_the_rest_logi
 def test_the_shifted_share_holds_until_its_share_of_the_run_then_is_zero(step, total, share, until):
     from minigptimage.objective import shifted_share_at
     assert shifted_share_at(step, total, share, until) == (share if step < until * total else 0.0)
-    assert shifted_share_at(step, None, share, until) == share  # a run of unknown length keeps it
 
 
 def test_the_tiny_preset_trains_both_ends_of_the_path():

@@ -77,7 +77,7 @@ def profile_steps(trainer, steps: int, total: int) -> dict:
             clock = now
         batch = trainer.batch(trainer.step)
         lap("data (latent cache)")
-        draws = trainer.draw()
+        draws = trainer.draw(total)
         lap("draws")
         loss = diffusion_loss(model, batch, draws)
         lap("forward")
